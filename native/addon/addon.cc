@@ -1,0 +1,197 @@
+// Module registration and the small free functions of the addon (build info, safetensors I/O, test hooks).
+#include <napi.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#include <chrono>
+#include <thread>
+
+#include "addon/bridge.h"
+#include "addon/model_binding.h"
+#include "addon/processing_binding.h"
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
+
+namespace tc {
+namespace {
+
+Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto o = Napi::Object::New(env);
+  o.Set("addonVersion", "0.1.0");
+  o.Set("torchVersion", TORCH_VERSION);
+  o.Set("torchDir", TC_TORCH_DIR);
+  o.Set("cxx11Abi", bool(_GLIBCXX_USE_CXX11_ABI));
+#ifdef TC_WITH_CUDA
+  o.Set("cudaCompiled", true);
+#else
+  o.Set("cudaCompiled", false);
+#endif
+  const bool cuda = torch::cuda::is_available();
+  o.Set("cudaAvailable", cuda);
+  o.Set("cudaDeviceCount", double(cuda ? torch::cuda::device_count() : 0));
+  o.Set("cudaDeviceName", env.Null());
+  o.Set("numThreads", double(at::get_num_threads()));
+  o.Set("numInteropThreads", double(at::get_num_interop_threads()));
+  o.Set("parallelInfo", at::get_parallel_info());
+  return o;
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  at::set_num_threads(int(info[0].As<Napi::Number>().Int32Value()));
+  return info.Env().Undefined();
+}
+
+Napi::Object header_entry(Napi::Env env, const SafetensorsEntry& e) {
+  auto o = Napi::Object::New(env);
+  o.Set("name", e.name);
+  o.Set("dtype", e.dtype);
+  auto shape = Napi::Array::New(env, e.shape.size());
+  for (size_t i = 0; i < e.shape.size(); ++i) shape.Set(uint32_t(i), double(e.shape[i]));
+  o.Set("shape", shape);
+  auto off = Napi::Array::New(env, 2);
+  off.Set(0u, double(e.begin));
+  off.Set(1u, double(e.end));
+  o.Set("offsets", off);
+  return o;
+}
+
+std::string path_arg(const Napi::CallbackInfo& info, const char* fn) {
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), std::string("Expected a file path for ") + fn);
+  return info[0].As<Napi::String>().Utf8Value();
+}
+
+Napi::Value ReadSafetensorsHeader(const Napi::CallbackInfo& info) {
+  auto path = path_arg(info, "readSafetensorsHeader");
+  return run_job(info.Env(), [path]() -> Finisher {
+    auto file = std::make_shared<SafetensorsFile>(path);
+    return [file](Napi::Env env) -> Napi::Value {
+      const auto& h = file->header();
+      auto a = Napi::Array::New(env, h.tensors.size());
+      for (size_t i = 0; i < h.tensors.size(); ++i) a.Set(uint32_t(i), header_entry(env, h.tensors[i]));
+      return a;
+    };
+  });
+}
+
+Napi::Value ReadSafetensors(const Napi::CallbackInfo& info) {
+  auto path = path_arg(info, "readSafetensors");
+  return run_job(info.Env(), [path]() -> Finisher {
+    SafetensorsFile file(path);
+    NamedTensors tensors;
+    for (const auto& e : file.header().tensors) {
+      auto t = file.tensor(e);
+      // F16/BF16/F64 and narrow ints come back widened to the bridge's dtypes
+      if (t.is_floating_point()) t = t.to(torch::kFloat32);
+      else if (t.scalar_type() == torch::kInt16 || t.scalar_type() == torch::kInt8 || t.scalar_type() == torch::kUInt8) t = t.to(torch::kInt32);
+      tensors.emplace_back(e.name, t);
+    }
+    auto meta = file.header().metadata;
+    bool has_meta = file.header().has_metadata;
+    return [tensors, meta, has_meta](Napi::Env env) -> Napi::Value {
+      auto o = Napi::Object::New(env);
+      auto t = Napi::Object::New(env);
+      for (const auto& [n, v] : tensors) t.Set(n, tensor_to_js(env, v));
+      o.Set("tensors", t);
+      if (has_meta) {
+        auto m = Napi::Object::New(env);
+        for (const auto& [k, v] : meta) m.Set(k, v);
+        o.Set("metadata", m);
+      } else {
+        o.Set("metadata", env.Null());
+      }
+      return o;
+    };
+  });
+}
+
+Napi::Value WriteSafetensors(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto path = path_arg(info, "writeSafetensors");
+  if (info.Length() < 2 || !info[1].IsObject()) throw Napi::TypeError::New(env, "Expected a {name: tensor} object for writeSafetensors");
+  auto obj = info[1].As<Napi::Object>();
+  NamedTensors tensors;
+  auto names = obj.GetPropertyNames();
+  for (uint32_t i = 0; i < names.Length(); ++i) {
+    std::string name = names.Get(i).As<Napi::String>().Utf8Value();
+    tensors.emplace_back(name, tensor_from_js(obj.Get(name), name));
+  }
+  std::vector<std::pair<std::string, std::string>> meta;
+  if (info.Length() > 2 && info[2].IsObject()) {
+    auto m = info[2].As<Napi::Object>();
+    auto keys = m.GetPropertyNames();
+    for (uint32_t i = 0; i < keys.Length(); ++i) {
+      std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
+      meta.emplace_back(k, m.Get(k).ToString().Utf8Value());
+    }
+  }
+  return run_job(env, [=]() -> Finisher {
+    write_safetensors(path, tensors, meta);
+    return finish_undefined();
+  }, nullptr, {info[1]});
+}
+
+Napi::Value ReadTorchPickle(const Napi::CallbackInfo& info) {
+  auto path = path_arg(info, "readTorchPickle");
+  return run_job(info.Env(), [path]() -> Finisher {
+    auto tensors = read_torch_pickle(path);
+    return [tensors](Napi::Env env) -> Napi::Value {
+      auto o = Napi::Object::New(env);
+      for (const auto& [n, t] : tensors) o.Set(n, tensor_to_js(env, t.is_floating_point() ? t.to(torch::kFloat32) : t));
+      return o;
+    };
+  });
+}
+
+// ---- test hooks: prove the error and threading contract from JS ----
+
+Napi::Value TestThrow(const Napi::CallbackInfo& info) {
+  std::string kind = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  if (kind == "arg") throw Napi::TypeError::New(info.Env(), "Expected 'c10', 'std' or 'arg' for kind (test)");
+  return run_job(info.Env(), [kind]() -> Finisher {
+    if (kind == "c10") {
+      // a genuine libtorch error: matmul of mismatched shapes
+      auto r = torch::matmul(torch::ones({2, 3}), torch::ones({4, 5}));
+      (void)r;
+    }
+    throw std::runtime_error("test std::exception from a native job");
+  });
+}
+
+Napi::Value TestSleep(const Napi::CallbackInfo& info) {
+  const int64_t ms = info[0].As<Napi::Number>().Int64Value();
+  return run_job(info.Env(), [ms]() -> Finisher {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    return [ms](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, double(ms)); };
+  });
+}
+
+Napi::Value AddTensors(const Napi::CallbackInfo& info) {
+  auto a = tensor_from_js(info[0], "a");
+  auto b = tensor_from_js(info[1], "b");
+  return run_job(info.Env(), [a, b]() -> Finisher {
+    auto c = a + b;
+    return [c](Napi::Env env) -> Napi::Value { return tensor_to_js(env, c); };
+  }, nullptr, {info[0], info[1]});
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("buildInfo", Napi::Function::New<BuildInfo>(env, "buildInfo"));
+  exports.Set("setNumThreads", Napi::Function::New<SetNumThreads>(env, "setNumThreads"));
+  exports.Set("readSafetensorsHeader", Napi::Function::New<ReadSafetensorsHeader>(env, "readSafetensorsHeader"));
+  exports.Set("readSafetensors", Napi::Function::New<ReadSafetensors>(env, "readSafetensors"));
+  exports.Set("writeSafetensors", Napi::Function::New<WriteSafetensors>(env, "writeSafetensors"));
+  exports.Set("readTorchPickle", Napi::Function::New<ReadTorchPickle>(env, "readTorchPickle"));
+  exports.Set("testThrow", Napi::Function::New<TestThrow>(env, "testThrow"));
+  exports.Set("testSleep", Napi::Function::New<TestSleep>(env, "testSleep"));
+  exports.Set("addTensors", Napi::Function::New<AddTensors>(env, "addTensors"));
+  InitModel(env, exports);
+  InitProcessing(env, exports);
+  return exports;
+}
+
+}  // namespace
+}  // namespace tc
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return tc::Init(env, exports); }
+NODE_API_MODULE(torch_caption, InitAddon)

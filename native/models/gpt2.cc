@@ -1,0 +1,132 @@
+#include "models/gpt2.h"
+
+#include <cmath>
+
+namespace tc {
+namespace nn = torch::nn;
+
+GPT2AttentionImpl::GPT2AttentionImpl(const GPT2Config& c, int64_t layer_idx, bool is_cross)
+    : c_(c), layer_idx_(layer_idx), is_cross_(is_cross) {
+  const int64_t e = c.n_embd;
+  if (is_cross) {
+    c_attn = register_module("c_attn", Conv1D(2 * e, e));
+    q_attn = register_module("q_attn", Conv1D(e, e));
+  } else {
+    c_attn = register_module("c_attn", Conv1D(3 * e, e));
+  }
+  c_proj = register_module("c_proj", Conv1D(e, e));
+}
+
+torch::Tensor GPT2AttentionImpl::split_heads(const torch::Tensor& t) const {
+  const int64_t H = c_.n_head;
+  return t.view({t.size(0), t.size(1), H, t.size(2) / H}).permute({0, 2, 1, 3});
+}
+
+std::pair<torch::Tensor, torch::Tensor> GPT2AttentionImpl::cross_kv(const torch::Tensor& encoder_hidden) {
+  auto kv = c_attn(encoder_hidden).split(c_.n_embd, 2);
+  return {split_heads(kv[0]), split_heads(kv[1])};
+}
+
+torch::Tensor GPT2AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& encoder_hidden, LayerCache* cache) {
+  torch::Tensor q, k, v;
+  if (is_cross_) {
+    q = split_heads(q_attn(x));
+    if (cache && cache->cross_k.defined()) {
+      k = cache->cross_k;
+      v = cache->cross_v;
+    } else {
+      std::tie(k, v) = cross_kv(encoder_hidden);
+    }
+  } else {
+    auto qkv = c_attn(x).split(c_.n_embd, 2);
+    q = split_heads(qkv[0]);
+    k = split_heads(qkv[1]);
+    v = split_heads(qkv[2]);
+    if (cache) {
+      if (cache->k.defined()) {
+        k = torch::cat({cache->k, k}, 2);
+        v = torch::cat({cache->v, v}, 2);
+      }
+      cache->k = k;
+      cache->v = v;
+    }
+  }
+  auto w = torch::matmul(q, k.transpose(-1, -2));
+  if (c_.scale_attn_weights) w = w / std::sqrt(double(v.size(-1)));
+  if (c_.scale_attn_by_inverse_layer_idx) w = w / double(layer_idx_ + 1);
+  const int64_t tq = q.size(2), tk = k.size(2);
+  if (!is_cross_ && tq > 1) {
+    // Causal mask as transformers applies it: masked scores become -1e4 (not -inf), query i sees keys
+    // up to past + i.
+    auto mask = torch::ones({tq, tk}, torch::TensorOptions().dtype(torch::kBool).device(w.device())).tril(tk - tq);
+    w = torch::where(mask, w, torch::full({}, -1e4, w.options()));
+  }
+  w = torch::softmax(w, -1);
+  w = torch::dropout(w, c_.attn_pdrop, is_training());
+  auto out = torch::matmul(w, v).permute({0, 2, 1, 3}).contiguous();
+  out = out.view({out.size(0), out.size(1), c_.n_embd});
+  return torch::dropout(c_proj(out), c_.resid_pdrop, is_training());
+}
+
+GPT2BlockImpl::GPT2BlockImpl(const GPT2Config& c, int64_t layer_idx) : c_(c) {
+  const int64_t e = c.n_embd;
+  auto ln = [&](const char* name) {
+    return register_module(name, nn::LayerNorm(nn::LayerNormOptions({e}).eps(c.layer_norm_epsilon)));
+  };
+  ln_1 = ln("ln_1");
+  attn = register_module("attn", GPT2Attention(c, layer_idx, false));
+  if (c.add_cross_attention) {
+    crossattention = register_module("crossattention", GPT2Attention(c, layer_idx, true));
+    ln_cross_attn = ln("ln_cross_attn");
+  }
+  ln_2 = ln("ln_2");
+  auto mlp = register_module("mlp", container());
+  c_fc = mlp->register_module("c_fc", Conv1D(c.inner(), e));
+  mlp_proj = mlp->register_module("c_proj", Conv1D(e, c.inner()));
+}
+
+torch::Tensor GPT2BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& encoder_hidden, LayerCache* cache) {
+  auto h = attn->forward(ln_1(x), torch::Tensor(), cache) + x;
+  if (crossattention) h = crossattention->forward(ln_cross_attn(h), encoder_hidden, cache) + h;
+  auto m = mlp_proj(activation(c_fc(ln_2(h)), c_.activation_function));
+  return torch::dropout(m, c_.resid_pdrop, is_training()) + h;
+}
+
+GPT2LMHeadModelImpl::GPT2LMHeadModelImpl(const GPT2Config& c) : c_(c) {
+  auto transformer = register_module("transformer", container());
+  wte = transformer->register_module("wte", nn::Embedding(c.vocab_size, c.n_embd));
+  wpe = transformer->register_module("wpe", nn::Embedding(c.n_positions, c.n_embd));
+  h = transformer->register_module("h", nn::ModuleList());
+  for (int64_t i = 0; i < c.n_layer; ++i) h->push_back(GPT2Block(c, i));
+  ln_f = transformer->register_module("ln_f", nn::LayerNorm(nn::LayerNormOptions({c.n_embd}).eps(c.layer_norm_epsilon)));
+  if (!c.tie_word_embeddings)
+    lm_head_weight = register_module("lm_head", container())->register_parameter("weight", torch::empty({c.vocab_size, c.n_embd}));
+}
+
+torch::Tensor GPT2LMHeadModelImpl::hidden(const torch::Tensor& input_ids, const torch::Tensor& encoder_hidden,
+                                          DecoderCache* cache, int64_t past_length) {
+  const int64_t T = input_ids.size(1);
+  TORCH_CHECK(past_length + T <= c_.n_positions, "Expected at most n_positions = ", c_.n_positions,
+              " decoder positions but the sequence needs ", past_length + T,
+              "; lower max_length or the caption max_length");
+  auto pos = torch::arange(past_length, past_length + T, torch::TensorOptions().dtype(torch::kLong).device(input_ids.device()));
+  auto x = wte(input_ids) + wpe(pos).unsqueeze(0);
+  x = torch::dropout(x, c_.embd_pdrop, is_training());
+  for (size_t i = 0; i < h->size(); ++i) x = h[i]->as<GPT2Block>()->forward(x, encoder_hidden, cache ? &(*cache)[i] : nullptr);
+  return ln_f(x);
+}
+
+torch::Tensor GPT2LMHeadModelImpl::lm_logits(const torch::Tensor& hidden) {
+  return torch::matmul(hidden, (lm_head_weight.defined() ? lm_head_weight : wte->weight).t());
+}
+
+DecoderCache GPT2LMHeadModelImpl::make_cache(const torch::Tensor& encoder_hidden) {
+  DecoderCache cache(h->size());
+  for (size_t i = 0; i < h->size(); ++i) {
+    auto block = h[i]->as<GPT2Block>();
+    if (block->crossattention) std::tie(cache[i].cross_k, cache[i].cross_v) = block->crossattention->cross_kv(encoder_hidden);
+  }
+  return cache;
+}
+
+}  // namespace tc

@@ -1,0 +1,43 @@
+#include "models/layers.h"
+
+#include <cmath>
+
+namespace tc {
+
+torch::Tensor activation(const torch::Tensor& x, const std::string& name) {
+  if (name == "gelu") return torch::gelu(x);
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh") {
+    // transformers: 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3)))
+    const double c = std::sqrt(2.0 / M_PI);
+    return 0.5 * x * (1.0 + torch::tanh(c * (x + 0.044715 * torch::pow(x, 3.0))));
+  }
+  if (name == "relu") return torch::relu(x);
+  if (name == "silu" || name == "swish") return torch::silu(x);
+  if (name == "tanh") return torch::tanh(x);
+  throw std::invalid_argument("unsupported activation '" + name + "' (supported: gelu, gelu_new, relu, silu, tanh)");
+}
+
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                        const torch::Tensor& additive_mask, double divisor, double dropout_p, bool training) {
+  // The plain path: the op order of Hugging Face's eager attention (matmul, scale, mask, softmax).
+  auto scores = torch::matmul(q, k.transpose(-1, -2));
+  scores = scores / divisor;
+  if (additive_mask.defined()) scores = scores + additive_mask;
+  auto probs = torch::softmax(scores, -1);
+  if (training && dropout_p > 0) probs = torch::dropout(probs, dropout_p, true);
+  return torch::matmul(probs, v);
+}
+
+Conv1DImpl::Conv1DImpl(int64_t nf, int64_t nx) {
+  weight = register_parameter("weight", torch::empty({nx, nf}));
+  bias = register_parameter("bias", torch::zeros({nf}));
+  torch::nn::init::normal_(weight, 0.0, 0.02);
+}
+
+torch::Tensor Conv1DImpl::forward(const torch::Tensor& x) {
+  auto shape = x.sizes().vec();
+  shape.back() = weight.size(1);
+  return torch::addmm(bias, x.reshape({-1, x.size(-1)}), weight).view(shape);
+}
+
+}  // namespace tc

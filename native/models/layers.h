@@ -1,0 +1,30 @@
+// Small building blocks shared by the model parts.
+#pragma once
+#include <torch/torch.h>
+#include <string>
+
+namespace tc {
+
+// Activation by its Hugging Face name. "gelu" is the exact erf form; "gelu_new" the tanh form written
+// out exactly as transformers computes it (so float32 results agree to the last bit or two).
+torch::Tensor activation(const torch::Tensor& x, const std::string& name);
+
+// A named container with no forward of its own: lets a module reproduce Hugging Face's nesting
+// (e.g. `attention.attention.query`) so parameter names equal the checkpoint keys.
+inline std::shared_ptr<torch::nn::Module> container() { return std::make_shared<torch::nn::Module>(); }
+
+// Dot-product attention, scores divided by `divisor` (HF divides rather than multiplies), with an optional
+// additive mask broadcast to [B, H, Tq, Tk]; the op order of Hugging Face's eager attention.
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                        const torch::Tensor& additive_mask, double divisor, double dropout_p, bool training);
+
+// GPT-2's Conv1D: a linear layer whose weight is stored [in, out] (transposed vs nn.Linear).
+class Conv1DImpl : public torch::nn::Module {
+ public:
+  Conv1DImpl(int64_t nf, int64_t nx);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight, bias;
+};
+TORCH_MODULE(Conv1D);
+
+}  // namespace tc

@@ -1,0 +1,28 @@
+// Builds the addon with cmake-js against the libtorch that scripts/find-torch.mjs locates, and says which.
+// Concurrent builds in one checkout are serialized with flock on build/.lock.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findTorch } from './find-torch.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const torch = findTorch();
+if (!torch) {
+  console.error(
+    'torch-caption: libtorch not found. Install it (`apt-get install libtorch-dev` on Debian/Ubuntu), or set ' +
+      'LIBTORCH=/path/to/libtorch, or TORCH_CAPTION_TORCH=python to use the libtorch of an installed PyTorch.',
+  );
+  process.exit(1);
+}
+console.log(`torch-caption: building against libtorch from ${torch.source} (${torch.cmakeDir})`);
+mkdirSync(join(root, 'build'), { recursive: true });
+const jobs = process.env.CMAKE_BUILD_PARALLEL_LEVEL ?? String(Math.max(1, (await import('node:os')).availableParallelism()));
+const cmakeJs = join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
+const args = [cmakeJs, 'build', '--directory', root, '--out', join(root, 'build'), '--parallel', jobs,
+  `--CDCMAKE_PREFIX_PATH=${torch.cmakeDir}`, '--CDCMAKE_BUILD_TYPE=Release'];
+const useFlock = spawnSync('flock', ['--version']).status === 0;
+const cmd = useFlock ? 'flock' : process.execPath;
+const argv = useFlock ? [join(root, 'build', '.lock'), process.execPath, ...args] : args;
+const r = spawnSync(cmd, argv, { stdio: 'inherit', cwd: root });
+process.exit(r.status ?? 1);
