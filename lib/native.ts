@@ -51,6 +51,7 @@ export interface NativeModelHandle {
   numParameters(trainableOnly: boolean): number;
   initWeights(seed: number, opts: Record<string, unknown>): Promise<void>;
   sleepForTest(ms: number): Promise<number>;
+  setGradients(grads: Record<string, RawTensor>): Promise<void>;
 }
 
 export interface NativeOptimizerHandle {

@@ -140,7 +140,7 @@ function totalSkipped(s: LoaderStats): number {
 }
 
 function formatCounts(counts: Record<string, number>): string {
-  return Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}=${v}`).join(', ');
+  return Object.entries(counts).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join(', ');
 }
 
 /** Map a preprocess error to a skip reason. */
@@ -361,7 +361,7 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
   #qualityError(epoch: number, final: boolean): DataQualityError {
     const s = this.#stats;
     const skipped = totalSkipped(s);
-    const [reason, count] = Object.entries(s.skipped).sort((a, b) => b[1] - a[1])[0] ?? ['none', 0];
+    const [reason, count] = Object.entries(s.skipped).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0] ?? ['none', 0];
     const examples = (s.examples[reason] ?? []).join('; ');
     const pct = s.seen ? ((100 * skipped) / s.seen).toFixed(1) : '0';
     return new DataQualityError(

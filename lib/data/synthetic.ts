@@ -75,6 +75,7 @@ export interface SyntheticItem extends DataItem {
 
 const SMALL = 0.085;
 const LARGE = 0.15;
+const ROW_SCALE = 0.8;
 
 /** Raw RGB image rendered on first access of `data`. */
 class LazyRaster implements RawImage {
@@ -175,9 +176,10 @@ function makeScene(index: number, o: ResolvedSyntheticOptions): Scene {
   else if (o.maxShapes === 2) layout = u < 0.4 ? 'single' : u < 0.7 ? 'horizontal' : 'vertical';
   else layout = u < 0.3 ? 'single' : u < 0.55 ? 'horizontal' : u < 0.8 ? 'vertical' : 'row';
   const n = layout === 'single' ? 1 : layout === 'row' ? 3 : 2;
+  const scale = layout === 'row' ? ROW_SCALE : 1; // three across must fit
   const base = Array.from({ length: n }, () => {
     const size: ShapeSize = rng.next() < 0.5 ? 'small' : 'large';
-    const r = S * (size === 'small' ? SMALL : LARGE) * rng.range(0.94, 1.06);
+    const r = S * scale * (size === 'small' ? SMALL : LARGE) * rng.range(0.94, 1.06);
     return { kind: rng.pick(o.shapes), color: rng.pick(o.colors), size, r };
   });
   const m = 1; // margin in pixels

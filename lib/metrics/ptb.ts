@@ -450,13 +450,13 @@ export function ptbTokens(text: string, options: { fastPath?: boolean } = {}): s
 
 /**
  * Fast path for a whitespace-delimited chunk of the most common shapes: ASCII letters (optionally
- * with a clitic `'s 'm 'd 're 've 'll` or `n't`), ASCII digits, or a run of hyphens, each with an
- * optional trailing `,;:!?`, `.` or `..`. Returns the position after the chunk, or 0 when the chunk
+ * with a clitic `'s 'm 'd 're 've 'll` or `n't`), hyphenated ASCII words, ASCII digits or a run of
+ * hyphens, each with an optional trailing `,;:!?`, `.` or `..`, or that punctuation alone. Returns the position after the chunk, or 0 when the chunk
  * needs the general scanner. Every case handled here gives the same tokens as the general scanner
  * (a test checks this on random strings).
  */
 const FAST_CHUNK =
-  /^(?:(?:([A-Za-z]+)(?:(['\u2019](?:[msdMSD]|[rR][eE]|[vV][eE]|[lL][lL]))|(?<=[A-MO-Za-mo-z])([nN])['\u2019]([tT]))?)|([0-9]+)|(-+))([,;:!?]|\.\.?)?$/;
+  /^(?:(?:([A-Za-z]+)(?:(['\u2019](?:[msdMSD]|[rR][eE]|[vV][eE]|[lL][lL]))|(?<=[A-MO-Za-mo-z])([nN])['\u2019]([tT]))?)|([0-9]+)|(-+)|([A-Za-z]+(?:-[A-Za-z]+)+))?([,;:!?]|\.\.?)?$/;
 
 function fastChunk(s: string, start: number, end: number, out: string[]): boolean {
   const n = end - start;
@@ -471,7 +471,7 @@ function fastChunk(s: string, start: number, end: number, out: string[]): boolea
   }
   const m = FAST_CHUNK.exec(s.slice(start, end));
   if (m === null) return false;
-  const [, word, redaux, nN, tT, digits, hyphens, punct] = m;
+  const [, word, redaux, nN, tT, digits, hyphens, hthing, punct] = m;
   if (punct !== undefined && punct[0] === '.') {
     // ". . ." (dots separated by spaces) is an ellipsis: leave it to the general scanner
     if (s.charCodeAt(end + 1) === 0x2e) return false;
@@ -496,6 +496,8 @@ function fastChunk(s: string, start: number, end: number, out: string[]): boolea
     out.push(digits);
   } else if (hyphens !== undefined) {
     out.push(hyphens.length >= 3 && hyphens.length <= 4 ? '--' : hyphens);
+  } else if (hthing !== undefined) {
+    out.push(hthing); // hyphenated words stay whole (HTHING)
   }
   if (punct !== undefined) {
     if (punct === '..') out.push('.', '.');

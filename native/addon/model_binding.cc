@@ -143,7 +143,6 @@ class AdamWWrap;
 
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
-  static Napi::FunctionReference* ctor;
   static void Init(Napi::Env env, Napi::Object exports);
   explicit ModelWrap(const Napi::CallbackInfo& info);
   std::shared_ptr<ModelState> state() const { return s_; }
@@ -166,11 +165,11 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value NumParameters(const Napi::CallbackInfo& info);
   Napi::Value InitWeights(const Napi::CallbackInfo& info);
   Napi::Value SleepForTest(const Napi::CallbackInfo& info);
+  Napi::Value SetGradients(const Napi::CallbackInfo& info);
 
   std::shared_ptr<ModelState> s_;
 };
 
-Napi::FunctionReference* ModelWrap::ctor = nullptr;
 
 class AdamWWrap : public Napi::ObjectWrap<AdamWWrap> {
  public:
@@ -439,8 +438,14 @@ Napi::Value ModelWrap::To(const Napi::CallbackInfo& info) {
   else throw Napi::TypeError::New(env, "Expected dtype 'float32', 'bfloat16' or 'float16' but received '" + dt + "'");
   auto s = s_;
   return run_job(env, [=]() -> Finisher {
-    s->model->to(device, dtype);
-    // integer buffers (relative_position_index) keep their dtype: Module::to only converts floating tensors
+    // libtorch's Module::to(device, dtype) would also convert integer buffers (Swin's
+    // relative_position_index); move first, then change the dtype of floating tensors only.
+    s->model->to(device);
+    torch::NoGradGuard no_grad;
+    for (auto& p : s->model->parameters())
+      if (p.is_floating_point() && p.scalar_type() != dtype) p.set_data(p.to(dtype));
+    for (auto& b : s->model->buffers())
+      if (b.is_floating_point() && b.scalar_type() != dtype) b.set_data(b.to(dtype));
     s->device = device;
     s->dtype = dtype;
     return finish_undefined();
@@ -508,6 +513,31 @@ Napi::Value ModelWrap::SleepForTest(const Napi::CallbackInfo& info) {
   }, s->lock);
 }
 
+// Replaces the gradients of the named parameters (custom training loops, optimizer tests).
+Napi::Value ModelWrap::SetGradients(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "Expected a {name: tensor} object for setGradients");
+  auto obj = info[0].As<Napi::Object>();
+  NamedTensors grads;
+  auto names = obj.GetPropertyNames();
+  for (uint32_t i = 0; i < names.Length(); ++i) {
+    std::string name = names.Get(i).As<Napi::String>().Utf8Value();
+    grads.emplace_back(name, tensor_from_js(obj.Get(name), name));
+  }
+  auto s = s_;
+  return run_job(env, [=]() -> Finisher {
+    std::unordered_map<std::string, torch::Tensor> params;
+    for (const auto& p : s->model->named_parameters(true)) params.emplace(p.key(), p.value());
+    for (const auto& [name, g] : grads) {
+      auto it = params.find(name);
+      if (it == params.end()) throw std::invalid_argument("setGradients: no parameter named " + name);
+      if (it->second.sizes() != g.sizes()) throw std::invalid_argument("setGradients: wrong shape for " + name);
+      it->second.mutable_grad() = g.to(it->second.options()).clone();
+    }
+    return finish_undefined();
+  }, s->lock, {info[0]});
+}
+
 void ModelWrap::Init(Napi::Env env, Napi::Object exports) {
   auto func = DefineClass(env, "Model", {
       InstanceMethod<&ModelWrap::Forward>("forward"),
@@ -527,6 +557,7 @@ void ModelWrap::Init(Napi::Env env, Napi::Object exports) {
       InstanceMethod<&ModelWrap::NumParameters>("numParameters"),
       InstanceMethod<&ModelWrap::InitWeights>("initWeights"),
       InstanceMethod<&ModelWrap::SleepForTest>("sleepForTest"),
+      InstanceMethod<&ModelWrap::SetGradients>("setGradients"),
   });
   exports.Set("Model", func);
 }

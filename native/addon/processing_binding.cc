@@ -147,20 +147,25 @@ class PreprocessWorker : public Napi::AsyncWorker {
 
 class ResampleWorker : public Napi::AsyncWorker {
  public:
-  ResampleWorker(Napi::Env env, Napi::Uint8Array rgb, int w, int h, Napi::Uint8Array out, int out_w, int out_h, int filter)
+  ResampleWorker(Napi::Env env, Napi::Uint8Array rgb, int w, int h, Napi::Uint8Array out, int out_w, int out_h, int filter,
+                 bool reference)
       : Napi::AsyncWorker(env, "torchCaptionResample"),
         deferred_(Napi::Promise::Deferred::New(env)),
         rgb_ref_(Napi::Persistent(rgb)),
         out_ref_(Napi::Persistent(out)),
         src_(rgb.Data()),
         dst_(out.Data()),
-        w_(w), h_(h), out_w_(out_w), out_h_(out_h), filter_(filter) {}
+        w_(w), h_(h), out_w_(out_w), out_h_(out_h), filter_(filter), reference_(reference) {}
 
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
     try {
-      tc::resample_rgb8(src_, w_, h_, dst_, out_w_, out_h_, filter_);
+      if (reference_) {
+        tc::resample_rgb8_reference(src_, w_, h_, dst_, out_w_, out_h_, filter_);
+      } else {
+        tc::resample_rgb8(src_, w_, h_, dst_, out_w_, out_h_, filter_);
+      }
     } catch (const std::exception& e) {
       SetError(e.what());
     }
@@ -176,6 +181,7 @@ class ResampleWorker : public Napi::AsyncWorker {
   const uint8_t* src_;
   uint8_t* dst_;
   int w_, h_, out_w_, out_h_, filter_;
+  bool reference_;
 };
 
 Napi::Value PreprocessRgb(const Napi::CallbackInfo& info) {
@@ -228,7 +234,7 @@ Napi::Value PreprocessRgb(const Napi::CallbackInfo& info) {
   return promise;
 }
 
-Napi::Value ResampleRgb(const Napi::CallbackInfo& info) {
+Napi::Value Resample(const Napi::CallbackInfo& info, bool reference) {
   Napi::Env env = info.Env();
   const int w = get_dim(env, info[1], "width");
   const int h = get_dim(env, info[2], "height");
@@ -237,10 +243,18 @@ Napi::Value ResampleRgb(const Napi::CallbackInfo& info) {
   const int out_h = get_dim(env, info[4], "outHeight");
   const int filter = get_filter(env, info[5], "filter");
   Napi::Uint8Array out = Napi::Uint8Array::New(env, static_cast<size_t>(out_w) * static_cast<size_t>(out_h) * 3);
-  auto* worker = new ResampleWorker(env, rgb, w, h, out, out_w, out_h, filter);
+  auto* worker = new ResampleWorker(env, rgb, w, h, out, out_w, out_h, filter, reference);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
+}
+
+Napi::Value ResampleRgb(const Napi::CallbackInfo& info) {
+  return Resample(info, false);
+}
+
+Napi::Value ResampleRgbReference(const Napi::CallbackInfo& info) {
+  return Resample(info, true);
 }
 
 }  // namespace
@@ -248,4 +262,5 @@ Napi::Value ResampleRgb(const Napi::CallbackInfo& info) {
 void InitProcessing(Napi::Env env, Napi::Object exports) {
   exports.Set("preprocessRgb", Napi::Function::New(env, PreprocessRgb, "preprocessRgb"));
   exports.Set("resampleRgb", Napi::Function::New(env, ResampleRgb, "resampleRgb"));
+  exports.Set("resampleRgbReference", Napi::Function::New(env, ResampleRgbReference, "resampleRgbReference"));
 }

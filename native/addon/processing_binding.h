@@ -8,6 +8,7 @@
 //     new Float32Array. Runs on the libuv thread pool.
 //   resampleRgb(rgb: Uint8Array, width, height, outWidth, outHeight, filter): Promise<Uint8Array>
 //     The resize alone (interleaved RGB uint8 out).
+//   resampleRgbReference(...same...): the resize through the plain scalar loops (tests compare the two).
 // Bad arguments throw a TypeError "Expected X for Y but received Z" synchronously.
 #pragma once
 #include <napi.h>

@@ -1,0 +1,271 @@
+/**
+ * VisionEncoderDecoder: the public model class. Every method that touches tensors is one native call
+ * that runs off the event loop; calls on one model are serialized by the addon.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FormatError, InvalidArgumentError, TorchCaptionError } from '../errors.js';
+import { native, type NativeModelHandle, type RawTensor } from '../native.js';
+import { Tensor } from '../tensor.js';
+import { composeConfig, normalizeConfig, type VisionEncoderDecoderConfig } from './config.js';
+import { resolveModelDir } from './hub.js';
+import { generationDefaults, validateGenerateOptions, type GenerateOptions, type GenerateOutput } from './generation.js';
+
+export type Device = 'cpu' | 'cuda' | `cuda:${number}` | 'auto';
+export type ModelDType = 'float32' | 'bfloat16' | 'float16';
+
+export interface LoadOptions {
+  device?: Device;
+  dtype?: ModelDType;
+  /** Accept a checkpoint that lacks some parameters (they keep their fresh HF-style init). */
+  allowMissing?: boolean;
+  revision?: string;
+}
+
+export interface ForwardInputs {
+  pixel_values: Tensor;
+  labels?: Tensor;
+  decoder_input_ids?: Tensor;
+}
+
+export interface ForwardOutput {
+  loss?: number;
+  logits: Tensor<'float32'>;
+  encoder_last_hidden_state: Tensor<'float32'>;
+}
+
+/** Things a saved model folder can carry beside the weights (processor and tokenizer). */
+export interface Saveable {
+  save(dir: string): Promise<void>;
+}
+
+export function fromRaw(raw: RawTensor): Tensor {
+  return Tensor.from(raw.data, raw.shape);
+}
+
+function toRaw(t: Tensor, name: string): RawTensor {
+  if (!(t instanceof Tensor)) throw new InvalidArgumentError(`Expected a Tensor for ${name} but received ${typeof t}`);
+  return { dtype: t.dtype, shape: [...t.shape], data: t.data };
+}
+
+function toRawInputs(inputs: ForwardInputs): Record<string, RawTensor> {
+  if (typeof inputs !== 'object' || inputs === null || !inputs.pixel_values) {
+    throw new InvalidArgumentError('Expected an object with pixel_values (and labels) for the model inputs');
+  }
+  const out: Record<string, RawTensor> = { pixel_values: toRaw(inputs.pixel_values, 'pixel_values') };
+  if (inputs.pixel_values.dtype !== 'float32') throw new InvalidArgumentError(`Expected float32 pixel_values but received ${inputs.pixel_values.dtype}`);
+  if (inputs.labels) {
+    if (inputs.labels.dtype !== 'int64') throw new InvalidArgumentError(`Expected int64 labels but received ${inputs.labels.dtype}`);
+    out.labels = toRaw(inputs.labels, 'labels');
+  }
+  if (inputs.decoder_input_ids) out.decoder_input_ids = toRaw(inputs.decoder_input_ids, 'decoder_input_ids');
+  return out;
+}
+
+async function readJson(path: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new FormatError(`Cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function weightsFile(dir: string): string {
+  for (const f of ['model.safetensors', 'pytorch_model.bin']) if (existsSync(join(dir, f))) return join(dir, f);
+  throw new TorchCaptionError(`No model.safetensors (or pytorch_model.bin) in ${dir}`);
+}
+
+export class VisionEncoderDecoder {
+  /** Parsed config.json (HF keys). */
+  readonly config: VisionEncoderDecoderConfig;
+  /** Generation defaults from generation_config.json or config.json, as transformers reads them. */
+  generationConfig: Partial<GenerateOptions>;
+  /** Optional processor and tokenizer written by save() beside the weights. */
+  imageProcessor?: Saveable;
+  tokenizer?: Saveable;
+  /** @internal */
+  readonly handle: NativeModelHandle;
+  private training = false;
+  private warnedTruncation = false;
+
+  private constructor(config: VisionEncoderDecoderConfig, handle: NativeModelHandle, generationConfig: Partial<GenerateOptions>) {
+    this.config = config;
+    this.handle = handle;
+    this.generationConfig = generationConfig;
+  }
+
+  /** A model with Hugging Face style random initialisation (deterministic for a seed). */
+  static async fromConfig(config: unknown, opts: { seed?: number; device?: Device } = {}): Promise<VisionEncoderDecoder> {
+    const cfg = normalizeConfig(config);
+    const handle = new (native().Model)(cfg as unknown as Record<string, unknown>, { seed: opts.seed ?? 0, device: opts.device ?? 'cpu' });
+    return new VisionEncoderDecoder(cfg, handle, generationDefaults(cfg, undefined));
+  }
+
+  /** Load a Hugging Face vision-encoder-decoder folder (config.json + model.safetensors) or hub id. */
+  static async fromPretrained(ref: string, opts: LoadOptions = {}): Promise<VisionEncoderDecoder> {
+    const dir = await resolveModelDir(ref, { revision: opts.revision });
+    const cfg = normalizeConfig(await readJson(join(dir, 'config.json')));
+    const genPath = join(dir, 'generation_config.json');
+    const gen = existsSync(genPath) ? (await readJson(genPath)) as Record<string, unknown> : undefined;
+    const handle = new (native().Model)(cfg as unknown as Record<string, unknown>, { seed: 0, device: 'cpu' });
+    const model = new VisionEncoderDecoder(cfg, handle, generationDefaults(cfg, gen));
+    const report = await handle.loadSafetensors(weightsFile(dir), {});
+    model.checkLoadReport(report, dir, opts.allowMissing ?? false);
+    await model.to(opts.device ?? 'cpu', opts.dtype ?? 'float32');
+    return model;
+  }
+
+  /**
+   * Compose a captioner from a pretrained encoder (ViT/Swin folder) and a pretrained GPT-2 folder, as
+   * transformers' from_encoder_decoder_pretrained does: the decoder gets cross-attention, whose new
+   * weights (and enc_to_dec_proj) are initialised HF-style.
+   */
+  static async fromEncoderDecoderPretrained(encoderRef: string, decoderRef: string, opts: LoadOptions & { seed?: number } = {}): Promise<VisionEncoderDecoder> {
+    const encDir = await resolveModelDir(encoderRef);
+    const decDir = await resolveModelDir(decoderRef);
+    const encCfg = (await readJson(join(encDir, 'config.json'))) as Record<string, unknown>;
+    const decCfg = (await readJson(join(decDir, 'config.json'))) as Record<string, unknown>;
+    const cfg = composeConfig(encCfg, decCfg);
+    const handle = new (native().Model)(cfg as unknown as Record<string, unknown>, { seed: opts.seed ?? 0, device: 'cpu' });
+    const model = new VisionEncoderDecoder(cfg, handle, generationDefaults(cfg, undefined));
+    // Load each part under its prefix, then report what neither provided beyond the new cross-attention.
+    const loaded = new Set<string>();
+    for (const [dir, prefix] of [[encDir, 'encoder.'], [decDir, 'decoder.']] as const) {
+      const state = await readWeights(weightsFile(dir));
+      const renamed: Record<string, RawTensor> = {};
+      for (const [name, t] of Object.entries(state)) {
+        const key = prefix === 'encoder.' ? prefix + name.replace(/^(vit|swin)\./, '') : prefix + (name.startsWith('transformer.') || name.startsWith('lm_head.') ? name : 'transformer.' + name);
+        renamed[key] = t;
+        loaded.add(key);
+      }
+      await handle.loadStateDict(renamed, {});
+    }
+    const missing = handle.parameterInfo().map((p) => p.name).filter((n) => !loaded.has(n));
+    const expectedNew = (n: string): boolean => /crossattention|ln_cross_attn|enc_to_dec_proj|pooler/.test(n);
+    const unexpectedMissing = missing.filter((n) => !expectedNew(n));
+    if (unexpectedMissing.length && !opts.allowMissing) {
+      throw new TorchCaptionError(`The encoder/decoder checkpoints lack: ${unexpectedMissing.slice(0, 20).join(', ')}${unexpectedMissing.length > 20 ? ', …' : ''} (pass allowMissing: true to initialise them)`);
+    }
+    await handle.initWeights(opts.seed ?? 0, { only: missing.filter(expectedNew) });
+    await model.to(opts.device ?? 'cpu', opts.dtype ?? 'float32');
+    return model;
+  }
+
+  private checkLoadReport(report: { missing: string[]; unexpected: string[] }, dir: string, allowMissing: boolean): void {
+    const problems: string[] = [];
+    if (report.missing.length && !allowMissing) problems.push(`missing: ${report.missing.join(', ')}`);
+    if (report.unexpected.length) problems.push(`unexpected: ${report.unexpected.join(', ')}`);
+    if (problems.length) {
+      throw new FormatError(`The weights in ${dir} do not match config.json (${problems.join('; ')}).` +
+        (report.missing.length ? ' Pass allowMissing: true to keep fresh weights for missing tensors.' : ''));
+    }
+  }
+
+  /** Teacher-forced forward pass (no gradients). */
+  async forward(inputs: ForwardInputs, opts: { label_smoothing?: number } = {}): Promise<ForwardOutput> {
+    const out = await this.handle.forward(toRawInputs(inputs), { label_smoothing: opts.label_smoothing ?? 0 });
+    return {
+      ...(typeof out.loss === 'number' ? { loss: out.loss } : {}),
+      logits: fromRaw(out.logits as RawTensor) as Tensor<'float32'>,
+      encoder_last_hidden_state: fromRaw(out.encoder_last_hidden_state as RawTensor) as Tensor<'float32'>,
+    };
+  }
+
+  /** Forward and backward; gradients accumulate until zeroGrad(). */
+  async backward(inputs: ForwardInputs, opts: { loss_scale?: number; label_smoothing?: number } = {}): Promise<{ loss: number }> {
+    if (!inputs.labels) throw new InvalidArgumentError('Expected labels for backward');
+    const out = await this.handle.backward(toRawInputs(inputs), { loss_scale: opts.loss_scale ?? 1, label_smoothing: opts.label_smoothing ?? 0 });
+    return { loss: out.loss as number };
+  }
+
+  /** Accumulated gradients by HF parameter name (parameters without a gradient are left out). */
+  async gradients(): Promise<Record<string, Tensor>> {
+    return mapRecord(await this.handle.gradients(), fromRaw);
+  }
+
+  zeroGrad(): void {
+    this.handle.zeroGrad();
+  }
+
+  /** Replace the gradients of the named parameters (for custom training loops). */
+  async setGradients(grads: Record<string, Tensor>): Promise<void> {
+    await this.handle.setGradients(mapRecord(grads, (t, k) => toRaw(t, k)));
+  }
+
+  /** Every parameter and persistent buffer by HF name (tied decoder.lm_head.weight omitted, as HF saves). */
+  async stateDict(): Promise<Record<string, Tensor>> {
+    return mapRecord(await this.handle.stateDict(), fromRaw);
+  }
+
+  async loadStateDict(state: Record<string, Tensor>, opts: { strict?: boolean } = {}): Promise<{ missing: string[]; unexpected: string[] }> {
+    const report = await this.handle.loadStateDict(mapRecord(state, (t, k) => toRaw(t, k)), {});
+    if (opts.strict ?? true) this.checkLoadReport(report, 'the state dict', false);
+    return report;
+  }
+
+  /** Write config.json, generation_config.json and model.safetensors (and processor/tokenizer files if attached). */
+  async save(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    await this.handle.saveSafetensors(join(dir, 'model.safetensors'), {});
+    await writeFile(join(dir, 'config.json'), JSON.stringify(this.config, null, 2) + '\n');
+    await writeFile(join(dir, 'generation_config.json'), JSON.stringify(this.generationConfig, null, 2) + '\n');
+    if (this.imageProcessor) await this.imageProcessor.save(dir);
+    if (this.tokenizer) await this.tokenizer.save(dir);
+  }
+
+  /** Training mode (dropout on) or evaluation mode. */
+  train(on = true): this {
+    this.training = on;
+    this.handle.setTraining(on);
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  get isTraining(): boolean {
+    return this.training;
+  }
+
+  numParameters(opts: { trainableOnly?: boolean } = {}): number {
+    return this.handle.numParameters(opts.trainableOnly ?? false);
+  }
+
+  get device(): string {
+    return this.handle.device();
+  }
+
+  async to(device: Device, dtype: ModelDType = 'float32'): Promise<this> {
+    await this.handle.to(device, dtype);
+    return this;
+  }
+
+  /** Caption token ids for a batch of images, with transformers' generate semantics. */
+  async generate(pixel_values: Tensor, options: Partial<GenerateOptions> = {}): Promise<GenerateOutput> {
+    const o = validateGenerateOptions({ ...this.generationConfig, ...options }, this.config);
+    const out = await this.handle.generate(toRaw(pixel_values, 'pixel_values'), o as unknown as Record<string, unknown>);
+    const sequences = fromRaw(out.sequences).toNested2D();
+    if (!this.warnedTruncation && o.eos_token_id !== null && sequences.some((s) => s.length >= o.max_length && !s.slice(1).includes(o.eos_token_id!))) {
+      this.warnedTruncation = true;
+      process.emitWarning(`A caption reached max_length = ${o.max_length} tokens without an end token and was cut off; pass a larger max_length (or max_new_tokens).`, { code: 'TORCH_CAPTION_TRUNCATED' });
+    }
+    return {
+      sequences,
+      ...(out.sequences_scores ? { sequences_scores: fromRaw(out.sequences_scores).toArray() } : {}),
+    };
+  }
+}
+
+function mapRecord<A, B>(rec: Record<string, A>, f: (a: A, key: string) => B): Record<string, B> {
+  const out: Record<string, B> = {};
+  for (const [k, v] of Object.entries(rec)) out[k] = f(v, k);
+  return out;
+}
+
+/** Read a safetensors file or pytorch_model.bin into raw tensors. */
+export async function readWeights(path: string): Promise<Record<string, RawTensor>> {
+  if (path.endsWith('.bin')) return native().readTorchPickle(path);
+  return (await native().readSafetensors(path, {})).tensors;
+}

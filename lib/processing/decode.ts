@@ -1,0 +1,148 @@
+/**
+ * Image decoding with sharp to raw interleaved RGB uint8, with the semantics of PIL's
+ * `Image.open(f).convert('RGB')` (Pillow 9.4), which is what Hugging Face image processors start from:
+ * - alpha is dropped, never composited (transparent pixels keep their stored RGB);
+ * - grayscale becomes R = G = B; palette images become their palette colours;
+ * - 16-bit RGB / gray+alpha keep the high byte; 16-bit grayscale without alpha (PIL mode "I") is clipped
+ *   to 0..255 as PIL's I -> RGB conversion does;
+ * - CMYK uses PIL's naive formula on the raw (non-inverted) samples: R = (255 - K) - round((255 - K) * C / 255);
+ * - embedded ICC profiles are ignored (PIL does not apply them);
+ * - EXIF orientation is ignored unless `autoOrient` is set.
+ */
+import { readFile } from 'node:fs/promises';
+import sharp from 'sharp';
+import { FormatError, InvalidArgumentError } from '../errors.js';
+
+/** A path or the bytes of an encoded image (JPEG, PNG, WebP, GIF, TIFF, AVIF, ...). */
+export type ImageInput = string | Uint8Array;
+
+/** sharp's default pixel limit (0x3FFF * 0x3FFF). */
+export const DEFAULT_LIMIT_INPUT_PIXELS = 268402689;
+
+export interface DecodeOptions {
+  /** Apply the EXIF Orientation tag (PIL and Hugging Face do not). Default false. */
+  autoOrient?: boolean;
+  /** Refuse images with more pixels than this (false: no limit). Default 268402689, as sharp. */
+  limitInputPixels?: number | false;
+}
+
+/** Decoded image: interleaved RGB bytes, rows packed. */
+export interface RgbImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/** How an input is named in error messages. */
+export function describeInput(input: ImageInput, index?: number): string {
+  if (typeof input === 'string') return input;
+  const where = index === undefined ? 'image' : `image ${index}`;
+  return `${where} (${input.constructor?.name ?? 'Uint8Array'} of ${input.byteLength} bytes)`;
+}
+
+async function readInput(input: ImageInput, label: string): Promise<Buffer> {
+  if (typeof input === 'string') {
+    try {
+      return await readFile(input);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new InvalidArgumentError(
+        `Expected a readable image file for ${label} but received string ${JSON.stringify(input)} (${e.code ?? 'error'}: ${e.message})`,
+        { cause: err },
+      );
+    }
+  }
+  if (input instanceof Uint8Array) {
+    return Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  }
+  throw new InvalidArgumentError(`Expected a file path, Buffer or Uint8Array for ${label} but received ${typeof input}`);
+}
+
+function decodeError(label: string, err: unknown): FormatError {
+  const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+  return new FormatError(`Cannot decode image ${label}: ${msg}`, { cause: err });
+}
+
+/** PIL's cmyk2rgb: nk = 255 - K; out = clip(nk - MULDIV255(c, nk)) with MULDIV255 rounding. */
+export function cmykToRgb(cmyk: Uint8Array, pixels: number): Uint8Array {
+  const out = new Uint8Array(pixels * 3);
+  for (let i = 0; i < pixels; i++) {
+    const nk = 255 - cmyk[i * 4 + 3]!;
+    for (let c = 0; c < 3; c++) {
+      const t = cmyk[i * 4 + c]! * nk + 128;
+      const v = nk - (((t >> 8) + t) >> 8);
+      out[i * 3 + c] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+  }
+  return out;
+}
+
+/** Decode one image to RGB uint8 with PIL `convert('RGB')` semantics. */
+export async function decodeRgb(input: ImageInput, opts: DecodeOptions = {}, label = describeInput(input)): Promise<RgbImage> {
+  const buf = await readInput(input, label);
+  const limit = opts.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS;
+  const sharpOpts: sharp.SharpOptions = {
+    failOn: 'error', // truncated or corrupt data fails, as PIL does; libjpeg warnings do not
+    limitInputPixels: false, // checked below so that the message names the file
+    ignoreIcc: true,
+    autoOrient: opts.autoOrient === true,
+  };
+  let meta: sharp.Metadata;
+  try {
+    meta = await sharp(buf, sharpOpts).metadata();
+  } catch (err) {
+    throw decodeError(label, err);
+  }
+  const w = meta.width;
+  const h = meta.height;
+  if (!w || !h) throw new FormatError(`Cannot decode image ${label}: no image dimensions in the file`);
+  if (limit !== false && w * h > limit) {
+    throw new InvalidArgumentError(
+      `Expected an image of at most ${limit} pixels (limitInputPixels) for ${label} but received ${w}x${h} = ${w * h} pixels`,
+    );
+  }
+  try {
+    if (meta.space === 'cmyk') {
+      // Raw (non-inverted) CMYK samples, then PIL's formula.
+      const { data, info } = await sharp(buf, sharpOpts)
+        .pipelineColourspace('cmyk')
+        .toColourspace('cmyk')
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true });
+      if (info.channels < 4) throw new Error(`expected 4 CMYK channels, got ${info.channels}`);
+      let cmyk: Uint8Array = data;
+      if (info.channels > 4) {
+        cmyk = new Uint8Array(info.width * info.height * 4);
+        for (let i = 0; i < info.width * info.height; i++) cmyk.set(data.subarray(i * info.channels, i * info.channels + 4), i * 4);
+      }
+      return { data: cmykToRgb(cmyk, info.width * info.height), width: info.width, height: info.height };
+    }
+    if (meta.space === 'grey16' && !meta.hasAlpha && meta.channels === 1) {
+      // PIL opens 16-bit grayscale as mode "I" and convert('RGB') clips it to 0..255.
+      const { data, info } = await sharp(buf, sharpOpts)
+        .toColourspace('grey16')
+        .raw({ depth: 'ushort' })
+        .toBuffer({ resolveWithObject: true });
+      const n = info.width * info.height;
+      const src = new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);
+      const out = new Uint8Array(n * 3);
+      for (let i = 0; i < n; i++) {
+        const v = src[i * info.channels]!;
+        const b = v > 255 ? 255 : v;
+        out[i * 3] = b;
+        out[i * 3 + 1] = b;
+        out[i * 3 + 2] = b;
+      }
+      return { data: out, width: info.width, height: info.height };
+    }
+    const { data, info } = await sharp(buf, sharpOpts)
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`expected 3 channels after conversion to sRGB, got ${info.channels}`);
+    return { data, width: info.width, height: info.height };
+  } catch (err) {
+    throw decodeError(label, err);
+  }
+}

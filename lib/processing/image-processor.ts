@@ -1,0 +1,407 @@
+/**
+ * ImageProcessor: Hugging Face ViTImageProcessor / ViTFeatureExtractor semantics on sharp.
+ *
+ * preprocess(): decode (PIL `convert('RGB')` semantics, see decode.ts) -> resize -> rescale -> normalize ->
+ * float32 [B, 3, H, W]. The default 'exact' path resizes with a port of Pillow's Resample.c in the native
+ * addon and matches the Python reference bit for bit; 'fast' resizes with sharp (libvips) kernels instead.
+ */
+import { cpus } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { expected, FormatError, InvalidArgumentError, UnsupportedConfigError } from '../errors.js';
+import { Tensor } from '../tensor.js';
+import { decodeRgb, DEFAULT_LIMIT_INPUT_PIXELS, describeInput, type ImageInput, type RgbImage } from './decode.js';
+import { nativeProcessing } from './native-image.js';
+
+export type { ImageInput } from './decode.js';
+
+/** PIL resampling filters: 0 NEAREST, 1 LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX, 5 HAMMING. */
+export type PilResample = 0 | 1 | 2 | 3 | 4 | 5;
+
+export const PIL_RESAMPLE_NAMES: Readonly<Record<PilResample, string>> = Object.freeze({
+  0: 'NEAREST',
+  1: 'LANCZOS',
+  2: 'BILINEAR',
+  3: 'BICUBIC',
+  4: 'BOX',
+  5: 'HAMMING',
+});
+
+/** Target size: exact height x width, or the shortest edge (aspect ratio kept, as HF `shortest_edge`). */
+export type ImageSize = { height: number; width: number } | { shortest_edge: number };
+
+/** The preprocessor_config.json fields this processor uses (Hugging Face names). */
+export interface ImageProcessorConfig {
+  do_resize: boolean;
+  size: ImageSize;
+  resample: PilResample;
+  do_rescale: boolean;
+  rescale_factor: number;
+  do_normalize: boolean;
+  image_mean: [number, number, number];
+  image_std: [number, number, number];
+  /** Kept for round trips; images are always converted to RGB (3 channels). */
+  do_convert_rgb: boolean | null;
+}
+
+/** What fromConfig() accepts: any subset, with HF's spellings (size may be an int; mean/std a single number). */
+export interface ImageProcessorConfigInput {
+  do_resize?: boolean;
+  size?: number | ImageSize | readonly [number, number];
+  resample?: number;
+  do_rescale?: boolean;
+  rescale_factor?: number;
+  do_normalize?: boolean;
+  image_mean?: number | readonly number[];
+  image_std?: number | readonly number[];
+  do_convert_rgb?: boolean | null;
+  image_processor_type?: string;
+  feature_extractor_type?: string;
+  [key: string]: unknown;
+}
+
+/** JS-only options (constructor defaults, overridable per preprocess() call). */
+export interface PreprocessOptions {
+  /**
+   * 'exact' (default): Pillow's resampling ported to C++, bit-identical to the Python reference.
+   * 'fast': sharp's own resize kernels (linear for BILINEAR, cubic for BICUBIC, ...), within a fraction of a
+   * uint8 level of the reference (see docs/processing.md for the measured errors).
+   */
+  resample?: 'exact' | 'fast';
+  /** Apply EXIF orientation before resizing. Default false (PIL and Hugging Face ignore it). */
+  autoOrient?: boolean;
+  /** Refuse images with more pixels than this; false for no limit. Default 268402689 (sharp's default). */
+  limitInputPixels?: number | false;
+  /** Images decoded and resized at the same time. Default: the number of CPU cores. */
+  concurrency?: number;
+}
+
+const VIT_LIKE_TYPES = new Set(['ViTImageProcessor', 'ViTImageProcessorFast', 'ViTFeatureExtractor']);
+
+const OWN_KEYS = new Set([
+  'do_resize', 'size', 'resample', 'do_rescale', 'rescale_factor', 'do_normalize', 'image_mean', 'image_std',
+  'do_convert_rgb', 'image_processor_type', 'feature_extractor_type',
+]);
+
+/** sharp kernels used by the 'fast' path for each PIL filter. */
+const FAST_KERNELS: Readonly<Record<PilResample, keyof sharp.KernelEnum>> = {
+  0: 'nearest',
+  1: 'lanczos3',
+  2: 'linear',
+  3: 'cubic',
+  4: 'linear',
+  5: 'lanczos2',
+};
+
+const DEFAULT_CONFIG: ImageProcessorConfig = {
+  do_resize: true,
+  size: { height: 224, width: 224 },
+  resample: 2,
+  do_rescale: true,
+  rescale_factor: 1 / 255,
+  do_normalize: true,
+  image_mean: [0.5, 0.5, 0.5],
+  image_std: [0.5, 0.5, 0.5],
+  do_convert_rgb: null,
+};
+
+function isPositiveInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v > 0;
+}
+
+function parseBool(v: unknown, name: string, fallback: boolean): boolean {
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'boolean') expected('a boolean', name, v);
+  return v;
+}
+
+function parseTriple(v: unknown, name: string, fallback: [number, number, number]): [number, number, number] {
+  if (v === undefined || v === null) return [...fallback];
+  if (typeof v === 'number' && Number.isFinite(v)) return [v, v, v];
+  if (Array.isArray(v) && v.length === 1 && typeof v[0] === 'number' && Number.isFinite(v[0])) return [v[0], v[0], v[0]];
+  if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+    expected('3 finite numbers (one per RGB channel)', name, v);
+  }
+  return [v[0] as number, v[1] as number, v[2] as number];
+}
+
+function parseSize(v: unknown): ImageSize {
+  if (v === undefined || v === null) return { ...(DEFAULT_CONFIG.size as { height: number; width: number }) };
+  if (isPositiveInt(v)) return { height: v, width: v };
+  if (Array.isArray(v)) {
+    // A pair is (height, width), as transformers' get_size_dict reads it.
+    if (v.length === 2 && isPositiveInt(v[0]) && isPositiveInt(v[1])) return { height: v[0], width: v[1] };
+    expected('a positive integer, {height, width}, {shortest_edge} or [height, width]', 'size', v);
+  }
+  if (typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if ('shortest_edge' in o && o.height === undefined && o.width === undefined) {
+      if (!isPositiveInt(o.shortest_edge)) expected('a positive integer', 'size.shortest_edge', o.shortest_edge);
+      if (o.longest_edge !== undefined) {
+        throw new UnsupportedConfigError(`size.longest_edge is not supported (received ${JSON.stringify(v)}); use {height, width} or {shortest_edge}`);
+      }
+      return { shortest_edge: o.shortest_edge };
+    }
+    if (isPositiveInt(o.height) && isPositiveInt(o.width)) return { height: o.height, width: o.width };
+  }
+  return expected('a positive integer, {height, width}, {shortest_edge} or [height, width]', 'size', v);
+}
+
+/** Validate and normalize a preprocessor config (HF keys). Unknown keys are ignored here. */
+export function parseImageProcessorConfig(obj: ImageProcessorConfigInput, source = 'config'): ImageProcessorConfig {
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) expected('an object', source, obj);
+  const type = obj.image_processor_type ?? obj.feature_extractor_type;
+  if (type !== undefined && type !== null) {
+    if (typeof type !== 'string') expected('a string', 'image_processor_type', type);
+    if (!VIT_LIKE_TYPES.has(type)) {
+      throw new UnsupportedConfigError(
+        `image_processor_type "${type}" in ${source} is not supported: only ViT-style processors ` +
+          `(${[...VIT_LIKE_TYPES].join(', ')}) are implemented (resize, rescale, normalize; no crop)`,
+      );
+    }
+  }
+  const resample = obj.resample ?? DEFAULT_CONFIG.resample;
+  if (typeof resample !== 'number' || !Number.isInteger(resample) || resample < 0 || resample > 5) {
+    expected('a PIL resampling filter 0..5 (0 NEAREST, 1 LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX, 5 HAMMING)', 'resample', resample);
+  }
+  const rescale = obj.rescale_factor ?? DEFAULT_CONFIG.rescale_factor;
+  if (typeof rescale !== 'number' || !Number.isFinite(rescale)) expected('a finite number', 'rescale_factor', rescale);
+  const std = parseTriple(obj.image_std, 'image_std', DEFAULT_CONFIG.image_std);
+  if (std.some((s) => s === 0)) expected('non-zero standard deviations', 'image_std', obj.image_std);
+  const convert = obj.do_convert_rgb;
+  if (convert !== undefined && convert !== null && typeof convert !== 'boolean') expected('a boolean or null', 'do_convert_rgb', convert);
+  return {
+    do_resize: parseBool(obj.do_resize, 'do_resize', DEFAULT_CONFIG.do_resize),
+    size: parseSize(obj.size),
+    resample: resample as PilResample,
+    do_rescale: parseBool(obj.do_rescale, 'do_rescale', DEFAULT_CONFIG.do_rescale),
+    rescale_factor: rescale,
+    do_normalize: parseBool(obj.do_normalize, 'do_normalize', DEFAULT_CONFIG.do_normalize),
+    image_mean: parseTriple(obj.image_mean, 'image_mean', DEFAULT_CONFIG.image_mean),
+    image_std: std,
+    do_convert_rgb: convert ?? null,
+  };
+}
+
+interface ResolvedOptions {
+  resample: 'exact' | 'fast';
+  autoOrient: boolean;
+  limitInputPixels: number | false;
+  concurrency: number;
+}
+
+function resolveOptions(base: ResolvedOptions, opts: PreprocessOptions | undefined, name: string): ResolvedOptions {
+  if (opts === undefined) return base;
+  if (opts === null || typeof opts !== 'object') expected('an options object', name, opts);
+  const out = { ...base };
+  if (opts.resample !== undefined) {
+    if (opts.resample !== 'exact' && opts.resample !== 'fast') expected("'exact' or 'fast'", `${name}.resample`, opts.resample);
+    out.resample = opts.resample;
+  }
+  if (opts.autoOrient !== undefined) out.autoOrient = parseBool(opts.autoOrient, `${name}.autoOrient`, false);
+  if (opts.limitInputPixels !== undefined) {
+    const l = opts.limitInputPixels;
+    if (l !== false && !isPositiveInt(l)) expected('a positive integer or false', `${name}.limitInputPixels`, l);
+    out.limitInputPixels = l;
+  }
+  if (opts.concurrency !== undefined) {
+    if (!isPositiveInt(opts.concurrency)) expected('a positive integer', `${name}.concurrency`, opts.concurrency);
+    out.concurrency = opts.concurrency;
+  }
+  return out;
+}
+
+/** Run fn over items with at most `limit` in flight; results in input order; the first error wins. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i]!, i);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** HF get_resize_output_image_size(default_to_square=False): the short side becomes `edge`. */
+function shortestEdgeSize(width: number, height: number, edge: number): { height: number; width: number } {
+  const [short, long] = width <= height ? [width, height] : [height, width];
+  const newLong = Math.trunc((edge * long) / short);
+  return width <= height ? { width: edge, height: newLong } : { width: newLong, height: edge };
+}
+
+export class ImageProcessor {
+  readonly #config: ImageProcessorConfig;
+  readonly #extra: Record<string, unknown>;
+  readonly #defaults: ResolvedOptions;
+
+  private constructor(config: ImageProcessorConfig, extra: Record<string, unknown>, opts: ResolvedOptions) {
+    this.#config = config;
+    this.#extra = extra;
+    this.#defaults = opts;
+  }
+
+  /** Load `preprocessor_config.json` from a Hugging Face model folder. */
+  static async fromPretrained(dir: string, opts?: PreprocessOptions): Promise<ImageProcessor> {
+    if (typeof dir !== 'string') expected('a folder path', 'ImageProcessor.fromPretrained dir', dir);
+    const file = join(dir, 'preprocessor_config.json');
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new InvalidArgumentError(
+        `Expected a folder containing preprocessor_config.json for ImageProcessor.fromPretrained but received string ` +
+          `${JSON.stringify(dir)} (${e.code ?? 'error'} reading ${file})`,
+        { cause: err },
+      );
+    }
+    let obj: unknown;
+    try {
+      obj = JSON.parse(text);
+    } catch (err) {
+      throw new FormatError(`Cannot parse ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new FormatError(`Cannot parse ${file}: expected a JSON object`);
+    return ImageProcessor.#create(obj as ImageProcessorConfigInput, opts, file);
+  }
+
+  /** Build from a config object with Hugging Face keys (missing keys take ViTImageProcessor's defaults). */
+  static fromConfig(config: ImageProcessorConfigInput = {}, opts?: PreprocessOptions): ImageProcessor {
+    return ImageProcessor.#create(config, opts, 'config');
+  }
+
+  static #create(obj: ImageProcessorConfigInput, opts: PreprocessOptions | undefined, source: string): ImageProcessor {
+    const config = parseImageProcessorConfig(obj, source);
+    const extra: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(obj)) if (!OWN_KEYS.has(k)) extra[k] = v;
+    const base: ResolvedOptions = {
+      resample: 'exact',
+      autoOrient: false,
+      limitInputPixels: DEFAULT_LIMIT_INPUT_PIXELS,
+      concurrency: Math.max(1, cpus().length),
+    };
+    return new ImageProcessor(config, extra, resolveOptions(base, opts, 'options'));
+  }
+
+  /** The parsed config (HF keys); a copy. */
+  get config(): ImageProcessorConfig {
+    return structuredClone(this.#config);
+  }
+
+  /** The preprocessor_config.json this processor writes (HF layout). */
+  toJSON(): Record<string, unknown> {
+    const c = this.#config;
+    const out: Record<string, unknown> = { ...this.#extra };
+    if (c.do_convert_rgb !== null) out.do_convert_rgb = c.do_convert_rgb;
+    Object.assign(out, {
+      do_normalize: c.do_normalize,
+      do_rescale: c.do_rescale,
+      do_resize: c.do_resize,
+      feature_extractor_type: 'ViTFeatureExtractor',
+      image_mean: [...c.image_mean],
+      image_processor_type: 'ViTImageProcessor',
+      image_std: [...c.image_std],
+      resample: c.resample,
+      rescale_factor: c.rescale_factor,
+      size: { ...c.size },
+    });
+    return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  }
+
+  /** Write `preprocessor_config.json` into `dir` (created if needed). */
+  async save(dir: string): Promise<void> {
+    if (typeof dir !== 'string') expected('a folder path', 'ImageProcessor.save dir', dir);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'preprocessor_config.json'), JSON.stringify(this.toJSON(), null, 2) + '\n');
+  }
+
+  /** Output size (height, width) for an image of the given size. */
+  outputSize(width: number, height: number): { height: number; width: number } {
+    const c = this.#config;
+    if (!c.do_resize) return { height, width };
+    if ('shortest_edge' in c.size) return shortestEdgeSize(width, height, c.size.shortest_edge);
+    return { height: c.size.height, width: c.size.width };
+  }
+
+  /** Decode one image to RGB uint8 exactly as PIL's `convert('RGB')` would (no resize). */
+  async decode(input: ImageInput, opts?: PreprocessOptions): Promise<RgbImage> {
+    const o = resolveOptions(this.#defaults, opts, 'options');
+    return decodeRgb(input, { autoOrient: o.autoOrient, limitInputPixels: o.limitInputPixels });
+  }
+
+  /**
+   * Images (paths or encoded bytes) -> pixel_values, float32 [B, 3, H, W]. A single input gives B = 1.
+   * Errors name the offending file (or the index of the buffer).
+   */
+  async preprocess(inputs: ImageInput | readonly ImageInput[], opts?: PreprocessOptions): Promise<Tensor<'float32'>> {
+    const list: readonly ImageInput[] = Array.isArray(inputs) ? inputs : [inputs as ImageInput];
+    list.forEach((x, i) => {
+      if (typeof x !== 'string' && !(x instanceof Uint8Array)) expected('a file path, Buffer or Uint8Array', `inputs[${i}]`, x);
+    });
+    const o = resolveOptions(this.#defaults, opts, 'options');
+    const c = this.#config;
+    const addon = nativeProcessing();
+    const fixed = c.do_resize && !('shortest_edge' in c.size) ? (c.size as { height: number; width: number }) : null;
+    if (list.length === 0) {
+      return Tensor.zeros([0, 3, fixed?.height ?? 0, fixed?.width ?? 0], 'float32');
+    }
+    const plane = fixed ? 3 * fixed.height * fixed.width : 0;
+    const batch = fixed ? new Float32Array(list.length * plane) : null;
+    const nativeOpts = {
+      filter: c.resample,
+      doRescale: c.do_rescale,
+      rescaleFactor: c.rescale_factor,
+      doNormalize: c.do_normalize,
+      mean: c.image_mean,
+      std: c.image_std,
+    } as const;
+
+    const one = async (input: ImageInput, i: number): Promise<{ data: Float32Array; height: number; width: number }> => {
+      const label = describeInput(input, Array.isArray(inputs) ? i : undefined);
+      let img = await decodeRgb(input, { autoOrient: o.autoOrient, limitInputPixels: o.limitInputPixels }, label);
+      const size = this.outputSize(img.width, img.height);
+      if (o.resample === 'fast' && (size.width !== img.width || size.height !== img.height)) {
+        const data = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+          .resize(size.width, size.height, { fit: 'fill', kernel: FAST_KERNELS[c.resample] })
+          .raw()
+          .toBuffer();
+        img = { data, width: size.width, height: size.height };
+      }
+      const nopts = { ...nativeOpts, outWidth: size.width, outHeight: size.height };
+      const data = batch
+        ? await addon.preprocessRgb(img.data, img.width, img.height, nopts, batch, i * plane)
+        : await addon.preprocessRgb(img.data, img.width, img.height, nopts);
+      return { data, ...size };
+    };
+
+    const results = await mapLimit(list, o.concurrency, one);
+    if (batch && fixed) return Tensor.from(batch, [list.length, 3, fixed.height, fixed.width]) as Tensor<'float32'>;
+    const { height, width } = results[0]!;
+    results.forEach((r, i) => {
+      if (r.height !== height || r.width !== width) {
+        throw new InvalidArgumentError(
+          `Expected images that resize to one size for a batch (size ${JSON.stringify(c.size)}) but ${describeInput(list[i]!, i)} ` +
+            `became ${r.width}x${r.height} and the first ${width}x${height}; preprocess them one at a time or use {height, width}`,
+        );
+      }
+    });
+    const out = new Float32Array(list.length * 3 * height * width);
+    results.forEach((r, i) => out.set(r.data, i * 3 * height * width));
+    return Tensor.from(out, [list.length, 3, height, width]) as Tensor<'float32'>;
+  }
+
+  toString(): string {
+    const c = this.#config;
+    return `ImageProcessor(${JSON.stringify(c.size)}, ${PIL_RESAMPLE_NAMES[c.resample]}, ${this.#defaults.resample})`;
+  }
+}
