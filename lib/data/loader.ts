@@ -11,17 +11,18 @@
  */
 import { promises as fsp } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import sharp from 'sharp';
 import { expected, InvalidArgumentError, TorchCaptionError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { buildLabels } from '../processing/index.js';
 import type { Dataset, IterationContext } from './dataset.js';
 import { hashInts, Rng, toSeed } from './random.js';
 import { normalizeCaption } from './text.js';
-import { isRawImage, type DataItem, type ImageInput } from './types.js';
+import { isRawImage, type DataItem, type ImageInput, type RawImage } from './types.js';
 
 /** Anything with ImageProcessor's preprocess: image(s) in, float32 [B,3,H,W] out. */
 export interface ImagePreprocessor {
-  preprocess(inputs: ImageInput | ImageInput[]): Promise<Tensor>;
+  preprocess(inputs: ImageInput | readonly ImageInput[]): Promise<Tensor>;
 }
 
 /** The tokenizer type buildLabels accepts (encode, eos_token_id, pad_token_id). */
@@ -150,7 +151,7 @@ export function classifyImageError(err: unknown): string {
   if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return 'missing_file';
   if (e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'EISDIR') return 'unreadable_file';
   const msg = String(e.message ?? err);
-  if (/pixel limit|too (large|big)|exceeds|dimensions? .*limit/i.test(msg)) return 'too_large';
+  if (/pixel limit|limitInputPixels|at most \d+ pixels|too (large|big)|exceeds|dimensions? .*limit/i.test(msg)) return 'too_large';
   if (/ENOENT|no such file|does not exist|not found/i.test(msg)) return 'missing_file';
   if (/EACCES|permission/i.test(msg)) return 'unreadable_file';
   if (/empty|zero[- ]byte|0 bytes/i.test(msg)) return 'empty_file';
@@ -207,6 +208,12 @@ class Semaphore {
   }
 }
 
+/** A raw image as a fast (uncompressed) lossless PNG. */
+export async function encodeRawImage(raw: RawImage): Promise<Buffer> {
+  return sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } })
+    .png({ compressionLevel: 0 }).toBuffer();
+}
+
 function positiveInt(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) expected('a positive integer', name, value);
   return value;
@@ -235,6 +242,7 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
   #batches = 0;
   #stats: LoaderStats = emptyStats();
   #running = false;
+  #rawMode: 'probe' | 'pass' | 'encode' = 'probe';
 
   constructor(dataset: Dataset<T>, options: BatchesOptions) {
     if (options === null || typeof options !== 'object') expected('an options object', 'batches', options);
@@ -419,7 +427,7 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
     let t: Tensor;
     try {
       if (cancelled.value) return bad('cancelled', id);
-      t = await this.#processor.preprocess(input);
+      t = await this.#preprocess(input);
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       return bad(classifyImageError(err), `${id}: ${msg.split('\n')[0]}`);
@@ -434,6 +442,25 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
       return { ok: false, reason: 'fatal', detail: '', fatal: new InvalidArgumentError(`Expected a [1, C, H, W] tensor from imageProcessor.preprocess of one image but received [${t.shape.join(', ')}]`) };
     }
     return { ok: true, pixels: t.data, shape, captions, fixes: [...fixes] };
+  }
+
+  /**
+   * preprocess, with raw images PNG-encoded for processors that do not take them: the first raw
+   * image goes in as is; if the processor refuses it as an argument (InvalidArgumentError), this
+   * loader encodes raw images losslessly from then on.
+   */
+  async #preprocess(input: ImageInput): Promise<Tensor> {
+    if (!isRawImage(input) || this.#rawMode === 'pass') return this.#processor.preprocess(input);
+    if (this.#rawMode === 'encode') return this.#processor.preprocess(await encodeRawImage(input));
+    try {
+      const t = await this.#processor.preprocess(input);
+      this.#rawMode = 'pass';
+      return t;
+    } catch (err) {
+      if (!(err instanceof InvalidArgumentError)) throw err;
+      this.#rawMode = 'encode';
+      return this.#processor.preprocess(await encodeRawImage(input));
+    }
   }
 
   #rowsFor(out: Good, id: string, epoch: number, pos: number): Row[] {

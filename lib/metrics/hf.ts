@@ -10,7 +10,7 @@
 import { describe, InvalidArgumentError } from '../errors.js';
 import { alignCaptions } from './inputs.js';
 import { NgramTable, Vocab } from './ngrams.js';
-import { pyCollapseMultipleSpaces, pyStrip } from './pytext.js';
+import { npMean, pyCollapseMultipleSpaces, pyStrip } from './pytext.js';
 import { rougeTokenize, tokenize13a } from './tokenizers.js';
 
 /** Predictions and references as evaluate takes them, or in any format `scoreCaptions` accepts. */
@@ -22,6 +22,14 @@ export type HfReferences =
 
 /** Align inputs: evaluate's parallel lists, or any keyed format (aligned by image id). */
 export function alignHf(predictions: unknown, references: unknown): { predictions: string[]; references: string[][] } {
+  const out = alignHfInner(predictions, references);
+  if (out.predictions.length === 0) {
+    throw new InvalidArgumentError('Expected at least one prediction for predictions but received none');
+  }
+  return out;
+}
+
+function alignHfInner(predictions: unknown, references: unknown): { predictions: string[]; references: string[][] } {
   if (Array.isArray(predictions) && predictions.every((p) => typeof p === 'string') && Array.isArray(references)) {
     if (predictions.length !== references.length) {
       throw new InvalidArgumentError(
@@ -165,10 +173,18 @@ function fmeasure(precision: number, recall: number): number {
   return precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0.0;
 }
 
-function ngramCounts(tokens: readonly string[], n: number): Map<string, number> {
+function ngramCounts(tokens: readonly string[], n: number, ids: Map<string, number>): Map<string, number> {
   const out = new Map<string, number>();
-  for (let i = 0; i + n <= tokens.length; i++) {
-    const key = n === 1 ? tokens[i] : tokens.slice(i, i + n).join('\u0000');
+  const seq = tokens.map((t) => {
+    let id = ids.get(t);
+    if (id === undefined) {
+      id = ids.size;
+      ids.set(t, id);
+    }
+    return id;
+  });
+  for (let i = 0; i + n <= seq.length; i++) {
+    const key = n === 1 ? String(seq[i]) : seq.slice(i, i + n).join(',');
     out.set(key, (out.get(key) ?? 0) + 1);
   }
   return out;
@@ -286,6 +302,7 @@ export function rougeScore(
   const sents = (s: string): string[][] => s.split('\n').filter((x) => x.length > 0).map(tokenize);
   const predSents = types.includes('rougeLsum') ? sents(prediction) : [];
   const best: Record<string, RougeScore> = {};
+  const ids = new Map<string, number>();
   for (const ref of refs) {
     const refTokens = tokenize(ref);
     const refSents = types.includes('rougeLsum') ? sents(ref) : [];
@@ -295,7 +312,7 @@ export function rougeScore(
       else if (type === 'rougeLsum') s = scoreSummaryLcs(refSents, predSents);
       else {
         const n = Number(type.slice(5));
-        s = scoreNgrams(ngramCounts(refTokens, n), ngramCounts(predTokens, n));
+        s = scoreNgrams(ngramCounts(refTokens, n, ids), ngramCounts(predTokens, n, ids));
       }
       if (best[type] === undefined || s.fmeasure > best[type].fmeasure) best[type] = s;
     }
@@ -324,12 +341,7 @@ export function rouge(
   });
   if (options.use_aggregator === false) return per;
   const out: Record<string, number> = {};
-  for (const t of types) {
-    const xs = per[t];
-    let sum = 0;
-    for (const x of xs) sum += x;
-    out[t] = xs.length > 0 ? sum / xs.length : NaN;
-  }
+  for (const t of types) out[t] = npMean(per[t]);
   return out;
 }
 

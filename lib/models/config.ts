@@ -214,7 +214,7 @@ export function encoderHiddenSize(c: EncoderConfig): number {
 
 /** A fresh config from separate encoder and decoder configs, as from_encoder_decoder_pretrained builds it. */
 export function composeConfig(encoder: Record<string, unknown>, decoder: Record<string, unknown>): VisionEncoderDecoderConfig {
-  const dec = { ...decoder, add_cross_attention: true, is_decoder: true };
+  const dec: Record<string, unknown> = { ...decoder, add_cross_attention: true, is_decoder: true };
   return normalizeConfig({
     model_type: 'vision-encoder-decoder',
     architectures: ['VisionEncoderDecoderModel'],

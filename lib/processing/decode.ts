@@ -10,7 +10,7 @@
  * - EXIF orientation is ignored unless `autoOrient` is set.
  */
 import { readFile } from 'node:fs/promises';
-import sharp from 'sharp';
+import sharp, { type Metadata, type SharpOptions } from 'sharp';
 import { FormatError, InvalidArgumentError } from '../errors.js';
 
 /** A path or the bytes of an encoded image (JPEG, PNG, WebP, GIF, TIFF, AVIF, ...). */
@@ -81,13 +81,13 @@ export function cmykToRgb(cmyk: Uint8Array, pixels: number): Uint8Array {
 export async function decodeRgb(input: ImageInput, opts: DecodeOptions = {}, label = describeInput(input)): Promise<RgbImage> {
   const buf = await readInput(input, label);
   const limit = opts.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS;
-  const sharpOpts: sharp.SharpOptions = {
+  const sharpOpts: SharpOptions = {
     failOn: 'error', // truncated or corrupt data fails, as PIL does; libjpeg warnings do not
     limitInputPixels: false, // checked below so that the message names the file
     ignoreIcc: true,
     autoOrient: opts.autoOrient === true,
   };
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     meta = await sharp(buf, sharpOpts).metadata();
   } catch (err) {

@@ -8,7 +8,7 @@
 import { cpus } from 'node:os';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import sharp from 'sharp';
+import sharp, { type KernelEnum } from 'sharp';
 import { expected, FormatError, InvalidArgumentError, UnsupportedConfigError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { decodeRgb, DEFAULT_LIMIT_INPUT_PIXELS, describeInput, type ImageInput, type RgbImage } from './decode.js';
@@ -85,7 +85,7 @@ const OWN_KEYS = new Set([
 ]);
 
 /** sharp kernels used by the 'fast' path for each PIL filter. */
-const FAST_KERNELS: Readonly<Record<PilResample, keyof sharp.KernelEnum>> = {
+const FAST_KERNELS: Readonly<Record<PilResample, keyof KernelEnum>> = {
   0: 'nearest',
   1: 'lanczos3',
   2: 'linear',

@@ -232,7 +232,7 @@ export class Tokenizer {
    */
   static async fromPretrained(dir: string, opts: TokenizerLoadOptions = {}): Promise<Tokenizer> {
     if (typeof dir !== 'string') expected('a folder path', 'Tokenizer.fromPretrained dir', dir);
-    if (!isRecord(opts)) expected('an options object', 'Tokenizer.fromPretrained options', opts);
+    if (opts === null || typeof opts !== 'object') expected('an options object', 'Tokenizer.fromPretrained options', opts);
     if (opts.clean_up_tokenization_spaces !== undefined && typeof opts.clean_up_tokenization_spaces !== 'boolean') {
       expected('a boolean', 'clean_up_tokenization_spaces', opts.clean_up_tokenization_spaces);
     }
@@ -552,7 +552,7 @@ export class Tokenizer {
    */
   batchEncode(texts: readonly string[], opts: BatchEncodeOptions = {}): BatchEncoding {
     if (!Array.isArray(texts)) expected('an array of strings', 'texts', texts);
-    if (!isRecord(opts)) expected('an options object', 'batchEncode options', opts);
+    if (opts === null || typeof opts !== 'object') expected('an options object', 'batchEncode options', opts);
     const { max_length: maxLength, truncation = false, padding = false } = opts;
     if (maxLength !== undefined && (!Number.isInteger(maxLength) || maxLength < 0)) expected('a non-negative integer', 'max_length', maxLength);
     if (![true, false, 'longest_first', 'only_first', 'do_not_truncate'].includes(truncation as never)) {
@@ -606,7 +606,7 @@ export class Tokenizer {
   /** Text of `ids` (Hugging Face decode: byte-level inverse, invalid UTF-8 replaced by U+FFFD). */
   decode(ids: readonly number[], opts: DecodeOptions = {}): string {
     if (!Array.isArray(ids)) expected('an array of token ids', 'ids', ids);
-    if (!isRecord(opts)) expected('an options object', 'decode options', opts);
+    if (opts === null || typeof opts !== 'object') expected('an options object', 'decode options', opts);
     const skip = opts.skip_special_tokens ?? false;
     const cleanUp = opts.clean_up_tokenization_spaces ?? this.#cleanUp;
     if (typeof skip !== 'boolean') expected('a boolean', 'skip_special_tokens', skip);

@@ -49,6 +49,12 @@ Seq2SeqOutput VisionEncoderDecoderImpl::forward(const torch::Tensor& pixel_value
   const int64_t vocab = c_.gpt2.vocab_size;
   TORCH_CHECK(ids.min().item<int64_t>() >= 0 && ids.max().item<int64_t>() < vocab, "Expected token ids in [0, ", vocab,
               ") in labels (or -100 for ignored positions)");
+  if (labels.defined()) {
+    auto used = labels.masked_select(labels != -100);
+    TORCH_CHECK(used.numel() == 0 || (used.min().item<int64_t>() >= 0 && used.max().item<int64_t>() < vocab),
+                "Expected label ids in [0, ", vocab, ") or -100 (ignored) but labels hold ids outside that range; "
+                "does the tokenizer match the model's vocab_size?");
+  }
   auto hidden = decoder->hidden(ids, project(out.encoder_last_hidden_state), nullptr, 0);
   out.logits = decoder->lm_logits(hidden);
   if (labels.defined()) {

@@ -2,13 +2,14 @@
  * Test helpers for lib/data: temp folders, test images made with sharp, and a small
  * processor/tokenizer pair.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { Tensor } from '../../lib/tensor.js';
-import type { ImageInput } from '../../lib/data/index.js';
+import type { ImageInput, ImagePreprocessor } from '../../lib/data/index.js';
 import { isRawImage } from '../../lib/data/index.js';
+import { ImageProcessor, Tokenizer } from '../../lib/processing/index.js';
 
 export function tempDir(prefix = 'tc-data-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
@@ -57,7 +58,7 @@ export class TestProcessor {
   calls = 0;
   inputs: ImageInput[] = [];
   constructor(readonly size = 8, readonly limitInputPixels = 50_000_000) {}
-  async preprocess(inputs: ImageInput | ImageInput[]): Promise<Tensor> {
+  async preprocess(inputs: ImageInput | readonly ImageInput[]): Promise<Tensor> {
     const list = Array.isArray(inputs) ? inputs : [inputs];
     const out = new Float32Array(list.length * 3 * this.size * this.size);
     let k = 0;
@@ -77,20 +78,6 @@ export class TestProcessor {
   }
 }
 
-/** Word-level tokenizer with ids from a hash of the word (same ids in every instance; eos = pad = 0 as for GPT-2). */
-export class TestTokenizer {
-  readonly eos_token_id = 0;
-  readonly pad_token_id = 0;
-  readonly bos_token_id = 0;
-  encode(text: string): number[] {
-    return text.split(' ').filter(Boolean).map((w) => {
-      let h = 0x811c9dc5;
-      for (let i = 0; i < w.length; i++) h = Math.imul(h ^ w.charCodeAt(i), 0x01000193);
-      return ((h >>> 0) % 5000) + 1;
-    });
-  }
-}
-
 /** Rows of a 2-D int64 tensor as number arrays. */
 export function rows(t: Tensor): number[][] {
   return t.toNested2D();
@@ -101,4 +88,63 @@ export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const x of it) out.push(x);
   return out;
+}
+
+/** GPT-2's byte -> unicode table (printable bytes map to themselves, the rest to 256+). */
+function bytesToUnicode(): string[] {
+  const bs: number[] = [];
+  for (let b = 33; b <= 126; b++) bs.push(b);
+  for (let b = 161; b <= 172; b++) bs.push(b);
+  for (let b = 174; b <= 255; b++) bs.push(b);
+  const table: string[] = new Array(256);
+  let n = 0;
+  for (let b = 0; b < 256; b++) table[b] = String.fromCharCode(bs.includes(b) ? b : 256 + n++);
+  return table;
+}
+
+let tokenizer: Promise<Tokenizer> | undefined;
+
+/**
+ * The real Tokenizer over a tiny byte-level GPT-2 vocabulary: the 256 byte tokens plus a few merges
+ * for common caption words, <|endoftext|> = 256 as bos/eos (GPT-2 layout, no pad token).
+ */
+export function realTokenizer(): Promise<Tokenizer> {
+  tokenizer ??= (async () => {
+    const { dir } = tempDir('tc-tok-');
+    const table = bytesToUnicode();
+    const vocab: Record<string, number> = {};
+    table.forEach((ch, i) => { vocab[ch] = i; });
+    vocab['<|endoftext|>'] = 256;
+    const merges: string[] = [];
+    let next = 257;
+    for (const word of ['\u0120a', '\u0120the', '\u0120of', 'ed', '\u0120small', '\u0120large']) {
+      let cur = word[0]!;
+      for (const ch of word.slice(1)) {
+        merges.push(`${cur} ${ch}`);
+        cur += ch;
+        if (vocab[cur] === undefined) vocab[cur] = next++;
+      }
+    }
+    writeFileSync(path.join(dir, 'vocab.json'), JSON.stringify(vocab));
+    writeFileSync(path.join(dir, 'merges.txt'), ['#version: 0.2', ...merges].join('\n') + '\n');
+    return Tokenizer.fromPretrained(dir);
+  })();
+  return tokenizer;
+}
+
+/** The real ImageProcessor resizing to size x size (PIL-exact path). */
+export function realProcessor(size = 8): ImageProcessor {
+  return ImageProcessor.fromConfig({ size: { height: size, width: size } });
+}
+
+/** Wraps a processor, counting preprocess calls and recording the inputs. */
+export class CountingProcessor {
+  calls = 0;
+  inputs: ImageInput[] = [];
+  constructor(private readonly inner: ImagePreprocessor) {}
+  preprocess(input: ImageInput | readonly ImageInput[]): Promise<Tensor> {
+    this.calls++;
+    this.inputs.push(...(Array.isArray(input) ? input : [input]));
+    return this.inner.preprocess(input);
+  }
 }

@@ -8,16 +8,24 @@ import {
 } from '../../lib/data/index.js';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import { Tensor } from '../../lib/tensor.js';
-import { collect, hugeHeaderPng, rows, solidImage, tempDir, TestProcessor, TestTokenizer } from './helpers.js';
+import type { Tokenizer } from '../../lib/processing/index.js';
+import {
+  collect, CountingProcessor, hugeHeaderPng, realProcessor, realTokenizer, rows, solidImage, tempDir, TestProcessor,
+} from './helpers.js';
 
 let dir: string;
 let cleanup: () => void;
-beforeAll(() => ({ dir, cleanup } = tempDir()));
+let tok: Tokenizer;
+beforeAll(async () => {
+  ({ dir, cleanup } = tempDir());
+  tok = await realTokenizer();
+});
 afterAll(() => cleanup());
 
+/** Loader options with the real ImageProcessor (8x8) and Tokenizer. */
 function opts(extra: Partial<BatchesOptions> = {}): BatchesOptions {
   return {
-    batch_size: 4, max_length: 16, imageProcessor: new TestProcessor(), tokenizer: new TestTokenizer(),
+    batch_size: 4, max_length: 16, imageProcessor: realProcessor(8), tokenizer: tok,
     concurrency: 2, prefetch: 2, log: () => {}, ...extra,
   };
 }
@@ -27,7 +35,7 @@ function key(b: Batch): unknown {
   return { ids: b.ids, texts: b.texts, labels: rows(b.labels), px: Array.from(b.pixel_values.data.subarray(0, 5)), shape: b.pixel_values.shape };
 }
 
-function checkLabels(b: Batch, tok: TestTokenizer, maxLength: number, pad: number): void {
+function checkLabels(b: Batch, tok: Tokenizer, maxLength: number, pad: number): void {
   expect(b.labels.dtype).toBe('int64');
   expect(b.labels.shape[0]).toBe(b.ids.length);
   expect(b.labels.shape[1]).toBeLessThanOrEqual(maxLength);
@@ -41,10 +49,9 @@ function checkLabels(b: Batch, tok: TestTokenizer, maxLength: number, pad: numbe
 
 describe('Dataset.batches', () => {
   it('yields {pixel_values, labels, ids, captions} ready for the model, raw pixels passed straight through', async () => {
-    const proc = new TestProcessor(8);
-    const tok = new TestTokenizer();
+    const proc = new TestProcessor(8); // takes raw images
     const ds = datasets.synthetic({ size: 10, seed: 1, imageSize: 32 });
-    const loader = ds.batches(opts({ imageProcessor: proc, tokenizer: tok, captionSampling: 'first' }));
+    const loader = ds.batches(opts({ imageProcessor: proc, captionSampling: 'first' }));
     expect(await loader.numBatches()).toBe(3);
     const batches = await collect(loader);
     expect(batches.map((b) => b.ids.length)).toEqual([4, 4, 2]);
@@ -56,6 +63,7 @@ describe('Dataset.batches', () => {
     expect(b.captions[0]).toEqual(ds.item(0).captions);
     expect(b.texts).toEqual([0, 1, 2, 3].map((i) => ds.item(i).captions[0]));
     for (const x of batches) checkLabels(x, tok, 16, -100);
+    expect(tok.eos_token_id).toBe(256);
     expect(proc.inputs.every((x) => isRawImage(x))).toBe(true);
     expect(proc.calls).toBe(10);
     // pixels are the processor's output for that image, in order
@@ -65,19 +73,27 @@ describe('Dataset.batches', () => {
     expect(loader.epoch).toBe(1);
   });
 
+  it('feeds synthetic raw images to the real ImageProcessor (as is, or PNG-encoded if it refuses raw input)', async () => {
+    const ds = datasets.synthetic({ size: 6, seed: 3, imageSize: 32 });
+    const proc = realProcessor(16);
+    const batches = await collect(ds.batches(opts({ imageProcessor: proc, batch_size: 6, captionSampling: 'first' })));
+    expect(batches[0]!.pixel_values.shape).toEqual([6, 3, 16, 16]);
+    const png = await sharp(ds.item(4).image.data, { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer();
+    expect(batches[0]!.pixel_values.slice0(4, 5).toArray()).toEqual((await proc.preprocess(png)).toArray());
+  });
+
   it("pads with eos when padLabel is 'eos', caps at max_length, drops the last partial batch with drop_last", async () => {
-    const tok = new TestTokenizer();
     const ds = datasets.fromItems([
       { id: 'a', image: await solidImage(5, 5, [1, 2, 3]), captions: ['one two three four five six seven eight nine ten'] },
       { id: 'b', image: await solidImage(5, 5, [1, 2, 3]), captions: ['short'] },
       { id: 'c', image: await solidImage(5, 5, [1, 2, 3]), captions: ['left over'] },
     ]);
     let report: EpochReport | undefined;
-    const loader = ds.batches(opts({ batch_size: 2, max_length: 6, tokenizer: tok, padLabel: 'eos', drop_last: true, onEpochEnd: (r) => { report = r; } }));
+    const loader = ds.batches(opts({ batch_size: 2, max_length: 6, padLabel: 'eos', drop_last: true, onEpochEnd: (r) => { report = r; } }));
     expect(await loader.numBatches()).toBe(1);
     const [b, ...rest] = await collect(loader);
     expect(rest).toEqual([]);
-    checkLabels(b!, tok, 6, tok.eos_token_id);
+    checkLabels(b!, tok, 6, tok.eos_token_id!);
     expect(rows(b!.labels)[0]).toHaveLength(6);
     expect(report).toMatchObject({ epoch: 0, batches: 1, stats: { seen: 3, yielded: 2, dropped: 1, skipped: {} } });
   });
@@ -102,7 +118,7 @@ describe('Dataset.batches', () => {
   it('keeps dataset order whatever order decodes finish in, with bounded concurrency and prefetch', async () => {
     let inFlight = 0;
     let maxInFlight = 0;
-    const inner = new TestProcessor(4);
+    const inner = new TestProcessor(4); // takes raw images
     const slow = {
       async preprocess(x: ImageInput | ImageInput[]): Promise<Tensor> {
         inFlight++;
@@ -296,7 +312,7 @@ describe('resume', () => {
       const state = JSON.parse(JSON.stringify(first.state())) as LoaderState;
       await it.return?.();
       expect(state.batches).toBe(k);
-      const proc = new TestProcessor();
+      const proc = new CountingProcessor(o.imageProcessor ?? realProcessor(8));
       let end: EpochReport | undefined;
       const resumed = ds.batches(opts({ ...o, imageProcessor: proc, resumeFrom: state, onEpochEnd: (r) => { end = r; } }));
       const rest = await collect(resumed);
@@ -312,8 +328,9 @@ describe('resume', () => {
 
   it('random access source (synthetic, shuffled): the same following batches, no replay', async () => {
     const ds = datasets.synthetic({ size: 37, seed: 4, imageSize: 16 }).shuffle({ seed: 1, buffer_size: 8 });
-    await checkResume(ds, { batch_size: 5, captionSampling: 'random', seed: 2 }, true);
-    await checkResume(ds, { batch_size: 5, captionSampling: 'random', seed: 2, epoch: 3 }, true);
+    const imageProcessor = new TestProcessor(8); // takes raw images, so every decode is one call
+    await checkResume(ds, { batch_size: 5, captionSampling: 'random', seed: 2, imageProcessor }, true);
+    await checkResume(ds, { batch_size: 5, captionSampling: 'random', seed: 2, epoch: 3, imageProcessor }, true);
   });
 
   it('streaming source with bad items: the same following batches and counts', async () => {

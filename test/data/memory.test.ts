@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { datasets, isRawImage, type ImageInput } from '../../lib/data/index.js';
 import { Tensor } from '../../lib/tensor.js';
-import { TestTokenizer } from './helpers.js';
+import { realTokenizer } from './helpers.js';
 
 const MB = 1024 * 1024;
 
@@ -45,7 +45,7 @@ describe('memory while streaming', () => {
       },
     };
     const ds = datasets.synthetic({ size: 10_000, seed: 3, imageSize: 128 }) // 490 MB of pixels if retained.shuffle({ seed: 1 });
-    const loader = ds.batches({ batch_size: 64, max_length: 24, imageProcessor: proc, tokenizer: new TestTokenizer(), prefetch: 4, concurrency: 4 });
+    const loader = ds.batches({ batch_size: 64, max_length: 24, imageProcessor: proc, tokenizer: await realTokenizer(), prefetch: 4, concurrency: 4 });
     const rss0 = process.memoryUsage().rss;
     let peak = rss0;
     let rows = 0;

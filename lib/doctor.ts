@@ -1,0 +1,40 @@
+/** Environment report for `torch-caption doctor`: versions, where libtorch is, threads, CUDA. */
+import { loadAddon } from './native.js';
+import { packageRoot } from './paths.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface DoctorReport {
+  node: string;
+  package: string;
+  addon: { path: string; prebuilt: boolean; version: string } | { error: string };
+  libtorch?: { version: string; dir: string; cxx11Abi: boolean };
+  threads?: { intraOp: number; interOp: number; cpus: number; OMP_NUM_THREADS: string | null; OPENBLAS_NUM_THREADS: string | null; OPENBLAS_CORETYPE: string | null };
+  cuda?: { compiled: boolean; available: boolean; devices: number };
+  ok: boolean;
+}
+
+export async function doctor(): Promise<DoctorReport> {
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  const base = { node: process.versions.node, package: pkg.version };
+  let loaded;
+  try {
+    loaded = loadAddon();
+  } catch (err) {
+    return { ...base, addon: { error: (err as Error).message }, ok: false };
+  }
+  const info = loaded.addon.buildInfo();
+  const os = await import('node:os');
+  return {
+    ...base,
+    addon: { path: loaded.path, prebuilt: loaded.prebuilt, version: info.addonVersion },
+    libtorch: { version: info.torchVersion, dir: info.torchDir, cxx11Abi: info.cxx11Abi },
+    threads: {
+      intraOp: info.numThreads, interOp: info.numInteropThreads, cpus: os.availableParallelism(),
+      OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? null, OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? null,
+      OPENBLAS_CORETYPE: process.env.OPENBLAS_CORETYPE ?? null,
+    },
+    cuda: { compiled: info.cudaCompiled, available: info.cudaAvailable, devices: info.cudaDeviceCount },
+    ok: true,
+  };
+}

@@ -1,0 +1,17 @@
+/** @acme/torch-caption: image captioning for Node.js on libtorch. */
+export { Tensor, stack, type DType, type TensorData } from './tensor.js';
+export {
+  TorchCaptionError, InvalidArgumentError, FormatError, NativeLoadError, NativeError, UnsupportedConfigError, NonFiniteLossError,
+} from './errors.js';
+export { VisionEncoderDecoder, type Device, type ModelDType, type LoadOptions, type ForwardInputs, type ForwardOutput } from './models/vision-encoder-decoder.js';
+export { normalizeConfig, composeConfig, tinyConfig, type VisionEncoderDecoderConfig, type ViTConfig, type SwinConfig, type GPT2Config } from './models/config.js';
+export { GENERATION_DEFAULTS, type GenerateOptions, type GenerateOutput } from './models/generation.js';
+export { readSafetensors, writeSafetensors, readSafetensorsHeader } from './models/safetensors.js';
+export { AdamW, HF_NO_DECAY, type AdamWOptions, type AdamWState } from './train/adamw.js';
+export { ImageProcessor, Tokenizer, buildLabels } from './processing/index.js';
+export { pipeline, type ImageToTextPipeline, type ImageToTextOutput } from './pipeline.js';
+export { datasets, Dataset } from './data/index.js';
+export { scoreCaptions } from './metrics/index.js';
+export * as metrics from './metrics/index.js';
+export { Trainer } from './train/trainer.js';
+export { doctor, type DoctorReport } from './doctor.js';
