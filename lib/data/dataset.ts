@@ -189,9 +189,12 @@ function* range(n: number): Generator<number, void, undefined> {
   for (let i = 0; i < n; i++) yield i;
 }
 
+/** Buffer of a shuffle without buffer_size: all items with random access, else this many. */
+const DEFAULT_STREAM_BUFFER = 1000;
+
 class ShuffleNode<T> extends AccessNode<T> {
   #cache: { epoch: number; perm: Int32Array } | undefined;
-  constructor(private readonly parent: DatasetNode<T>, private readonly seed: number, private readonly bufferSize: number) {
+  constructor(private readonly parent: DatasetNode<T>, private readonly seed: number, private readonly bufferSize: number | undefined) {
     super();
   }
   #rng(epoch: number): Rng {
@@ -203,7 +206,7 @@ class ShuffleNode<T> extends AccessNode<T> {
     if (this.#cache?.epoch !== ctx.epoch || this.#cache.perm.length !== acc.length) {
       const perm = new Int32Array(acc.length);
       let k = 0;
-      for (const i of bufferShuffle(range(acc.length), this.bufferSize, this.#rng(ctx.epoch))) perm[k++] = i;
+      for (const i of bufferShuffle(range(acc.length), this.bufferSize ?? Infinity, this.#rng(ctx.epoch))) perm[k++] = i;
       this.#cache = { epoch: ctx.epoch, perm };
     }
     const perm = this.#cache.perm;
@@ -211,14 +214,15 @@ class ShuffleNode<T> extends AccessNode<T> {
   }
   protected async *streamNoAccess(ctx: IterationContext, start: number): AsyncGenerator<T, void, undefined> {
     const rng = this.#rng(ctx.epoch);
+    const size = this.bufferSize ?? DEFAULT_STREAM_BUFFER;
     const buf: T[] = [];
     let emitted = 0;
     for await (const x of this.parent.stream(ctx, 0)) {
-      if (buf.length < this.bufferSize) {
+      if (buf.length < size) {
         buf.push(x);
         continue;
       }
-      const j = rng.int(this.bufferSize);
+      const j = rng.int(size);
       const out = buf[j]!;
       buf[j] = x;
       if (emitted++ >= start) yield out;
@@ -349,7 +353,11 @@ function checkCount(value: unknown, name: string): number {
 export interface ShuffleOptions {
   /** Seed of the order; each epoch reshuffles with (seed, epoch). Default 0. */
   seed?: number;
-  /** Items held in the shuffle buffer (HF IterableDataset.shuffle's buffer_size). Default 1000. */
+  /**
+   * Items held in the shuffle buffer (HF IterableDataset.shuffle's buffer_size). Default: the whole
+   * dataset (a uniform permutation) when it has random access, else 1000. With the same value, the
+   * random-access and streaming paths give the same order.
+   */
   buffer_size?: number;
 }
 
@@ -468,13 +476,14 @@ export class Dataset<T extends DataItem = DataItem> implements AsyncIterable<T> 
 
   /**
    * Seeded buffer shuffle, reshuffled every epoch from (seed, epoch). A buffer at least as large as
-   * the dataset gives a uniform permutation.
+   * the dataset gives a uniform permutation, which is the default with random access (the order is
+   * computed over indices only); streams default to a 1000-item buffer.
    */
   shuffle(options: ShuffleOptions = {}): Dataset<T> {
     const seed = options.seed ?? 0;
     if (typeof seed !== 'number' || !Number.isFinite(seed)) expected('a finite number', 'shuffle seed', seed);
-    const bufferSize = options.buffer_size ?? 1000;
-    if (typeof bufferSize !== 'number' || !(bufferSize >= 1) || (bufferSize !== Infinity && !Number.isInteger(bufferSize))) {
+    const bufferSize = options.buffer_size;
+    if (bufferSize !== undefined && (typeof bufferSize !== 'number' || !(bufferSize >= 1) || (bufferSize !== Infinity && !Number.isInteger(bufferSize)))) {
       expected('a positive integer (or Infinity)', 'shuffle buffer_size', bufferSize);
     }
     return new Dataset<T>(new ShuffleNode<T>(this.node, seed, bufferSize));

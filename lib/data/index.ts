@@ -35,7 +35,7 @@ export { Dataset, isTestId } from './dataset.js';
 export type { DatasetNode, IterateOptions, IterationContext, RandomAccess, ShuffleOptions, SplitOptions } from './dataset.js';
 export { DataLoader, DataQualityError, classifyImageError } from './loader.js';
 export type {
-  Batch, BatchesOptions, CaptionSampling, EpochReport, ImagePreprocessor, LabelTokenizer, LoaderState, LoaderStats,
+  Batch, BatchesOptions, CaptionSampling, EpochReport, ImagePreprocessor, LoaderState, LoaderStats,
 } from './loader.js';
 export {
   SyntheticDataset, generateScene, renderScene, sceneCaptions, SHAPE_COLORS, SHAPE_KINDS, DEFAULT_COLORS, DEFAULT_SHAPES,
@@ -45,5 +45,5 @@ export type { CocoOptions, KarpathyOptions, KarpathySplit } from './sources/coco
 export type { CsvOptions, ImageFolderOptions, JsonlOptions } from './sources/manifests.js';
 export type { ParquetOptions } from './sources/parquet.js';
 export { isRawImage } from './types.js';
-export type { DataItem, ImageInput, RawImage } from './types.js';
+export type { DataItem, ItemImage, RawImage } from './types.js';
 export { normalizeCaption } from './text.js';

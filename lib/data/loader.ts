@@ -18,15 +18,15 @@ import { buildLabels } from '../processing/index.js';
 import type { Dataset, IterationContext } from './dataset.js';
 import { hashInts, Rng, toSeed } from './random.js';
 import { normalizeCaption } from './text.js';
-import { isRawImage, type DataItem, type ImageInput, type RawImage } from './types.js';
+import { isRawImage, type DataItem, type ItemImage, type RawImage } from './types.js';
 
 /** Anything with ImageProcessor's preprocess: image(s) in, float32 [B,3,H,W] out. */
 export interface ImagePreprocessor {
-  preprocess(inputs: ImageInput | readonly ImageInput[]): Promise<Tensor>;
+  preprocess(inputs: ItemImage | readonly ItemImage[]): Promise<Tensor>;
 }
 
-/** The tokenizer type buildLabels accepts (encode, eos_token_id, pad_token_id). */
-export type LabelTokenizer = Parameters<typeof buildLabels>[1];
+/** The tokenizer type buildLabels accepts (Tokenizer, or anything with encode and eos_token_id). */
+type LabelTokenizer = Parameters<typeof buildLabels>[1];
 
 export type CaptionSampling = 'random' | 'first' | 'all';
 
@@ -398,7 +398,7 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
     if (captions.length === 0) return bad('empty_caption', id);
     if (captions.length < caps.length) fixes.add('dropped_empty_caption');
     const image: unknown = item.image;
-    let input: ImageInput;
+    let input: ItemImage;
     if (typeof image === 'string') {
       if (image.length === 0) return bad('missing_file', `${id}: empty path`);
       try {
@@ -449,7 +449,7 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
    * image goes in as is; if the processor refuses it as an argument (InvalidArgumentError), this
    * loader encodes raw images losslessly from then on.
    */
-  async #preprocess(input: ImageInput): Promise<Tensor> {
+  async #preprocess(input: ItemImage): Promise<Tensor> {
     if (!isRawImage(input) || this.#rawMode === 'pass') return this.#processor.preprocess(input);
     if (this.#rawMode === 'encode') return this.#processor.preprocess(await encodeRawImage(input));
     try {

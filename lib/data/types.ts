@@ -15,7 +15,7 @@ export interface RawImage {
 }
 
 /** What an item's `image` may be: a file path, encoded bytes (JPEG/PNG/WebP/...), or raw pixels. */
-export type ImageInput = string | Buffer | Uint8Array | RawImage;
+export type ItemImage = string | Buffer | Uint8Array | RawImage;
 
 /**
  * One dataset item: an image and its reference captions.
@@ -25,7 +25,7 @@ export type ImageInput = string | Buffer | Uint8Array | RawImage;
  */
 export interface DataItem {
   id: string;
-  image: ImageInput;
+  image: ItemImage;
   captions: string[];
   error?: string;
 }

@@ -438,7 +438,10 @@ export function ptbTokens(text: string, options: { fastPath?: boolean } = {}): s
     if (fast && c < 0x80) {
       let end = pos + 1;
       while (!isLexerSpace(s.charCodeAt(end))) end++; // the text always ends with a newline
-      if (fastChunk(s, pos, end, out)) {
+      // Only a space, tab, CR, LF or FF ends every token class: URL and e-mail patterns run on
+      // through no-break and other Unicode spaces, so such chunks take the general scanner.
+      const e = s.charCodeAt(end);
+      if ((e === 0x20 || e === 0x0a || e === 0x09 || e === 0x0d || e === 0x0c) && fastChunk(s, pos, end, out)) {
         pos = end;
         continue;
       }

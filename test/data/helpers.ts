@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { Tensor } from '../../lib/tensor.js';
-import type { ImageInput, ImagePreprocessor } from '../../lib/data/index.js';
+import type { ItemImage, ImagePreprocessor } from '../../lib/data/index.js';
 import { isRawImage } from '../../lib/data/index.js';
 import { ImageProcessor, Tokenizer } from '../../lib/processing/index.js';
 
@@ -56,9 +56,9 @@ export async function hugeHeaderPng(width: number, height: number): Promise<Buff
  */
 export class TestProcessor {
   calls = 0;
-  inputs: ImageInput[] = [];
+  inputs: ItemImage[] = [];
   constructor(readonly size = 8, readonly limitInputPixels = 50_000_000) {}
-  async preprocess(inputs: ImageInput | readonly ImageInput[]): Promise<Tensor> {
+  async preprocess(inputs: ItemImage | readonly ItemImage[]): Promise<Tensor> {
     const list = Array.isArray(inputs) ? inputs : [inputs];
     const out = new Float32Array(list.length * 3 * this.size * this.size);
     let k = 0;
@@ -140,9 +140,9 @@ export function realProcessor(size = 8): ImageProcessor {
 /** Wraps a processor, counting preprocess calls and recording the inputs. */
 export class CountingProcessor {
   calls = 0;
-  inputs: ImageInput[] = [];
+  inputs: ItemImage[] = [];
   constructor(private readonly inner: ImagePreprocessor) {}
-  preprocess(input: ImageInput | readonly ImageInput[]): Promise<Tensor> {
+  preprocess(input: ItemImage | readonly ItemImage[]): Promise<Tensor> {
     this.calls++;
     this.inputs.push(...(Array.isArray(input) ? input : [input]));
     return this.inner.preprocess(input);

@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Dataset, DataQualityError, datasets, isRawImage, type Batch, type BatchesOptions, type DataItem, type EpochReport,
-  type ImageInput, type LoaderState,
+  type ItemImage, type LoaderState,
 } from '../../lib/data/index.js';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import { Tensor } from '../../lib/tensor.js';
@@ -120,7 +120,7 @@ describe('Dataset.batches', () => {
     let maxInFlight = 0;
     const inner = new TestProcessor(4); // takes raw images
     const slow = {
-      async preprocess(x: ImageInput | ImageInput[]): Promise<Tensor> {
+      async preprocess(x: ItemImage | ItemImage[]): Promise<Tensor> {
         inFlight++;
         maxInFlight = Math.max(maxInFlight, inFlight);
         await new Promise((r) => setTimeout(r, Math.random() * 8));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { datasets, isRawImage, type ImageInput } from '../../lib/data/index.js';
+import { datasets, isRawImage, type ItemImage } from '../../lib/data/index.js';
 import { Tensor } from '../../lib/tensor.js';
 import { realTokenizer } from './helpers.js';
 
@@ -31,7 +31,7 @@ describe('memory while streaming', () => {
   it('stays bounded through the loader (cheap processor, 10k items)', async () => {
     // a processor that takes raw pixels and returns them as float32 [1,3,16,16] without sharp
     const proc = {
-      async preprocess(input: ImageInput | ImageInput[]): Promise<Tensor> {
+      async preprocess(input: ItemImage | ItemImage[]): Promise<Tensor> {
         const img = Array.isArray(input) ? input[0]! : input;
         if (!isRawImage(img)) throw new Error('raw only');
         const out = new Float32Array(3 * 16 * 16);

@@ -76,6 +76,12 @@ describe('Dataset ops', () => {
     const full = await ids(base.shuffle({ seed: 1, buffer_size: Infinity }));
     expect(full.slice(0, 10).some((id) => Number(id.slice(5)) >= 50)).toBe(true);
     expect(() => base.shuffle({ buffer_size: 0 })).toThrow(InvalidArgumentError);
+    // default: a full permutation with random access, a 1000-item buffer for streams
+    const big = items(3000);
+    const dflt = await ids(datasets.fromItems(big).shuffle({ seed: 4 }));
+    expect(dflt).toEqual(await ids(datasets.fromItems(big).shuffle({ seed: 4, buffer_size: Infinity })));
+    expect(dflt.slice(0, 20).filter((id) => Number(id.slice(5)) >= 1500).length).toBeGreaterThan(3);
+    expect(await ids(streamOf(big).shuffle({ seed: 4 }))).toEqual(await ids(datasets.fromItems(big).shuffle({ seed: 4, buffer_size: 1000 })));
   });
 
   it('shuffle is a permutation for any seed, size and buffer (property)', async () => {

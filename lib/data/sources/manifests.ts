@@ -8,7 +8,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { expected, FormatError } from '../../errors.js';
 import { Dataset, ManifestNode, StreamNode } from '../dataset.js';
 import { decodeUtf8, toCaptionList } from '../text.js';
-import type { DataItem, ImageInput } from '../types.js';
+import type { DataItem, ItemImage } from '../types.js';
 import { optionalString, optionsObject, pathOption, readText, resolveImage } from './common.js';
 
 export interface JsonlOptions {
@@ -228,7 +228,7 @@ export function imageFolder(dir: string, options?: ImageFolderOptions): Dataset<
     } catch {
       captions = [];
     }
-    const image: ImageInput = file;
+    const image: ItemImage = file;
     return { id, image, captions };
   };
   return new Dataset(new ManifestNode<string, DataItem>(() => listImages(dir, recursive, exts), toItem));

@@ -1,0 +1,253 @@
+/**
+ * A word-level tokenizer for small closed vocabularies (the synthetic shapes captions): built with the
+ * `tokenizers` package (WordLevel model, Whitespace pre-tokenizer, optional Lowercase normalizer; special
+ * tokens `<|endoftext|>` as bos/eos/pad and `[UNK]`), saved as a Hugging Face tokenizer.json that Python's
+ * PreTrainedTokenizerFast loads. encode()/decode() run synchronously in TypeScript with the same results
+ * as the Rust tokenizer (tested), because the data loader tokenizes labels synchronously.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { lowercase, Tokenizer as RustTokenizer, whitespacePreTokenizer, WordLevel } from 'tokenizers';
+import { expected, FormatError, InvalidArgumentError } from '../errors.js';
+import { cleanUpTokenization, Tokenizer } from '../processing/tokenizer.js';
+import type { CaptionTokenizer } from './types.js';
+
+export const DEFAULT_EOS = '<|endoftext|>';
+export const DEFAULT_UNK = '[UNK]';
+
+// The Whitespace pre-tokenizer's pattern \w+|[^\w\s]+ with Rust regex's Unicode \w.
+const WORD = '\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}';
+const PRETOKENIZE = new RegExp(`[${WORD}]+|[^${WORD}\\s]+`, 'gu');
+
+export interface WordLevelBuildOptions {
+  /** Lower-case texts before splitting (a Lowercase normalizer in tokenizer.json). Default true. */
+  lowercase?: boolean;
+  /** Words seen fewer times are left out (they encode to [UNK]). Default 1. */
+  min_frequency?: number;
+  /** bos/eos/pad token. Default `<|endoftext|>` (GPT-2's). */
+  eos_token?: string;
+  unk_token?: string;
+  /** model_max_length written to tokenizer_config.json. Default 1024. */
+  model_max_length?: number;
+}
+
+export class WordLevelTokenizer implements CaptionTokenizer {
+  readonly #vocab: Map<string, number>;
+  readonly #idToToken: Map<number, string>;
+  readonly #lowercase: boolean;
+  readonly #eos: string;
+  readonly #unk: string;
+  readonly #modelMaxLength: number;
+
+  private constructor(vocab: Map<string, number>, opts: { lowercase: boolean; eos: string; unk: string; modelMaxLength: number }) {
+    this.#vocab = vocab;
+    this.#idToToken = new Map([...vocab].map(([t, i]) => [i, t]));
+    this.#lowercase = opts.lowercase;
+    this.#eos = opts.eos;
+    this.#unk = opts.unk;
+    this.#modelMaxLength = opts.modelMaxLength;
+    for (const t of [opts.eos, opts.unk]) {
+      if (!vocab.has(t)) throw new FormatError(`The word-level vocabulary lacks the special token ${JSON.stringify(t)}`);
+    }
+  }
+
+  /**
+   * Build the vocabulary from texts: special tokens first (`<|endoftext|>` = 0, `[UNK]` = 1), then words by
+   * descending frequency (ties alphabetical), so the same texts always give the same ids.
+   */
+  static build(texts: Iterable<string>, opts: WordLevelBuildOptions = {}): WordLevelTokenizer {
+    const lower = opts.lowercase ?? true;
+    const minFreq = opts.min_frequency ?? 1;
+    const eos = opts.eos_token ?? DEFAULT_EOS;
+    const unk = opts.unk_token ?? DEFAULT_UNK;
+    if (!Number.isInteger(minFreq) || minFreq < 1) expected('an integer >= 1', 'min_frequency', minFreq);
+    const counts = new Map<string, number>();
+    for (const text of texts) {
+      if (typeof text !== 'string') expected('strings', 'WordLevelTokenizer.build texts', text);
+      for (const w of pretokenize(lower ? text.toLowerCase() : text)) counts.set(w, (counts.get(w) ?? 0) + 1);
+    }
+    const vocab = new Map<string, number>([[eos, 0], [unk, 1]]);
+    const words = [...counts].filter(([w, c]) => c >= minFreq && !vocab.has(w)).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    for (const [w] of words) vocab.set(w, vocab.size);
+    return new WordLevelTokenizer(vocab, { lowercase: lower, eos, unk, modelMaxLength: opts.model_max_length ?? 1024 });
+  }
+
+  /** Load a folder whose tokenizer.json has a WordLevel model (as save() writes it). */
+  static async fromPretrained(dir: string): Promise<WordLevelTokenizer> {
+    const path = join(dir, 'tokenizer.json');
+    let json: Record<string, unknown>;
+    try {
+      json = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new FormatError(`Cannot read ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    const model = json.model as Record<string, unknown> | undefined;
+    if (!model || model.type !== 'WordLevel' || typeof model.vocab !== 'object' || model.vocab === null) {
+      throw new FormatError(`${path} does not hold a WordLevel tokenizer`);
+    }
+    const vocab = new Map<string, number>();
+    for (const [t, id] of Object.entries(model.vocab as Record<string, unknown>)) {
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new FormatError(`${path}: id of ${JSON.stringify(t)} is not a non-negative integer`);
+      vocab.set(t, id);
+    }
+    const configPath = join(dir, 'tokenizer_config.json');
+    const config = existsSync(configPath) ? (JSON.parse(await readFile(configPath, 'utf8')) as Record<string, unknown>) : {};
+    const normalizer = json.normalizer as Record<string, unknown> | null;
+    const lower = normalizer !== null && normalizer !== undefined && JSON.stringify(normalizer).includes('"Lowercase"');
+    const eos = typeof config.eos_token === 'string' ? config.eos_token : DEFAULT_EOS;
+    const unk = typeof model.unk_token === 'string' ? model.unk_token : DEFAULT_UNK;
+    const mml = typeof config.model_max_length === 'number' ? config.model_max_length : 1024;
+    return new WordLevelTokenizer(vocab, { lowercase: lower, eos, unk, modelMaxLength: mml });
+  }
+
+  /** The same tokenizer as a `tokenizers` (Rust) instance. */
+  toRust(): RustTokenizer {
+    const tok = new RustTokenizer(WordLevel.init(Object.fromEntries(this.#vocab), { unkToken: this.#unk }));
+    tok.setPreTokenizer(whitespacePreTokenizer());
+    if (this.#lowercase) tok.setNormalizer(lowercase());
+    tok.addSpecialTokens([this.#eos, this.#unk]);
+    return tok;
+  }
+
+  /** Word strings of a text, as the Whitespace pre-tokenizer splits it (special tokens kept whole). */
+  tokenize(text: string): string[] {
+    if (typeof text !== 'string') expected('a string', 'text', text);
+    const out: string[] = [];
+    const specials = [this.#eos, this.#unk];
+    let rest = text;
+    while (rest.length) {
+      // Added (special) tokens are cut out before normalization and splitting, as in tokenizers.
+      let at = -1;
+      let which = '';
+      for (const s of specials) {
+        const i = rest.indexOf(s);
+        if (i >= 0 && (at < 0 || i < at)) {
+          at = i;
+          which = s;
+        }
+      }
+      const piece = at < 0 ? rest : rest.slice(0, at);
+      out.push(...pretokenize(this.#lowercase ? piece.toLowerCase() : piece));
+      if (at < 0) break;
+      out.push(which);
+      rest = rest.slice(at + which.length);
+    }
+    return out;
+  }
+
+  encode(text: string): number[] {
+    const unkId = this.#vocab.get(this.#unk)!;
+    return this.tokenize(text).map((w) => this.#vocab.get(w) ?? unkId);
+  }
+
+  decode(ids: readonly number[], opts: { skip_special_tokens?: boolean; clean_up_tokenization_spaces?: boolean } = {}): string {
+    if (!Array.isArray(ids)) expected('an array of token ids', 'ids', ids);
+    const skip = opts.skip_special_tokens ?? false;
+    const words: string[] = [];
+    for (const id of ids) {
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) expected('non-negative integer token ids', 'ids', id);
+      const t = this.#idToToken.get(id);
+      if (t === undefined) continue;
+      if (skip && (t === this.#eos || t === this.#unk)) continue;
+      words.push(t);
+    }
+    const text = words.join(' ');
+    return (opts.clean_up_tokenization_spaces ?? true) ? cleanUpTokenization(text) : text;
+  }
+
+  batchDecode(rows: readonly (readonly number[])[], opts: { skip_special_tokens?: boolean } = {}): string[] {
+    return rows.map((r) => this.decode(r, opts));
+  }
+
+  tokenToId(token: string): number | null {
+    return this.#vocab.get(token) ?? null;
+  }
+
+  idToToken(id: number): string | null {
+    return this.#idToToken.get(id) ?? null;
+  }
+
+  get vocab(): Record<string, number> {
+    return Object.fromEntries(this.#vocab);
+  }
+
+  get vocab_size(): number {
+    return this.#vocab.size;
+  }
+
+  get vocabSizeWithAddedTokens(): number {
+    return this.#vocab.size;
+  }
+
+  get eos_token(): string {
+    return this.#eos;
+  }
+  get bos_token(): string {
+    return this.#eos;
+  }
+  get pad_token(): string {
+    return this.#eos;
+  }
+  get unk_token(): string {
+    return this.#unk;
+  }
+  get eos_token_id(): number {
+    return this.#vocab.get(this.#eos)!;
+  }
+  get bos_token_id(): number {
+    return this.eos_token_id;
+  }
+  get pad_token_id(): number {
+    return this.eos_token_id;
+  }
+  get unk_token_id(): number {
+    return this.#vocab.get(this.#unk)!;
+  }
+  get model_max_length(): number {
+    return this.#modelMaxLength;
+  }
+
+  /** tokenizer.json (written by the `tokenizers` package), tokenizer_config.json, special_tokens_map.json. */
+  async save(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    this.toRust().save(join(dir, 'tokenizer.json'), true);
+    const special = { bos_token: this.#eos, eos_token: this.#eos, pad_token: this.#eos, unk_token: this.#unk };
+    await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify({
+      tokenizer_class: 'PreTrainedTokenizerFast',
+      ...special,
+      clean_up_tokenization_spaces: true,
+      model_max_length: this.#modelMaxLength,
+    }, null, 2) + '\n');
+    await writeFile(join(dir, 'special_tokens_map.json'), JSON.stringify(special, null, 2) + '\n');
+  }
+
+  toString(): string {
+    return `WordLevelTokenizer(vocab_size ${this.vocab_size}, eos ${JSON.stringify(this.#eos)})`;
+  }
+}
+
+function pretokenize(text: string): string[] {
+  return text.match(PRETOKENIZE) ?? [];
+}
+
+/**
+ * Load the tokenizer of a model folder: a WordLevel tokenizer.json (as the demo saves) with
+ * WordLevelTokenizer, anything else with lib/processing's Tokenizer (byte-level BPE).
+ */
+export async function loadTokenizer(dir: string): Promise<CaptionTokenizer> {
+  const path = join(dir, 'tokenizer.json');
+  if (existsSync(path)) {
+    let type: unknown;
+    try {
+      type = (JSON.parse(await readFile(path, 'utf8')) as { model?: { type?: unknown } }).model?.type;
+    } catch (err) {
+      throw new FormatError(`Cannot parse ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    if (type === 'WordLevel') return WordLevelTokenizer.fromPretrained(dir);
+  }
+  if (!existsSync(path) && !existsSync(join(dir, 'vocab.json'))) {
+    throw new InvalidArgumentError(`Expected a tokenizer (tokenizer.json, or vocab.json + merges.txt) in ${dir} but found none`);
+  }
+  return Tokenizer.fromPretrained(dir) as Promise<CaptionTokenizer>;
+}
