@@ -119,7 +119,7 @@ try {
   t0 = performance.now();
   for (let i = 0; i < 5000; i++) sink += syn224.item(i).image.data[0];
   results.synthetic.items_per_s_224px = 5000 / ((performance.now() - t0) / 1000);
-  // through the loader: raw pixels -> processor (PNG-encoded by the loader if the processor refuses raw input)
+  // through the loader: raw pixels -> processor (TIFF-encoded by the loader if the processor refuses raw input)
   const proc32 = ImageProcessor.fromConfig({ size: { height: 32, width: 32 } }, { resample: 'fast', concurrency: 1 });
   results.synthetic.processor_takes_raw = await proc32.preprocess(syn.item(0).image).then(() => true, () => false);
   results.synthetic.loader_64to32px_c2 = await timeLoader(datasets.synthetic({ size: 4000, seed: 0, imageSize: 64 }), {

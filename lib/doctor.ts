@@ -11,6 +11,8 @@ export interface DoctorReport {
   libtorch?: { version: string; dir: string; cxx11Abi: boolean };
   threads?: { intraOp: number; interOp: number; cpus: number; OMP_NUM_THREADS: string | null; OPENBLAS_NUM_THREADS: string | null; OPENBLAS_CORETYPE: string | null };
   cuda?: { compiled: boolean; available: boolean; devices: number };
+  /** The BLAS library libtorch's matrix products run on (from the process's loaded libraries). */
+  blas?: string;
   ok: boolean;
 }
 
@@ -35,6 +37,21 @@ export async function doctor(): Promise<DoctorReport> {
       OPENBLAS_CORETYPE: process.env.OPENBLAS_CORETYPE ?? null,
     },
     cuda: { compiled: info.cudaCompiled, available: info.cudaAvailable, devices: info.cudaDeviceCount },
+    blas: loadedBlas(),
     ok: true,
   };
+}
+
+/** Which BLAS is mapped into this process (Linux): OpenBLAS, MKL, or the slow reference BLAS. */
+function loadedBlas(): string {
+  try {
+    const maps = readFileSync('/proc/self/maps', 'utf8');
+    const libs = [...new Set(maps.split('\n').map((l) => l.split(/\s+/)[5] ?? '').filter((p) => /blas|mkl/i.test(p)))];
+    if (libs.some((l) => /openblas/i.test(l))) return 'OpenBLAS';
+    if (libs.some((l) => /mkl/i.test(l))) return 'MKL';
+    if (libs.length) return `reference BLAS (${libs[0]}): slow, install OpenBLAS (apt-get install libopenblas0-pthread)`;
+    return 'none found';
+  } catch {
+    return 'unknown';
+  }
 }

@@ -4,7 +4,7 @@
 //   3. the native addon when missing or older than its sources,
 //   4. the compiled TypeScript (dist/) when missing or older than lib/.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findTorch } from './find-torch.mjs';
@@ -56,10 +56,22 @@ if (!findTorch()) {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const policy = execFileSync('apt-cache', ['policy', 'libtorch-dev'], { encoding: 'utf8', env });
   if (!/Candidate: (?!\(none\))/.test(policy)) run('apt-get', ['update', '-qq'], { env });
-  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'libtorch-dev', 'ccache'], { env });
+  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'libtorch-dev', 'libopenblas0-pthread', 'ccache'], { env });
   if (!findTorch()) {
     console.error('setup: libtorch-dev installed but TorchConfig.cmake was not found');
     process.exit(1);
+  }
+}
+
+// 1b. A fast BLAS. Debian's libtorch links libblas.so.3, which apt may satisfy with the reference
+//     (netlib) BLAS: 20x slower matrix products. OpenBLAS registers itself as the better alternative.
+const blasLink = '/etc/alternatives/libblas.so.3-x86_64-linux-gnu';
+if (existsSync(blasLink) && !realpathSync(blasLink).includes('openblas')) {
+  if (process.getuid?.() === 0) {
+    log('installing OpenBLAS (libtorch is using the slow reference BLAS)');
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'libopenblas0-pthread'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  } else {
+    console.warn('setup: libtorch uses the reference BLAS (20x slower); install OpenBLAS: sudo apt-get install libopenblas0-pthread');
   }
 }
 
@@ -68,7 +80,9 @@ if (!findTorch()) {
 const lockStamp = join('node_modules', '.package-lock.json');
 if (!existsSync(join(root, lockStamp)) || mtime('package-lock.json') > mtime(lockStamp) || mtime('package.json') > mtime(lockStamp)) {
   log('installing npm packages');
-  run('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund']);
+  // npm install rather than npm ci: the registry mirror lacks some optional platform packages (rollup's),
+  // which npm ci refuses while npm install skips them.
+  run('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund']);
 }
 
 // 3. native addon

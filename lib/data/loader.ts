@@ -208,10 +208,10 @@ class Semaphore {
   }
 }
 
-/** A raw image as a fast (uncompressed) lossless PNG. */
+/** A raw image as an uncompressed TIFF: lossless, and the cheapest format to write and read back. */
 export async function encodeRawImage(raw: RawImage): Promise<Buffer> {
   return sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } })
-    .png({ compressionLevel: 0 }).toBuffer();
+    .tiff({ compression: 'none' }).toBuffer();
 }
 
 function positiveInt(value: unknown, name: string): number {
@@ -445,7 +445,7 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
   }
 
   /**
-   * preprocess, with raw images PNG-encoded for processors that do not take them: the first raw
+   * preprocess, with raw images TIFF-encoded for processors that do not take them: the first raw
    * image goes in as is; if the processor refuses it as an argument (InvalidArgumentError), this
    * loader encodes raw images losslessly from then on.
    */
@@ -514,7 +514,14 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
     const carryRows = this.#carry;
     const firstPos = carryRows > 0 ? this.#index - 1 : this.#index;
     const source = this.#dataset.node.stream(ctx, firstPos);
-    const knownSize = this.#maxSkipRatio < 1 ? await this.#dataset.node.size(ctx) : undefined;
+    let knownSize: number | undefined;
+    try {
+      knownSize = this.#maxSkipRatio < 1 ? await this.#dataset.node.size(ctx) : undefined;
+    } catch (err) {
+      this.#running = false;
+      await source.return(undefined).catch(() => undefined);
+      throw err;
+    }
     const sem = new Semaphore(this.#concurrency);
     const cancelled = { value: false };
     const queue: Pending[] = [];

@@ -7,13 +7,19 @@
  *   length penalty, i.e. the CIDEr-D form, times 10).
  * Each function reproduces the Python arithmetic in the same order, so values agree to ~1e-15.
  */
-import { NgramTable, Vocab, type CaptionGrams } from './ngrams.js';
+import { collectNgrams, IntList, Vocab, type CaptionNgrams } from './ngrams.js';
 import { npMean, pySplit } from './pytext.js';
 
-/** One image for the COCO scorers: its (tokenized) prediction and references. */
+/** One image for the COCO scorers: its (tokenized) prediction and references, as strings. */
 export interface CocoImage {
   hyp: string;
   refs: readonly string[];
+}
+
+/** One image as token lists (what `cocoTokenize` produces before joining). */
+export interface TokenizedImage {
+  hyp: readonly string[];
+  refs: ReadonlyArray<readonly string[]>;
 }
 
 export interface CorpusAndPerImage {
@@ -21,24 +27,124 @@ export interface CorpusAndPerImage {
   perImage: Float64Array;
 }
 
-/** Prepared n-grams of every caption (Python `str.split()` tokens), shared by BLEU and CIDEr. */
+/**
+ * Everything the scorers need, computed once: caption `capBase[i]` is the prediction of image i and
+ * `capBase[i] + 1 .. capBase[i + 1] - 1` are its references. `ngrams` holds the n-grams of the Python
+ * `str.split()` tokens (BLEU, CIDEr); `tokens[rougeStart[c] ..][: rougeLen[c]]` are the
+ * `str.split(" ")` tokens of caption c (ROUGE-L), usually the same ids.
+ */
 export interface PreparedCorpus {
-  hyps: CaptionGrams[];
-  refs: CaptionGrams[][];
-  numNgrams: number;
+  numImages: number;
+  capBase: Int32Array;
+  ngrams: CaptionNgrams;
   maxOrder: number;
+  tokens: Int32Array;
+  rougeStart: Int32Array;
+  rougeLen: Int32Array;
 }
 
-export function prepareNgrams(images: readonly CocoImage[], maxOrder = 4): PreparedCorpus {
-  const vocab = new Vocab();
-  const table = new NgramTable(maxOrder);
-  const hyps: CaptionGrams[] = [];
-  const refs: CaptionGrams[][] = [];
-  for (const img of images) {
-    hyps.push(table.grams(vocab.encode(pySplit(img.hyp))));
-    refs.push(img.refs.map((r) => table.grams(vocab.encode(pySplit(r)))));
+const NOT_PLAIN = /[^\x21-\x7e ]|  |^ | $/;
+
+/** Accumulates the token ids of the captions of a corpus. */
+class CorpusBuilder {
+  private readonly vocab = new Vocab();
+  private readonly flat = new IntList(1 << 16);
+  private readonly pyStart = new IntList(1024);
+  private readonly pyLen = new IntList(1024);
+  private readonly rStart = new IntList(1024);
+  private readonly rLen = new IntList(1024);
+  private readonly base = new IntList(1024);
+
+  startImage(): void {
+    this.base.push(this.pyStart.length);
   }
-  return { hyps, refs, numNgrams: table.size, maxOrder };
+
+  private addList(toks: readonly string[]): number {
+    const at = this.flat.length;
+    for (let i = 0; i < toks.length; i++) this.flat.push(this.vocab.id(toks[i]));
+    return at;
+  }
+
+  /** A caption whose split() and split(" ") tokens are both `toks` (rouge: `['']` when empty). */
+  addPlain(toks: readonly string[]): void {
+    const at = this.addList(toks);
+    this.pyStart.push(at);
+    this.pyLen.push(toks.length);
+    if (toks.length === 0) {
+      this.rStart.push(this.addList(['']));
+      this.rLen.push(1);
+    } else {
+      this.rStart.push(at);
+      this.rLen.push(toks.length);
+    }
+  }
+
+  /** A tokenized caption string, split both ways as pycocoevalcap's scorers split it. */
+  addString(s: string): void {
+    if (s.length > 0 && !NOT_PLAIN.test(s)) {
+      this.addPlain(s.split(' '));
+      return;
+    }
+    const py = pySplit(s);
+    const rouge = s.split(' ');
+    this.pyStart.push(this.addList(py));
+    this.pyLen.push(py.length);
+    this.rStart.push(this.addList(rouge));
+    this.rLen.push(rouge.length);
+  }
+
+  /** A caption given as tokens (joined by single spaces, as pycocoevalcap joins them). */
+  addTokens(toks: readonly string[], plain: boolean): void {
+    if (toks.length === 0) this.addPlain(toks);
+    else if (plain) this.addPlain(toks);
+    else {
+      const joined = toks.join(' ');
+      if (!NOT_PLAIN.test(joined)) this.addPlain(toks);
+      else this.addString(joined);
+    }
+  }
+
+  finish(maxOrder: number): PreparedCorpus {
+    const numImages = this.base.length;
+    this.base.push(this.pyStart.length);
+    const tokens = this.flat.trimmed();
+    const pyStart = this.pyStart.trimmed();
+    const pyLen = this.pyLen.trimmed();
+    return {
+      numImages,
+      capBase: this.base.trimmed(),
+      ngrams: collectNgrams(tokens, pyStart, pyLen, this.vocab.size, maxOrder),
+      maxOrder,
+      tokens,
+      rougeStart: this.rStart.trimmed(),
+      rougeLen: this.rLen.trimmed(),
+    };
+  }
+}
+
+/** Prepare tokenized caption strings (pycocoevalcap's `gts`/`res` after PTBTokenizer). */
+export function prepareCorpus(images: readonly CocoImage[], maxOrder = 4): PreparedCorpus {
+  const b = new CorpusBuilder();
+  for (const img of images) {
+    b.startImage();
+    b.addString(img.hyp);
+    for (const r of img.refs) b.addString(r);
+  }
+  return b.finish(maxOrder);
+}
+
+/**
+ * Prepare captions given as token lists. `plain` (optional, per image) promises that every token is
+ * printable ASCII without spaces, which skips a check.
+ */
+export function prepareTokenized(images: readonly TokenizedImage[], maxOrder = 4, plain?: (i: number, caption: number) => boolean): PreparedCorpus {
+  const b = new CorpusBuilder();
+  images.forEach((img, i) => {
+    b.startImage();
+    b.addTokens(img.hyp, plain ? plain(i, 0) : false);
+    img.refs.forEach((r, k) => b.addTokens(r, plain ? plain(i, k + 1) : false));
+  });
+  return b.finish(maxOrder);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -56,13 +162,11 @@ export function cocoBleu(prep: PreparedCorpus): CocoBleuResult {
   const n = prep.maxOrder;
   const small = 1e-9;
   const tiny = 1e-15;
-  const N = prep.numNgrams;
-  const cnt = new Int32Array(N);
-  const cntStamp = new Int32Array(N);
+  const { uniq, cnt, orderStart, length } = prep.ngrams;
+  const N = prep.ngrams.numNgrams;
   const maxc = new Int32Array(N);
   const maxStamp = new Int32Array(N);
-  let stamp = 0;
-  const numImages = prep.hyps.length;
+  const numImages = prep.numImages;
   const perImage: Float64Array[] = [];
   for (let k = 0; k < n; k++) perImage.push(new Float64Array(numImages));
   const totalGuess = new Float64Array(n);
@@ -70,81 +174,49 @@ export function cocoBleu(prep: PreparedCorpus): CocoBleuResult {
   let totalTest = 0;
   let totalRef = 0;
   const correct = new Float64Array(n);
-  const guess = new Float64Array(n);
+  const stride = n + 1;
 
   for (let img = 0; img < numImages; img++) {
-    const imgStamp = ++stamp;
-    const refLens: number[] = [];
-    for (const ref of prep.refs[img]) {
-      refLens.push(ref.length);
-      const rs = ++stamp;
-      for (let k = 0; k < n; k++) {
-        const ids = ref.byOrder[k];
-        for (let i = 0; i < ids.length; i++) {
-          const g = ids[i];
-          if (cntStamp[g] !== rs) {
-            cntStamp[g] = rs;
-            cnt[g] = 0;
-          }
-          cnt[g]++;
-        }
+    const s = img + 1;
+    const hypCap = prep.capBase[img];
+    const end = prep.capBase[img + 1];
+    const testlen = length[hypCap];
+    // reference max counts, and the "closest" reference length: min over (|l - testlen|, l)
+    let reflen = -1;
+    for (let c = hypCap + 1; c < end; c++) {
+      const l = length[c];
+      if (reflen < 0) reflen = l;
+      else {
+        const d = Math.abs(l - testlen);
+        const bd = Math.abs(reflen - testlen);
+        if (d < bd || (d === bd && l < reflen)) reflen = l;
       }
-      for (let k = 0; k < n; k++) {
-        const ids = ref.byOrder[k];
-        for (let i = 0; i < ids.length; i++) {
-          const g = ids[i];
-          if (maxStamp[g] !== imgStamp) {
-            maxStamp[g] = imgStamp;
-            maxc[g] = cnt[g];
-          } else if (cnt[g] > maxc[g]) {
-            maxc[g] = cnt[g];
-          }
+      for (let j = orderStart[c * stride], e = orderStart[c * stride + n]; j < e; j++) {
+        const g = uniq[j];
+        if (maxStamp[g] !== s) {
+          maxStamp[g] = s;
+          maxc[g] = cnt[j];
+        } else if (cnt[j] > maxc[g]) {
+          maxc[g] = cnt[j];
         }
       }
     }
-    const hyp = prep.hyps[img];
-    const testlen = hyp.length;
-    const hs = ++stamp;
     for (let k = 0; k < n; k++) {
-      const ids = hyp.byOrder[k];
-      for (let i = 0; i < ids.length; i++) {
-        const g = ids[i];
-        if (cntStamp[g] !== hs) {
-          cntStamp[g] = hs;
-          cnt[g] = 0;
-        }
-        cnt[g]++;
-      }
-    }
-    const seen = ++stamp;
-    for (let k = 0; k < n; k++) {
-      const ids = hyp.byOrder[k];
       let c = 0;
-      for (let i = 0; i < ids.length; i++) {
-        const g = ids[i];
-        if (cntStamp[g] === seen) continue; // counted already (cntStamp reused as "seen" marker)
-        const ref = maxStamp[g] === imgStamp ? maxc[g] : 0;
-        c += Math.min(ref, cnt[g]);
-        cntStamp[g] = seen;
+      for (let j = orderStart[hypCap * stride + k], e = orderStart[hypCap * stride + k + 1]; j < e; j++) {
+        const g = uniq[j];
+        if (maxStamp[g] === s) c += Math.min(maxc[g], cnt[j]);
       }
       correct[k] = c;
-      guess[k] = Math.max(0, testlen - k);
-    }
-    // "closest" reference length: min over (|l - testlen|, l)
-    let reflen = refLens[0];
-    for (let r = 1; r < refLens.length; r++) {
-      const l = refLens[r];
-      const d = Math.abs(l - testlen);
-      const bd = Math.abs(reflen - testlen);
-      if (d < bd || (d === bd && l < reflen)) reflen = l;
     }
     totalTest += testlen;
     totalRef += reflen;
     let bleu = 1;
     for (let k = 0; k < n; k++) {
-      totalGuess[k] += guess[k];
+      const guess = Math.max(0, testlen - k);
+      totalGuess[k] += guess;
       totalCorrect[k] += correct[k];
-      bleu *= (correct[k] + tiny) / (guess[k] + small);
+      bleu *= (correct[k] + tiny) / (guess + small);
       perImage[k][img] = bleu ** (1 / (k + 1));
     }
     const ratio = (testlen + tiny) / (reflen + small);
@@ -174,117 +246,89 @@ export function cocoBleu(prep: PreparedCorpus): CocoBleuResult {
 /** pycocoevalcap `Cider().compute_score` (n = 4, sigma = 6 by default). */
 export function cocoCider(prep: PreparedCorpus, sigma = 6.0): CorpusAndPerImage {
   const n = prep.maxOrder;
-  const N = prep.numNgrams;
-  const numImages = prep.hyps.length;
+  const stride = n + 1;
+  const { uniq, cnt, orderStart } = prep.ngrams;
+  const N = prep.ngrams.numNgrams;
+  const numImages = prep.numImages;
   // document frequency over the references of the evaluated images
-  const df = new Float64Array(N);
+  const df = new Int32Array(N);
   const dfStamp = new Int32Array(N);
   for (let img = 0; img < numImages; img++) {
     const s = img + 1;
-    for (const ref of prep.refs[img]) {
-      for (let k = 0; k < n; k++) {
-        const ids = ref.byOrder[k];
-        for (let i = 0; i < ids.length; i++) {
-          const g = ids[i];
-          if (dfStamp[g] !== s) {
-            dfStamp[g] = s;
-            df[g]++;
-          }
+    for (let c = prep.capBase[img] + 1, end = prep.capBase[img + 1]; c < end; c++) {
+      for (let j = orderStart[c * stride], e = orderStart[c * stride + n]; j < e; j++) {
+        const g = uniq[j];
+        if (dfStamp[g] !== s) {
+          dfStamp[g] = s;
+          df[g]++;
         }
       }
     }
   }
   const refLen = Math.log(numImages);
-  // idf part (ref_len - log(max(1, df))) per n-gram, computed once
+  // tf-idf weight (ref_len - log(max(1, df))) of every n-gram, computed once
   const weight = new Float64Array(N);
-  for (let g = 0; g < N; g++) weight[g] = refLen - Math.log(Math.max(1, df[g]));
+  for (let g = 0; g < N; g++) weight[g] = df[g] > 1 ? refLen - Math.log(df[g]) : refLen;
 
-  const tf = new Float64Array(N);
-  const tfStamp = new Int32Array(N);
   const refVal = new Float64Array(N);
   const refStamp = new Int32Array(N);
   let stamp = 0;
   const twoSigma2 = 2 * sigma ** 2;
-
-  // distinct n-grams of a caption in first-occurrence order, with their tf-idf values
-  const distinct: number[][] = [];
-  const values: number[][] = [];
-  for (let k = 0; k < n; k++) {
-    distinct.push([]);
-    values.push([]);
-  }
-  const norm = new Float64Array(n);
-
-  /** counts2vec: fills distinct/values/norm; returns the "length" (the number of bigrams, as in pycocoevalcap). */
-  const vec = (cap: CaptionGrams): number => {
-    const s = ++stamp;
-    let length = 0;
-    for (let k = 0; k < n; k++) {
-      const d = distinct[k];
-      d.length = 0;
-      const ids = cap.byOrder[k];
-      for (let i = 0; i < ids.length; i++) {
-        const g = ids[i];
-        if (tfStamp[g] !== s) {
-          tfStamp[g] = s;
-          tf[g] = 0;
-          d.push(g);
-        }
-        tf[g]++;
-      }
-      const v = values[k];
-      v.length = d.length;
-      let nrm = 0;
-      for (let j = 0; j < d.length; j++) {
-        const g = d[j];
-        const x = tf[g] * weight[g];
-        v[j] = x;
-        nrm += x ** 2;
-        if (k === 1) length += tf[g];
-      }
-      norm[k] = Math.sqrt(nrm);
-    }
-    return length;
-  };
-
-  const perImage = new Float64Array(numImages);
-  const hypDistinct: Int32Array[] = [];
-  const hypValues: Float64Array[] = [];
+  const hypVal = new Float64Array(64);
+  let hv = hypVal;
   const hypNorm = new Float64Array(n);
+  const refNorm = new Float64Array(n);
   const score = new Float64Array(n);
   const val = new Float64Array(n);
+  const perImage = new Float64Array(numImages);
+
   for (let img = 0; img < numImages; img++) {
-    const hypLength = vec(prep.hyps[img]);
+    const h = prep.capBase[img];
+    const hBase = orderStart[h * stride];
+    const hEnd = orderStart[h * stride + n];
+    if (hv.length < hEnd - hBase) hv = new Float64Array((hEnd - hBase) * 2);
+    // counts2vec(hyp); "length" counts bigrams (pycocoevalcap's `if n == 1` on the order index)
+    let hypLength = 0;
     for (let k = 0; k < n; k++) {
-      hypDistinct[k] = Int32Array.from(distinct[k]);
-      hypValues[k] = Float64Array.from(values[k]);
-      hypNorm[k] = norm[k];
+      let nrm = 0;
+      for (let j = orderStart[h * stride + k], e = orderStart[h * stride + k + 1]; j < e; j++) {
+        const x = cnt[j] * weight[uniq[j]];
+        hv[j - hBase] = x;
+        nrm += x ** 2;
+        if (k === 1) hypLength += cnt[j];
+      }
+      hypNorm[k] = Math.sqrt(nrm);
     }
     score.fill(0);
-    const refs = prep.refs[img];
-    for (const ref of refs) {
-      const refLength = vec(ref);
+    const end = prep.capBase[img + 1];
+    for (let c = h + 1; c < end; c++) {
       const rs = ++stamp;
+      let refLength = 0;
       for (let k = 0; k < n; k++) {
-        const d = distinct[k];
-        const v = values[k];
-        for (let j = 0; j < d.length; j++) {
-          refVal[d[j]] = v[j];
-          refStamp[d[j]] = rs;
+        let nrm = 0;
+        for (let j = orderStart[c * stride + k], e = orderStart[c * stride + k + 1]; j < e; j++) {
+          const g = uniq[j];
+          const x = cnt[j] * weight[g];
+          refVal[g] = x;
+          refStamp[g] = rs;
+          nrm += x ** 2;
+          if (k === 1) refLength += cnt[j];
         }
+        refNorm[k] = Math.sqrt(nrm);
       }
       const delta = hypLength - refLength;
       const penalty = Math.E ** (-(delta ** 2) / twoSigma2);
       for (let k = 0; k < n; k++) {
-        const hd = hypDistinct[k];
-        const hv = hypValues[k];
         let x = 0;
-        for (let j = 0; j < hd.length; j++) {
-          const g = hd[j];
-          const r = refStamp[g] === rs ? refVal[g] : 0;
-          x += Math.min(hv[j], r) * r;
+        for (let j = orderStart[h * stride + k], e = orderStart[h * stride + k + 1]; j < e; j++) {
+          const g = uniq[j];
+          if (refStamp[g] === rs) {
+            const r = refVal[g];
+            const v = hv[j - hBase];
+            x += (v < r ? v : r) * r;
+          }
         }
-        if (hypNorm[k] !== 0 && norm[k] !== 0) x /= hypNorm[k] * norm[k];
+        if (hypNorm[k] !== 0 && refNorm[k] !== 0) x /= hypNorm[k] * refNorm[k];
         val[k] = x * penalty;
       }
       for (let k = 0; k < n; k++) score[k] += val[k];
@@ -292,7 +336,7 @@ export function cocoCider(prep: PreparedCorpus, sigma = 6.0): CorpusAndPerImage 
     let mean = 0;
     for (let k = 0; k < n; k++) mean += score[k];
     mean /= n;
-    mean /= refs.length;
+    mean /= end - h - 1;
     mean *= 10.0;
     perImage[img] = mean;
   }
@@ -303,14 +347,14 @@ export function cocoCider(prep: PreparedCorpus, sigma = 6.0): CorpusAndPerImage 
 // ROUGE-L
 
 /** pycocoevalcap `Rouge().compute_score`: ROUGE-L with beta = 1.2 on `split(" ")` tokens. */
-export function cocoRouge(images: readonly CocoImage[], beta = 1.2): CorpusAndPerImage {
-  const vocab = new Vocab();
-  const perImage = new Float64Array(images.length);
+export function cocoRouge(prep: PreparedCorpus, beta = 1.2): CorpusAndPerImage {
+  const perImage = new Float64Array(prep.numImages);
   const beta2 = beta ** 2;
   let row = new Int32Array(64);
   const lcs = (a: Int32Array, b: Int32Array): number => {
     // my_lcs: `string` is the longer sequence, `sub` the shorter; only the length matters
-    const [long, short] = a.length >= b.length ? [a, b] : [b, a];
+    const long = a.length >= b.length ? a : b;
+    const short = a.length >= b.length ? b : a;
     const m = short.length;
     if (m === 0) return 0;
     if (row.length < m + 1) row = new Int32Array(m + 1);
@@ -318,22 +362,25 @@ export function cocoRouge(images: readonly CocoImage[], beta = 1.2): CorpusAndPe
     for (let i = 0; i < long.length; i++) {
       const x = long[i];
       let diag = 0; // lengths[i-1][j-1]
+      let left = 0; // lengths[i][j-1]
       for (let j = 1; j <= m; j++) {
         const up = row[j]; // lengths[i-1][j]
-        const v = x === short[j - 1] ? diag + 1 : up > row[j - 1] ? up : row[j - 1];
+        const v = x === short[j - 1] ? diag + 1 : up > left ? up : left;
         diag = up;
         row[j] = v;
+        left = v;
       }
     }
     return row[m];
   };
-  for (let img = 0; img < images.length; img++) {
-    const { hyp, refs } = images[img];
-    const c = vocab.encode(hyp.split(' '));
+  const { tokens, rougeStart, rougeLen } = prep;
+  for (let img = 0; img < prep.numImages; img++) {
+    const h = prep.capBase[img];
+    const c = tokens.subarray(rougeStart[h], rougeStart[h] + rougeLen[h]);
     let precMax = -Infinity;
     let recMax = -Infinity;
-    for (const ref of refs) {
-      const r = vocab.encode(ref.split(' '));
+    for (let k = h + 1, end = prep.capBase[img + 1]; k < end; k++) {
+      const r = tokens.subarray(rougeStart[k], rougeStart[k] + rougeLen[k]);
       const l = lcs(r, c);
       const prec = l / c.length;
       const rec = l / r.length;

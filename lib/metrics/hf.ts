@@ -9,7 +9,7 @@
  */
 import { describe, InvalidArgumentError } from '../errors.js';
 import { alignCaptions } from './inputs.js';
-import { NgramTable, Vocab } from './ngrams.js';
+import { collectNgrams, IntList, Vocab } from './ngrams.js';
 import { npMean, pyCollapseMultipleSpaces, pyStrip } from './pytext.js';
 import { rougeTokenize, tokenize13a } from './tokenizers.js';
 
@@ -77,42 +77,60 @@ export function bleu(predictions: HfPredictions, references: HfReferences, optio
   const tokenizer = options.tokenizer ?? tokenize13a;
   const smooth = options.smooth ?? false;
   const { predictions: preds, references: refs } = alignHf(predictions, references);
+  // captions laid out per example: prediction, then its references
   const vocab = new Vocab();
-  const table = new NgramTable(maxOrder);
+  const flat = new IntList();
+  const starts = new IntList();
+  const lens = new IntList();
+  const base: number[] = [];
+  const add = (text: string): void => {
+    const toks = tokenizer(text);
+    starts.push(flat.length);
+    lens.push(toks.length);
+    for (const t of toks) flat.push(vocab.id(t));
+  };
+  preds.forEach((pred, i) => {
+    base.push(starts.length);
+    add(pred);
+    for (const r of refs[i]) add(r);
+  });
+  base.push(starts.length);
+  const g = collectNgrams(flat.trimmed(), starts.trimmed(), lens.trimmed(), vocab.size, maxOrder);
+  const stride = maxOrder + 1;
+  const merged = new Int32Array(g.numNgrams);
+  const mergedStamp = new Int32Array(g.numNgrams);
   const matches = new Array<number>(maxOrder).fill(0);
   const possible = new Array<number>(maxOrder).fill(0);
   let referenceLength = 0;
   let translationLength = 0;
-  const merged = new Map<number, number>();
-  const counts = new Map<number, number>();
-  const orderOf = new Map<number, number>();
-  preds.forEach((pred, i) => {
-    const refGrams = refs[i].map((r) => table.grams(vocab.encode(tokenizer(r))));
-    const hyp = table.grams(vocab.encode(tokenizer(pred)));
-    referenceLength += Math.min(...refGrams.map((g) => g.length));
-    translationLength += hyp.length;
-    merged.clear();
-    for (const rg of refGrams) {
-      counts.clear();
-      for (let k = 0; k < maxOrder; k++) for (const g of rg.byOrder[k]) counts.set(g, (counts.get(g) ?? 0) + 1);
-      for (const [g, c] of counts) if (c > (merged.get(g) ?? 0)) merged.set(g, c);
-    }
-    counts.clear();
-    for (let k = 0; k < maxOrder; k++) {
-      for (const g of hyp.byOrder[k]) {
-        counts.set(g, (counts.get(g) ?? 0) + 1);
-        orderOf.set(g, k);
+  for (let i = 0; i < preds.length; i++) {
+    const s = i + 1;
+    const h = base[i];
+    let shortest = Infinity;
+    for (let c = h + 1; c < base[i + 1]; c++) {
+      shortest = Math.min(shortest, g.length[c]);
+      for (let j = g.orderStart[c * stride], e = g.orderStart[c * stride + maxOrder]; j < e; j++) {
+        const id = g.uniq[j];
+        if (mergedStamp[id] !== s) {
+          mergedStamp[id] = s;
+          merged[id] = g.cnt[j];
+        } else if (g.cnt[j] > merged[id]) {
+          merged[id] = g.cnt[j];
+        }
       }
     }
-    for (const [g, c] of counts) {
-      const m = Math.min(c, merged.get(g) ?? 0);
-      if (m > 0) matches[orderOf.get(g) as number] += m;
+    referenceLength += shortest;
+    const len = g.length[h];
+    translationLength += len;
+    for (let k = 0; k < maxOrder; k++) {
+      for (let j = g.orderStart[h * stride + k], e = g.orderStart[h * stride + k + 1]; j < e; j++) {
+        const id = g.uniq[j];
+        if (mergedStamp[id] === s) matches[k] += Math.min(g.cnt[j], merged[id]);
+      }
+      const p = len - k;
+      if (p > 0) possible[k] += p;
     }
-    for (let order = 1; order <= maxOrder; order++) {
-      const p = hyp.length - order + 1;
-      if (p > 0) possible[order - 1] += p;
-    }
-  });
+  }
   const precisions = new Array<number>(maxOrder).fill(0);
   for (let i = 0; i < maxOrder; i++) {
     if (smooth) precisions[i] = (matches[i] + 1) / (possible[i] + 1);

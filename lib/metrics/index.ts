@@ -11,9 +11,9 @@
  */
 export { scoreCaptions, COCO_METRICS } from './score.js';
 export type { CocoMetricName, CocoScores, CocoImageScores, ScoreCaptionsOptions } from './score.js';
-export { cocoTokenize, ptbTokens, americanize, COCO_PUNCTUATIONS } from './ptb.js';
-export { cocoBleu, cocoCider, cocoRouge, prepareNgrams } from './coco.js';
-export type { CocoImage, CocoBleuResult, CorpusAndPerImage, PreparedCorpus } from './coco.js';
+export { cocoTokenize, cocoTokens, ptbTokens, americanize, COCO_PUNCTUATIONS } from './ptb.js';
+export { cocoBleu, cocoCider, cocoRouge, prepareCorpus, prepareTokenized } from './coco.js';
+export type { CocoImage, CocoBleuResult, CorpusAndPerImage, PreparedCorpus, TokenizedImage } from './coco.js';
 export { alignCaptions } from './inputs.js';
 export type {
   AlignedCaptions,

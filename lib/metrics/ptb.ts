@@ -89,7 +89,10 @@ export function americanize(word: string): string {
   if (n < 4) return word;
   const mapped = AMERICANIZE_MAP.get(word);
   if (mapped !== undefined) return mapped;
-  if (n < 6 || !AMERICANIZE_ANY.test(word)) return word;
+  if (n < 6) return word;
+  // cheap test for the patterns: haem(at)o, aemia$, [lL]eukaem (all contain "aem"), programme(s)$, our(s)$
+  if (!(word.endsWith('our') || word.endsWith('ours') || word.includes('aem') || word.includes('programme'))) return word;
+  if (!AMERICANIZE_ANY.test(word)) return word;
   for (const p of AMERICANIZE_PATTERNS) {
     p.re.lastIndex = 0;
     if (p.re.test(word)) {
@@ -390,7 +393,7 @@ function isLexerSpace(c: number): boolean {
 const isAsciiLetter = (c: number): boolean => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a);
 
 /** One step of the general scanner at `pos`: the longest-matching rule wins, earlier rule on ties. */
-function generalStep(s: string, pos: number, out: string[]): number {
+function generalStep(s: string, pos: number, sink: Sink): number {
   let best: Rule | null = null;
   let bestLen = 0;
   let bestText = '';
@@ -409,24 +412,46 @@ function generalStep(s: string, pos: number, out: string[]): number {
     return pos + 1;
   }
   const tok = best.action(bestText);
-  if (tok !== null && tok.length > 0) out.push(tok);
+  if (tok !== null && tok.length > 0) sink.push(tok);
   const consumed = best.consume ? best.consume(bestText) : bestText.length;
   return pos + Math.max(1, consumed);
 }
 
 /**
- * PTB tokens of one line, as PTBTokenizer 3.4.1 with default options returns them (before
- * lower-casing and before pycocoevalcap's punctuation removal). `fastPath: false` runs every chunk
- * through the general scanner (for tests: both must agree).
+ * Receives the tokens of the scanner. In COCO mode tokens are lower-cased and pycocoevalcap's
+ * punctuation tokens dropped on the way in; `plain` stays true while every kept token is printable
+ * ASCII (no space), which lets the scorers skip a re-split.
  */
-export function ptbTokens(text: string, options: { fastPath?: boolean } = {}): string[] {
-  const fast = options.fastPath !== false;
+class Sink {
+  plain = true;
+  constructor(readonly out: string[], readonly coco: boolean) {}
+  /** A token from the general scanner: anything. */
+  push(tok: string): void {
+    if (!this.coco) {
+      this.out.push(tok);
+      return;
+    }
+    const low = tok.toLowerCase();
+    if (COCO_PUNCTUATIONS.has(low)) return;
+    if (this.plain && /[^\x21-\x7e]/.test(low)) this.plain = false;
+    this.out.push(low);
+  }
+  /** A word of ASCII letters (and digits, hyphens, apostrophes) from the fast path. */
+  word(tok: string): void {
+    this.out.push(this.coco ? tok.toLowerCase() : tok);
+  }
+  /** Punctuation from the fast path (`,;:!?.` and hyphen runs): dropped in COCO mode when listed. */
+  punct(tok: string): void {
+    if (!this.coco || !COCO_PUNCTUATIONS.has(tok)) this.out.push(tok);
+  }
+}
+
+function scan(text: string, sink: Sink, fast: boolean): void {
   // JFlex 1.4 scans UTF-16 code units and knows no character outside the BMP: every surrogate is an
   // untokenizable unit (deleted). U+0001 is untokenizable too, so it stands in for them.
   let s = /[\uD800-\uDFFF]/.test(text) ? text.replace(/[\uD800-\uDFFF]/g, '\u0001') : text;
   // Every caption is one line of the tokenizer's input, followed by a newline.
   s += '\n';
-  const out: string[] = [];
   const n = s.length;
   let pos = 0;
   while (pos < n) {
@@ -441,13 +466,23 @@ export function ptbTokens(text: string, options: { fastPath?: boolean } = {}): s
       // Only a space, tab, CR, LF or FF ends every token class: URL and e-mail patterns run on
       // through no-break and other Unicode spaces, so such chunks take the general scanner.
       const e = s.charCodeAt(end);
-      if ((e === 0x20 || e === 0x0a || e === 0x09 || e === 0x0d || e === 0x0c) && fastChunk(s, pos, end, out)) {
+      if ((e === 0x20 || e === 0x0a || e === 0x09 || e === 0x0d || e === 0x0c) && fastChunk(s, pos, end, sink)) {
         pos = end;
         continue;
       }
     }
-    pos = generalStep(s, pos, out);
+    pos = generalStep(s, pos, sink);
   }
+}
+
+/**
+ * PTB tokens of one line, as PTBTokenizer 3.4.1 with default options returns them (before
+ * lower-casing and before pycocoevalcap's punctuation removal). `fastPath: false` runs every chunk
+ * through the general scanner (for tests: both must agree).
+ */
+export function ptbTokens(text: string, options: { fastPath?: boolean } = {}): string[] {
+  const out: string[] = [];
+  scan(text, new Sink(out, false), options.fastPath !== false);
   return out;
 }
 
@@ -461,67 +496,100 @@ export function ptbTokens(text: string, options: { fastPath?: boolean } = {}): s
 const FAST_CHUNK =
   /^(?:(?:([A-Za-z]+)(?:(['\u2019](?:[msdMSD]|[rR][eE]|[vV][eE]|[lL][lL]))|(?<=[A-MO-Za-mo-z])([nN])['\u2019]([tT]))?)|([0-9]+)|(-+)|([A-Za-z]+(?:-[A-Za-z]+)+))?([,;:!?]|\.\.?)?$/;
 
-function fastChunk(s: string, start: number, end: number, out: string[]): boolean {
+const isPunct1 = (c: number): boolean => c === 0x2c || c === 0x3b || c === 0x3a || c === 0x21 || c === 0x3f;
+
+function fastChunk(s: string, start: number, end: number, sink: Sink): boolean {
   const n = end - start;
-  // The overwhelmingly common case: a plain word of ASCII letters.
+  // The overwhelmingly common cases: a word of ASCII letters, alone or before one `,;:!?` or `.`.
   let i = start;
   while (i < end && isAsciiLetter(s.charCodeAt(i))) i++;
-  if (i === end) {
-    const word = s.slice(start, end);
-    if (n === 6 && word.toLowerCase() === 'cannot') return false;
-    out.push(americanize(word));
+  if (i > start && (i === end || (i === end - 1 && (isPunct1(s.charCodeAt(i)) || s.charCodeAt(i) === 0x2e)))) {
+    const wl = i - start;
+    if (wl === 6 && s.slice(start, i).toLowerCase() === 'cannot') return false;
+    if (i === end) {
+      sink.word(americanize(s.slice(start, i)));
+      return true;
+    }
+    const p = s.charCodeAt(i);
+    if (p === 0x2e) {
+      if (wl < 2) return false; // single letters are abbreviations ("a.")
+      const w = s.slice(start, i);
+      if (ABBREV_WORDS.has(w.toLowerCase())) return false;
+      // ". . ." (dots separated by spaces) is an ellipsis: leave it to the general scanner
+      if (s.charCodeAt(end + 1) === 0x2e) return false;
+      sink.word(americanize(w));
+      sink.punct('.');
+      return true;
+    }
+    sink.word(americanize(s.slice(start, i)));
+    sink.punct(s[i]);
     return true;
   }
-  const m = FAST_CHUNK.exec(s.slice(start, end));
+  const m = FAST_CHUNK.exec(s.slice(start, start + n));
   if (m === null) return false;
   const [, word, redaux, nN, tT, digits, hyphens, hthing, punct] = m;
   if (punct !== undefined && punct[0] === '.') {
-    // ". . ." (dots separated by spaces) is an ellipsis: leave it to the general scanner
     if (s.charCodeAt(end + 1) === 0x2e) return false;
     if (word !== undefined && redaux === undefined && nN === undefined) {
-      if (word.length < 2) return false; // single letters are abbreviations ("a.")
+      if (word.length < 2) return false;
       if (ABBREV_WORDS.has(word.toLowerCase())) return false;
     }
   }
   if (word !== undefined) {
     if (word.length === 6 && word.toLowerCase() === 'cannot') return false;
     if (redaux !== undefined) {
-      out.push(americanize(word), "'" + redaux.slice(1));
+      sink.word(americanize(word));
+      sink.word("'" + redaux.slice(1));
     } else if (nN !== undefined) {
-      out.push(word, nN + "'" + tT);
+      sink.word(word);
+      sink.word(nN + "'" + tT);
     } else {
-      out.push(americanize(word));
+      sink.word(americanize(word));
     }
   } else if (digits !== undefined) {
     // "555 123 4567" (phone) and "5 7/8" (fraction) continue across the space
     const next = s.charCodeAt(end + 1);
     if (next >= 0x30 && next <= 0x39) return false;
-    out.push(digits);
+    sink.word(digits);
   } else if (hyphens !== undefined) {
-    out.push(hyphens.length >= 3 && hyphens.length <= 4 ? '--' : hyphens);
+    sink.punct(hyphens.length >= 3 && hyphens.length <= 4 ? '--' : hyphens);
   } else if (hthing !== undefined) {
-    out.push(hthing); // hyphenated words stay whole (HTHING)
+    sink.word(hthing); // hyphenated words stay whole (HTHING)
   }
   if (punct !== undefined) {
-    if (punct === '..') out.push('.', '.');
-    else out.push(punct);
+    if (punct === '..') {
+      sink.punct('.');
+      sink.punct('.');
+    } else {
+      sink.punct(punct);
+    }
   }
   return true;
 }
 
 /**
- * COCO tokenization of one caption: PTB tokens, lower-cased, with pycocoevalcap's punctuation list
- * removed, joined by single spaces. This is the string every COCO scorer consumes.
+ * COCO tokenization of one caption into `out`: PTB tokens, lower-cased, without pycocoevalcap's
+ * punctuation tokens. Returns true when every token is printable ASCII.
+ */
+export function cocoTokensInto(caption: string, out: string[]): boolean {
+  const sink = new Sink(out, true);
+  scan(caption.indexOf('\n') >= 0 ? caption.replace(/\n/g, ' ') : caption, sink, true);
+  return sink.plain;
+}
+
+/** COCO tokenization of one caption as a token list. */
+export function cocoTokens(caption: string): string[] {
+  const out: string[] = [];
+  cocoTokensInto(caption, out);
+  return out;
+}
+
+/**
+ * COCO tokenization of one caption: the tokens of `cocoTokens` joined by single spaces. This is the
+ * string every COCO scorer consumes.
  */
 export function cocoTokenizeOne(caption: string): string {
-  const toks = ptbTokens(caption.replace(/\n/g, ' '));
-  let out = '';
-  for (const t of toks) {
-    const low = t.toLowerCase();
-    if (COCO_PUNCTUATIONS.has(low)) continue;
-    out = out.length === 0 ? low : out + ' ' + low;
-  }
-  return out;
+  return cocoTokens(caption).join(' ');
 }
 
 /** COCO tokenization (pycocoevalcap `PTBTokenizer`): one caption or a list of captions. */

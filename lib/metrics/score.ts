@@ -4,10 +4,10 @@
  * available.
  */
 import { InvalidArgumentError, describe } from '../errors.js';
-import { cocoBleu, cocoCider, cocoRouge, prepareNgrams, type CocoImage } from './coco.js';
+import { cocoBleu, cocoCider, cocoRouge, prepareCorpus, prepareTokenized, type CocoImage, type PreparedCorpus, type TokenizedImage } from './coco.js';
 import { alignCaptions, type PredictionsInput, type ReferencesInput } from './inputs.js';
 import { meteorJarScore, meteorUnavailableReason } from './meteorJar.js';
-import { cocoTokenizeOne } from './ptb.js';
+import { cocoTokensInto } from './ptb.js';
 
 /** Scorer names as pycocoevalcap's COCOEvalCap reports them (Bleu gives Bleu_1..Bleu_4). */
 export type CocoMetricName = 'Bleu' | 'METEOR' | 'ROUGE_L' | 'CIDEr';
@@ -85,31 +85,54 @@ export function scoreCaptions<M extends CocoMetricName = CocoMetricName>(
   if (aligned.ids.length === 0) {
     throw new InvalidArgumentError('Expected at least one prediction for predictions but received none');
   }
-  const tok = options.tokenize === false ? (s: string) => s : cocoTokenizeOne;
-  const images: CocoImage[] = aligned.predictions.map((p, i) => ({ hyp: tok(p), refs: aligned.references[i].map(tok) }));
+  let prep: PreparedCorpus;
+  let images: CocoImage[] | null = null;
+  if (options.tokenize === false) {
+    images = aligned.predictions.map((p, i) => ({ hyp: p, refs: aligned.references[i] }));
+    prep = prepareCorpus(images, 4);
+  } else {
+    const toks: TokenizedImage[] = [];
+    const plain: boolean[] = [];
+    const base: number[] = [];
+    aligned.predictions.forEach((p, i) => {
+      base.push(plain.length);
+      const hyp: string[] = [];
+      plain.push(cocoTokensInto(p, hyp));
+      const refs = aligned.references[i].map((r) => {
+        const t: string[] = [];
+        plain.push(cocoTokensInto(r, t));
+        return t;
+      });
+      toks.push({ hyp, refs });
+    });
+    prep = prepareTokenized(toks, 4, (i, c) => plain[base[i] + c]);
+    if (metrics.includes('METEOR')) {
+      images = toks.map((t) => ({ hyp: t.hyp.join(' '), refs: t.refs.map((r) => r.join(' ')) }));
+    }
+  }
 
   const corpus: Record<string, number> = {};
   const per: Record<string, ArrayLike<number>> = {};
-  const want = new Set(metrics);
-  if (want.has('Bleu') || want.has('CIDEr')) {
-    const prep = prepareNgrams(images, 4);
-    if (want.has('Bleu')) {
+  // keys in COCOEvalCap order: Bleu_1..4, METEOR, ROUGE_L, CIDEr
+  for (const name of COCO_METRICS) {
+    if (!metrics.includes(name)) continue;
+    if (name === 'Bleu') {
       const b = cocoBleu(prep);
       for (let k = 0; k < 4; k++) {
         corpus[`Bleu_${k + 1}`] = b.corpus[k];
         per[`Bleu_${k + 1}`] = b.perImage[k];
       }
-    }
-    if (want.has('METEOR')) addMeteor(images, options, corpus, per);
-    if (want.has('ROUGE_L')) addRouge(images, corpus, per);
-    if (want.has('CIDEr')) {
+    } else if (name === 'METEOR') {
+      addMeteor(images ?? [], options, corpus, per);
+    } else if (name === 'ROUGE_L') {
+      const r = cocoRouge(prep);
+      corpus.ROUGE_L = r.corpus;
+      per.ROUGE_L = r.perImage;
+    } else {
       const c = cocoCider(prep);
       corpus.CIDEr = c.corpus;
       per.CIDEr = c.perImage;
     }
-  } else {
-    if (want.has('METEOR')) addMeteor(images, options, corpus, per);
-    if (want.has('ROUGE_L')) addRouge(images, corpus, per);
   }
 
   const result: Record<string, unknown> = { ...corpus };
@@ -123,12 +146,6 @@ export function scoreCaptions<M extends CocoMetricName = CocoMetricName>(
     result.perImage = perImage;
   }
   return result as CocoScores<M>;
-}
-
-function addRouge(images: CocoImage[], corpus: Record<string, number>, per: Record<string, ArrayLike<number>>): void {
-  const r = cocoRouge(images);
-  corpus.ROUGE_L = r.corpus;
-  per.ROUGE_L = r.perImage;
 }
 
 function addMeteor(

@@ -90,8 +90,21 @@ const CONTRACTIONS: RegExp[] = [
   re(` ('t)(was)${B_AFTER_WORD}`, 'i'),
 ];
 
+/**
+ * Plain captions (ASCII letters, digits, spaces, `,` followed by a space or the end, `?`, `!`, and
+ * one final `.`) only ever meet the comma, `?!` and final-period rules: tokenize them directly.
+ */
+const NLTK_PLAIN = /^[A-Za-z0-9 ,?!]*(?:[A-Za-z0-9 ,?!]\.)? *$/;
+const NLTK_COMMA_NOT_BEFORE_SPACE = /,(?! |$)/;
+const NLTK_CONTRACTION_WORDS = /cannot|gimme|gonna|gotta|lemme|wanna/i;
+
 /** NLTK 3.8 `NLTKWordTokenizer().tokenize(text)`. */
 export function nltkWordTokenize(input: string): string[] {
+  if (NLTK_PLAIN.test(input) && !NLTK_COMMA_NOT_BEFORE_SPACE.test(input) && !NLTK_CONTRACTION_WORDS.test(input)) {
+    const dot = input.lastIndexOf('.');
+    const body = dot >= 0 ? `${input.slice(0, dot)} .` : input;
+    return pySplit(body.replace(/[,?!]/g, ' $& '));
+  }
   let text = input;
   for (const [r, rep] of STARTING_QUOTES) text = text.replace(r, rep);
   for (const [r, rep] of PUNCTUATION) text = text.replace(r, rep);

@@ -77,6 +77,59 @@ export function cmykToRgb(cmyk: Uint8Array, pixels: number): Uint8Array {
   return out;
 }
 
+/** What decodeRgb needs to know before decoding: size, and whether the PIL-specific CMYK / 16-bit-gray paths apply. */
+interface Header {
+  width: number;
+  height: number;
+  kind: 'cmyk' | 'gray16' | 'rgb';
+}
+
+/**
+ * Read the header of a JPEG (SOFn: size and component count) or PNG (IHDR: size, bit depth, colour type) without
+ * decoding; null for other formats or anything unexpected (sharp's metadata() is used then).
+ */
+export function sniffHeader(buf: Uint8Array): Header | null {
+  const n = buf.length;
+  if (n >= 24 && buf[0] === 0x89 && buf[1] === 0x50 && buf[2] === 0x4e && buf[3] === 0x47 && buf[12] === 0x49 && buf[13] === 0x48 && buf[14] === 0x44 && buf[15] === 0x52) {
+    const dv = new DataView(buf.buffer, buf.byteOffset, n);
+    const width = dv.getUint32(16);
+    const height = dv.getUint32(20);
+    const bitDepth = buf[24];
+    const colourType = buf[25];
+    if (!width || !height || bitDepth === undefined || colourType === undefined) return null;
+    return { width, height, kind: bitDepth === 16 && colourType === 0 ? 'gray16' : 'rgb' };
+  }
+  if (n >= 4 && buf[0] === 0xff && buf[1] === 0xd8) {
+    let i = 2;
+    while (i + 4 <= n) {
+      if (buf[i] !== 0xff) return null;
+      const marker = buf[i + 1]!;
+      if (marker === 0xff) {
+        i++; // fill byte
+        continue;
+      }
+      if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) {
+        i += 2;
+        continue;
+      }
+      if (marker === 0xd9 || marker === 0xda) return null; // EOI / SOS before any SOF
+      const len = (buf[i + 2]! << 8) | buf[i + 3]!;
+      if (len < 2) return null;
+      const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+      if (isSof) {
+        if (i + 10 > n) return null;
+        const height = (buf[i + 5]! << 8) | buf[i + 6]!;
+        const width = (buf[i + 7]! << 8) | buf[i + 8]!;
+        const comps = buf[i + 9]!;
+        if (!width || !height) return null;
+        return { width, height, kind: comps === 4 ? 'cmyk' : 'rgb' };
+      }
+      i += 2 + len;
+    }
+  }
+  return null;
+}
+
 /** Decode one image to RGB uint8 with PIL `convert('RGB')` semantics. */
 export async function decodeRgb(input: ImageInput, opts: DecodeOptions = {}, label = describeInput(input)): Promise<RgbImage> {
   const buf = await readInput(input, label);
@@ -87,22 +140,26 @@ export async function decodeRgb(input: ImageInput, opts: DecodeOptions = {}, lab
     ignoreIcc: true,
     autoOrient: opts.autoOrient === true,
   };
-  let meta: Metadata;
-  try {
-    meta = await sharp(buf, sharpOpts).metadata();
-  } catch (err) {
-    throw decodeError(label, err);
+  let header = sniffHeader(buf);
+  if (header === null) {
+    let meta: Metadata;
+    try {
+      meta = await sharp(buf, sharpOpts).metadata();
+    } catch (err) {
+      throw decodeError(label, err);
+    }
+    if (!meta.width || !meta.height) throw new FormatError(`Cannot decode image ${label}: no image dimensions in the file`);
+    const kind = meta.space === 'cmyk' ? 'cmyk' : meta.space === 'grey16' && !meta.hasAlpha && meta.channels === 1 ? 'gray16' : 'rgb';
+    header = { width: meta.width, height: meta.height, kind };
   }
-  const w = meta.width;
-  const h = meta.height;
-  if (!w || !h) throw new FormatError(`Cannot decode image ${label}: no image dimensions in the file`);
+  const { width: w, height: h } = header;
   if (limit !== false && w * h > limit) {
     throw new InvalidArgumentError(
       `Expected an image of at most ${limit} pixels (limitInputPixels) for ${label} but received ${w}x${h} = ${w * h} pixels`,
     );
   }
   try {
-    if (meta.space === 'cmyk') {
+    if (header.kind === 'cmyk') {
       // Raw (non-inverted) CMYK samples, then PIL's formula.
       const { data, info } = await sharp(buf, sharpOpts)
         .pipelineColourspace('cmyk')
@@ -117,7 +174,7 @@ export async function decodeRgb(input: ImageInput, opts: DecodeOptions = {}, lab
       }
       return { data: cmykToRgb(cmyk, info.width * info.height), width: info.width, height: info.height };
     }
-    if (meta.space === 'grey16' && !meta.hasAlpha && meta.channels === 1) {
+    if (header.kind === 'gray16') {
       // PIL opens 16-bit grayscale as mode "I" and convert('RGB') clips it to 0..255.
       const { data, info } = await sharp(buf, sharpOpts)
         .toColourspace('grey16')

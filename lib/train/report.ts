@@ -5,7 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import sharp from 'sharp';
-import { isRawImage, type ImageInput } from '../data/types.js';
+import { isRawImage, type ItemImage as ImageInput } from '../data/types.js';
 import type { LogEntry } from './callbacks.js';
 
 export interface ReportSample {

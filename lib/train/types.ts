@@ -3,7 +3,7 @@
  * ImageProcessor it calls, so the word-level demo tokenizer (demo-tokenizer.ts) and user classes fit too.
  */
 import type { Tensor } from '../tensor.js';
-import type { ImageInput } from '../data/types.js';
+import type { ItemImage as ImageInput } from '../data/types.js';
 
 export interface CaptionTokenizer {
   encode(text: string): number[];

@@ -73,7 +73,7 @@ describe('Dataset.batches', () => {
     expect(loader.epoch).toBe(1);
   });
 
-  it('feeds synthetic raw images to the real ImageProcessor (as is, or PNG-encoded if it refuses raw input)', async () => {
+  it('feeds synthetic raw images to the real ImageProcessor (as is, or losslessly encoded if it refuses raw input)', async () => {
     const ds = datasets.synthetic({ size: 6, seed: 3, imageSize: 32 });
     const proc = realProcessor(16);
     const batches = await collect(ds.batches(opts({ imageProcessor: proc, batch_size: 6, captionSampling: 'first' })));
@@ -395,5 +395,16 @@ describe('resume', () => {
     expect(() => ds.batches(opts({ seed: 6, resumeFrom: state }))).toThrow(/seed 5/);
     expect(() => ds.batches(opts({ captionSampling: 'all', resumeFrom: state }))).toThrow(/captionSampling 'random'/);
     expect(ds.batches(opts({ resumeFrom: state })).state().seed).toBe(5);
+  });
+});
+
+describe('errors from sources', () => {
+  it('surface to the consumer and leave the loader usable', async () => {
+    const loader = datasets.parquet(path.join(dir, 'nope.parquet')).batches(opts());
+    await expect(collect(loader)).rejects.toThrow(/nope\.parquet/);
+    await expect(collect(loader)).rejects.toThrow(/nope\.parquet/); // not "already iterating"
+    const jl = datasets.jsonl(path.join(dir, 'nope.jsonl')).batches(opts());
+    await expect(collect(jl)).rejects.toThrow(/nope\.jsonl/);
+    await expect(collect(jl)).rejects.toThrow(/nope\.jsonl/);
   });
 });

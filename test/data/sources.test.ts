@@ -198,7 +198,7 @@ describe('datasets.imageFolder', () => {
     const items = await datasets.imageFolder(root).toArray();
     expect(items.map(simplify)).toEqual([
       { id: 'a', image: path.join(root, 'a.png'), captions: ['a blue image'] },
-      { id: 'b', image: path.join(root, 'b.jpg'), captions: ['a red image', 'something red', '', ''] },
+      { id: 'b', image: path.join(root, 'b.jpg'), captions: ['a red image', 'something red'] },
       { id: 'd', image: path.join(root, 'd.webp'), captions: [] },
       { id: 'sub/c', image: path.join(root, 'sub', 'c.JPEG'), captions: ['nested'] },
     ]);

@@ -207,3 +207,18 @@ describe('preprocess', () => {
     expect(ticks).toBeGreaterThan(0);
   });
 });
+
+describe('header sniffing (skips sharp.metadata for JPEG and PNG)', () => {
+  it('reads JPEG and PNG sizes and the PIL-specific kinds', async () => {
+    const { sniffHeader } = await import('../../lib/processing/decode.js');
+    const jpg = await sharp({ create: { width: 33, height: 17, channels: 3, background: '#123456' } }).jpeg().toBuffer();
+    expect(sniffHeader(jpg)).toEqual({ width: 33, height: 17, kind: 'rgb' });
+    const cmyk = await sharp({ create: { width: 9, height: 4, channels: 3, background: '#123456' } }).toColourspace('cmyk').jpeg().toBuffer();
+    expect(sniffHeader(cmyk)).toEqual({ width: 9, height: 4, kind: 'cmyk' });
+    const png = await sharp({ create: { width: 5, height: 6, channels: 4, background: '#12345678' } }).png().toBuffer();
+    expect(sniffHeader(png)).toEqual({ width: 5, height: 6, kind: 'rgb' });
+    expect(sniffHeader(png16Gray(3, 2, [1, 2, 3, 4, 5, 6]))).toEqual({ width: 3, height: 2, kind: 'gray16' });
+    expect(sniffHeader(Buffer.from('GIF89a....'))).toBeNull();
+    expect(sniffHeader(jpg.subarray(0, 3))).toBeNull();
+  });
+});

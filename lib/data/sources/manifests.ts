@@ -224,7 +224,7 @@ export function imageFolder(dir: string, options?: ImageFolderOptions): Dataset<
     const txt = file.slice(0, file.length - path.extname(file).length) + '.txt';
     let captions: string[] = [];
     try {
-      captions = decodeUtf8(await fsp.readFile(txt)).split(/\r?\n/);
+      captions = decodeUtf8(await fsp.readFile(txt)).split(/\r?\n/).filter((line) => line.trim() !== '');
     } catch {
       captions = [];
     }

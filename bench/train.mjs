@@ -1,0 +1,27 @@
+// Training throughput (samples/s) with one native call per step (forward, backward, clip, AdamW), batch 8,
+// 24-token captions, for the tiny / small / base sizes of DESIGN.md. TRAIN_SIZES=tiny,small to choose.
+import { VisionEncoderDecoder } from '../dist/lib/models/vision-encoder-decoder.js';
+import { AdamW } from '../dist/lib/train/adamw.js';
+import { Tensor } from '../dist/lib/tensor.js';
+import { benchConfig, randomPixels } from './models.mjs';
+
+const hf = { tiny: 62.5, small: 6.97, base: 2.12 };
+const goal = { tiny: 95, small: 8.4, base: 2.35 };
+const sizes = (process.env.TRAIN_SIZES ?? 'tiny,small').split(',');
+for (const size of sizes) {
+  const cfg = benchConfig(size);
+  const model = await VisionEncoderDecoder.fromConfig(cfg, { seed: 0 });
+  model.train();
+  const opt = new AdamW(model, { lr: 1e-4, weight_decay: 0.0 });
+  const batch = 8;
+  const px = randomPixels(Tensor, batch, cfg.encoder.image_size);
+  const labels = Tensor.from(BigInt64Array.from({ length: batch * 24 }, (_, i) => BigInt((i * 7919) % 50000)), [batch, 24]);
+  const mb = [{ pixel_values: { dtype: 'float32', shape: [...px.shape], data: px.data }, labels: { dtype: 'int64', shape: [batch, 24], data: labels.data } }];
+  const step = () => model.handle.trainStep(mb, { optimizer: opt.handle, max_grad_norm: 1.0, learning_rate: 1e-4 });
+  await step();
+  const steps = size === 'tiny' ? 30 : 3;
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) await step();
+  const sps = (batch * steps) / ((performance.now() - t0) / 1000);
+  console.log(`train ${size.padEnd(5)}: ${sps.toFixed(2)} samples/s   (HF: ${hf[size]}, goal >= ${goal[size]})`);
+}

@@ -1,0 +1,884 @@
+/**
+ * Trainer: the Hugging Face Trainer / Seq2SeqTrainer loop for VisionEncoderDecoder captioners.
+ *
+ * - One native call per optimizer step: model.handle.trainStep gets every micro-batch of the gradient
+ *   accumulation at once (forward + backward per micro-batch, clipping, AdamW, zeroing). The next group of
+ *   batches is pulled from the loader while that step runs.
+ * - Evaluation: eval_loss from teacher-forced forward passes and, with predict_with_generate, generated captions
+ *   scored with the COCO metrics against all references of each image (eval_Bleu_4, eval_CIDEr, ...).
+ * - Checkpoints: output_dir/checkpoint-<step>/ in the HF layout plus optimizer, scheduler, RNG and data-loader
+ *   state, written atomically; resume continues from the saved data position without replaying batches.
+ * - SIGINT/SIGTERM during fit(): the current step finishes, a checkpoint is saved and fit() resolves.
+ * - A non-finite loss stops training with NonFiniteLossError naming the step and the last good checkpoint.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { InvalidArgumentError, NonFiniteLossError, TorchCaptionError, UnsupportedConfigError, describe } from '../errors.js';
+import { native, type NativeModelHandle, type RawTensor } from '../native.js';
+import type { Tensor } from '../tensor.js';
+import type { Dataset } from '../data/dataset.js';
+import type { Batch, DataLoader, LoaderState } from '../data/loader.js';
+import type { DataItem } from '../data/types.js';
+import { scoreCaptions } from '../metrics/score.js';
+import type { VisionEncoderDecoder } from '../models/vision-encoder-decoder.js';
+import type { GenerateOptions } from '../models/generation.js';
+import { AdamW, HF_NO_DECAY } from './adamw.js';
+import {
+  CallbackHandler, DefaultFlowCallback, metricKey, setStateIntervals, TrainerControl, TrainerState,
+  type CallbackEvent, type CallbackExtras, type LogEntry, type TrainerCallback,
+} from './callbacks.js';
+import {
+  checkpointStep, listCheckpoints, loadOptimizerState, LOADER_STATE_NAME, readJsonFile, removeStaleTemporaries, resolveResumePath,
+  RNG_STATE_NAME, rotateCheckpoints, saveOptimizerState, SCHEDULER_NAME, TRAINER_STATE_NAME, TRAINING_ARGS_NAME, writeFolderAtomic, writeJson,
+} from './checkpoint.js';
+import { JsonlLogger, ProgressReporter, formatDuration } from './logging.js';
+import { imageDataUri, writeReport, type ReportSample } from './report.js';
+import { LearningRateSchedule, warmupSteps } from './schedules.js';
+import { TensorBoardWriter, tensorboardTag } from './tensorboard.js';
+import { resolveTrainingArguments, type TrainingArguments, type TrainingArgumentsInput } from './training-args.js';
+import { tokenizerIdCount, type CaptionImageProcessor, type CaptionTokenizer } from './types.js';
+
+/** What compute_metrics receives (HF's EvalPrediction, with decoded captions since labels are text here). */
+export interface EvalPrediction {
+  /** Generated captions (decoded, special tokens skipped). */
+  predictions: string[];
+  /** All reference captions per image. */
+  references: string[][];
+  /** Item ids, aligned with predictions. */
+  ids: string[];
+  /** Generated token ids (start token first). */
+  sequences: number[][];
+}
+
+export type ComputeMetrics = (p: EvalPrediction) => Record<string, number> | Promise<Record<string, number>>;
+
+export interface TrainerOptions {
+  model: VisionEncoderDecoder;
+  args: TrainingArgumentsInput;
+  train_dataset?: Dataset<DataItem>;
+  eval_dataset?: Dataset<DataItem>;
+  /** Tokenizer for the labels and for decoding generated captions (default: model.tokenizer when attached). */
+  tokenizer?: CaptionTokenizer;
+  /** Image processor (default: model.imageProcessor when attached). */
+  image_processor?: CaptionImageProcessor;
+  compute_metrics?: ComputeMetrics;
+  callbacks?: TrainerCallback[];
+  /** JS-only: where progress and log lines go (default: stderr, with a progress bar on a TTY). */
+  log?: (line: string) => void;
+  /** JS-only: stop gracefully on SIGINT/SIGTERM during fit() (default true). */
+  handleSignals?: boolean;
+}
+
+export interface TrainOutput {
+  global_step: number;
+  /** Mean training loss over the steps of this run. */
+  training_loss: number;
+  /** train_runtime, train_samples_per_second, train_steps_per_second, train_loss, epoch (HF names). */
+  metrics: Record<string, number>;
+  /** True when fit() stopped early on a signal or stop(). */
+  interrupted: boolean;
+  /** The last checkpoint written (null when none). */
+  checkpoint: string | null;
+}
+
+export interface PredictionOutput {
+  predictions: string[];
+  references: string[][];
+  ids: string[];
+  sequences: number[][];
+  metrics: Record<string, number>;
+}
+
+interface Group {
+  batches: Batch[];
+  states: LoaderState[];
+  done: boolean;
+}
+
+const EMPTY_DONE: Group = Object.freeze({ batches: [], states: [], done: true }) as Group;
+
+function toRaw(t: Tensor): RawTensor {
+  return { dtype: t.dtype, shape: [...t.shape], data: t.data };
+}
+
+function round(v: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+/** A 32-bit seed per (seed, step) for dropout, so a resumed run draws the same masks as an uninterrupted one. */
+function stepSeed(seed: number, step: number): number {
+  let h = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(step + 1, 0xc2b2ae35)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
+  return (h ^ (h >>> 15)) >>> 0;
+}
+
+function isModel(m: unknown): m is VisionEncoderDecoder {
+  return typeof m === 'object' && m !== null && 'handle' in m && 'config' in m && typeof (m as { generate?: unknown }).generate === 'function';
+}
+
+export class Trainer {
+  readonly model: VisionEncoderDecoder;
+  readonly args: TrainingArguments;
+  readonly train_dataset: Dataset<DataItem> | undefined;
+  readonly eval_dataset: Dataset<DataItem> | undefined;
+  readonly tokenizer: CaptionTokenizer;
+  readonly image_processor: CaptionImageProcessor;
+  readonly compute_metrics: ComputeMetrics | undefined;
+  readonly callback_handler: CallbackHandler;
+  state = new TrainerState();
+  control = new TrainerControl();
+  optimizer: AdamW | null = null;
+  lr_scheduler: LearningRateSchedule | null = null;
+
+  readonly #progress: ProgressReporter;
+  readonly #handleSignals: boolean;
+  readonly #logSink: ((line: string) => void) | undefined;
+  #jsonl: JsonlLogger | null = null;
+  #tb: TensorBoardWriter | null = null;
+  #initEnd: Promise<void> | null = null;
+  #nativeSyncNeeded = false;
+  #prepared = false;
+  #stopRequested: string | null = null;
+  #fitting = false;
+  #loaderState: LoaderState | null = null;
+  #lastCheckpoint: string | null = null;
+  #lastSavedStep = -1;
+  #lastEval: PredictionOutput | null = null;
+  #pendingNotes: string[] = [];
+
+  constructor(opts: TrainerOptions) {
+    if (opts === null || typeof opts !== 'object') throw new InvalidArgumentError(`Expected an options object for Trainer but received ${describe(opts)}`);
+    for (const key of Object.keys(opts)) {
+      if (!['model', 'args', 'train_dataset', 'eval_dataset', 'tokenizer', 'image_processor', 'compute_metrics', 'callbacks', 'log', 'handleSignals'].includes(key)) {
+        throw new InvalidArgumentError(`Unknown Trainer option '${key}' (options: model, args, train_dataset, eval_dataset, tokenizer, image_processor, compute_metrics, callbacks, log, handleSignals)`);
+      }
+    }
+    if (!isModel(opts.model)) throw new InvalidArgumentError(`Expected a VisionEncoderDecoder for model but received ${describe(opts.model)}`);
+    this.model = opts.model;
+    this.args = resolveTrainingArguments(opts.args);
+    this.train_dataset = opts.train_dataset;
+    this.eval_dataset = opts.eval_dataset;
+    const tok = opts.tokenizer ?? (this.model.tokenizer as unknown as CaptionTokenizer | undefined);
+    if (!tok || typeof tok.encode !== 'function' || typeof tok.decode !== 'function') {
+      throw new InvalidArgumentError('Expected a tokenizer (with encode and decode) for the Trainer: pass tokenizer, or attach one to model.tokenizer');
+    }
+    this.tokenizer = tok;
+    const proc = opts.image_processor ?? (this.model.imageProcessor as unknown as CaptionImageProcessor | undefined);
+    if (!proc || typeof proc.preprocess !== 'function') {
+      throw new InvalidArgumentError('Expected an image_processor (with preprocess) for the Trainer: pass image_processor, or attach one to model.imageProcessor');
+    }
+    this.image_processor = proc;
+    if (opts.compute_metrics !== undefined && typeof opts.compute_metrics !== 'function') {
+      throw new InvalidArgumentError(`Expected a function for compute_metrics but received ${describe(opts.compute_metrics)}`);
+    }
+    this.compute_metrics = opts.compute_metrics;
+    this.#logSink = opts.log;
+    this.#handleSignals = opts.handleSignals ?? true;
+    this.#progress = new ProgressReporter({ write: opts.log ? (t) => opts.log!(t.replace(/\n$/, '')) : undefined, disabled: this.args.disable_tqdm });
+    this.callback_handler = new CallbackHandler([new DefaultFlowCallback(), ...(opts.callbacks ?? [])]);
+    this.#checkPrecision();
+    this.#checkTokenIds();
+    this.#initEnd = this.#emit('on_init_end').then(() => undefined);
+    this.#initEnd.catch(() => undefined); // surfaced when awaited by fit/evaluate/predict
+  }
+
+  // ------------------------------------------------------------------------------------------- setup checks
+
+  #checkPrecision(): void {
+    const a = this.args;
+    if (!a.fp16 && !a.bf16) return;
+    const which = a.fp16 ? 'fp16' : 'bf16';
+    const device = this.model.device;
+    if (!device.startsWith('cuda')) {
+      throw new InvalidArgumentError(`${which} = true needs a CUDA device but the model is on ${device}; mixed precision is not available on CPU (leave ${which} false)`);
+    }
+    throw new UnsupportedConfigError(`${which} = true: mixed-precision training is not implemented in the native train step yet; train in float32`);
+  }
+
+  /**
+   * Fill decoder_start/pad/eos token ids (and vocab_size) from the tokenizer when the model config lacks them,
+   * and check that they agree with the tokenizer (the most common Hugging Face captioning mistake).
+   */
+  #checkTokenIds(): void {
+    const cfg = this.model.config as unknown as Record<string, unknown> & { decoder: { vocab_size: number } };
+    const tok = this.tokenizer;
+    const vocab = cfg.decoder.vocab_size;
+    const ids = tokenizerIdCount(tok);
+    if (ids > vocab) {
+      throw new InvalidArgumentError(
+        `The tokenizer has ${ids} token ids but the decoder's vocab_size is ${vocab}: ids >= ${vocab} would index past the embedding. ` +
+          `Build the model with decoder.vocab_size >= ${ids} (or use the tokenizer it was trained with).`,
+      );
+    }
+    const eos = tok.eos_token_id;
+    if (eos === null || eos === undefined) {
+      throw new InvalidArgumentError('The tokenizer has no eos token: captions need an end token so that generation knows where to stop');
+    }
+    const notes: string[] = [];
+    if (cfg.eos_token_id === null || cfg.eos_token_id === undefined) {
+      cfg.eos_token_id = eos;
+      notes.push(`eos_token_id = ${eos}`);
+    } else if (cfg.eos_token_id !== eos) {
+      throw new InvalidArgumentError(
+        `model.config.eos_token_id is ${String(cfg.eos_token_id)} but the tokenizer's eos token id is ${eos}: the labels end with ${eos}, ` +
+          `so generation would not stop where captions end. Set model.config.eos_token_id = ${eos} (or use the matching tokenizer).`,
+      );
+    }
+    if (cfg.pad_token_id === null || cfg.pad_token_id === undefined) {
+      const pad = tok.pad_token_id ?? eos;
+      cfg.pad_token_id = pad;
+      notes.push(`pad_token_id = ${pad}`);
+      this.#nativeSyncNeeded = true;
+    }
+    if (cfg.decoder_start_token_id === null || cfg.decoder_start_token_id === undefined) {
+      const start = tok.bos_token_id ?? eos;
+      cfg.decoder_start_token_id = start;
+      notes.push(`decoder_start_token_id = ${start}`);
+      this.#nativeSyncNeeded = true;
+    }
+    for (const k of ['decoder_start_token_id', 'pad_token_id', 'eos_token_id'] as const) {
+      const v = cfg[k];
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= vocab) {
+        throw new InvalidArgumentError(`Expected a token id in [0, ${vocab}) for model.config.${k} but received ${describe(v)}`);
+      }
+      const gen = this.model.generationConfig as Record<string, unknown>;
+      if (gen[k] === undefined || gen[k] === null) gen[k] = v;
+    }
+    if (notes.length) {
+      this.#pendingNotes.push(`The model config lacked token ids; set from the tokenizer: ${notes.join(', ')} (model.config was updated)`);
+    }
+  }
+
+  /** Make the native model use the token ids set on model.config (it copies them when it is built). */
+  async #prepare(): Promise<void> {
+    if (this.#initEnd) await this.#initEnd;
+    for (const note of this.#pendingNotes.splice(0)) this.#line(note);
+    if (this.#prepared) return;
+    this.#prepared = true;
+    if (!this.#nativeSyncNeeded) return;
+    const cfg = this.model.config;
+    const h = this.model.handle as NativeModelHandle & { setSpecialTokens?: (ids: Record<string, number>) => void };
+    if (typeof h.setSpecialTokens === 'function') {
+      h.setSpecialTokens({ decoder_start_token_id: cfg.decoder_start_token_id!, pad_token_id: cfg.pad_token_id!, eos_token_id: cfg.eos_token_id! });
+      return;
+    }
+    // No setter on this addon build: rebuild the native model from the updated config with the same weights.
+    const device = h.device();
+    const dtype = h.parameterInfo()[0]?.dtype ?? 'float32';
+    const state = await h.stateDict();
+    const fresh = new (native().Model)(cfg as unknown as Record<string, unknown>, { seed: 0, device: 'cpu' });
+    const report = await fresh.loadStateDict(state, {});
+    if (report.missing.length || report.unexpected.length) {
+      throw new TorchCaptionError(`Could not rebuild the native model with the new token ids (missing: ${report.missing.join(', ')}; unexpected: ${report.unexpected.join(', ')})`);
+    }
+    await fresh.to(device, dtype === 'float32' || dtype === 'bfloat16' || dtype === 'float16' ? dtype : 'float32');
+    fresh.setTraining(this.model.isTraining);
+    (this.model as unknown as { handle: NativeModelHandle }).handle = fresh;
+  }
+
+  // ------------------------------------------------------------------------------------------- logging
+
+  #line(text: string): void {
+    this.#progress.line(text);
+  }
+
+  async #emit(event: CallbackEvent, extras: CallbackExtras = {}): Promise<TrainerControl> {
+    const full: CallbackExtras = {
+      model: this.model, tokenizer: this.tokenizer, image_processor: this.image_processor, optimizer: this.optimizer, lr_scheduler: this.lr_scheduler, ...extras,
+    };
+    this.control = await this.callback_handler.call(event, this.args, this.state, this.control, full);
+    return this.control;
+  }
+
+  /** HF Trainer.log: add epoch, append to log_history, write JSONL/TensorBoard, call on_log. */
+  async log(logs: Record<string, number>): Promise<void> {
+    const entry: Record<string, number> = { ...logs };
+    if (this.state.epoch !== null) entry.epoch = round(this.state.epoch, 4);
+    const output = { ...entry, step: this.state.global_step } as LogEntry;
+    this.state.log_history.push(output);
+    this.#jsonl?.write(output);
+    if (this.#tb) {
+      const tb: Record<string, number> = {};
+      for (const [k, v] of Object.entries(entry)) tb[tensorboardTag(k)] = v;
+      this.#tb.addScalars(this.state.global_step, tb);
+    }
+    this.#line(formatLogLine(output));
+    await this.#emit('on_log', { logs: entry });
+  }
+
+  // ------------------------------------------------------------------------------------------- training
+
+  /** Request a graceful stop: the current step finishes, a checkpoint is saved, fit() resolves. */
+  stop(reason = 'stop()'): void {
+    if (!this.#fitting) return;
+    if (this.#stopRequested === null) {
+      this.#stopRequested = reason;
+      this.#line(`${reason}: finishing step ${this.state.global_step + 1}, then saving a checkpoint and stopping${reason.startsWith('SIG') ? ' (press Ctrl-C again to abort at once)' : ''}`);
+    }
+  }
+
+  /** HF Trainer.train. */
+  async train(opts: { resume_from_checkpoint?: string | boolean | null } = {}): Promise<TrainOutput> {
+    return this.fit(opts);
+  }
+
+  async fit(opts: { resume_from_checkpoint?: string | boolean | null } = {}): Promise<TrainOutput> {
+    if (this.#fitting) throw new InvalidArgumentError('fit() is already running on this Trainer');
+    if (!this.train_dataset) throw new InvalidArgumentError('Expected a train_dataset for fit() but the Trainer has none');
+    await this.#prepare();
+    this.#fitting = true;
+    this.#stopRequested = null;
+    const removeSignals = this.#handleSignals ? this.#installSignalHandlers() : () => undefined;
+    try {
+      return await this.#fit(opts.resume_from_checkpoint !== undefined ? opts.resume_from_checkpoint : this.args.resume_from_checkpoint);
+    } finally {
+      removeSignals();
+      this.#progress.stop();
+      this.#tb?.close();
+      this.#tb = null;
+      this.#fitting = false;
+    }
+  }
+
+  #installSignalHandlers(): () => void {
+    let count = 0;
+    const handler = (signal: NodeJS.Signals): void => {
+      count++;
+      if (count > 1) {
+        remove();
+        this.#line(`${signal} again: aborting without saving`);
+        process.kill(process.pid, signal);
+        return;
+      }
+      this.stop(signal);
+    };
+    const onInt = (): void => handler('SIGINT');
+    const onTerm = (): void => handler('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    const remove = (): void => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+    };
+    return remove;
+  }
+
+  async #trainLoader(resumeFrom: LoaderState | undefined): Promise<DataLoader<DataItem>> {
+    const a = this.args;
+    const seed = a.data_seed ?? a.seed;
+    // HF shuffles the training set every epoch (RandomSampler seeded by data_seed or seed): a full permutation
+    // when items can be fetched by position, else a 1000-item shuffle buffer (HF IterableDataset's default).
+    const randomAccess = await this.train_dataset!.hasRandomAccess();
+    const ds = this.train_dataset!.shuffle({ seed, buffer_size: randomAccess ? Infinity : 1000 });
+    return ds.batches({
+      batch_size: a.per_device_train_batch_size,
+      max_length: a.max_target_length,
+      imageProcessor: this.image_processor,
+      tokenizer: this.tokenizer,
+      captionSampling: 'random',
+      prefetch: a.dataloader_prefetch_factor ?? 2,
+      ...(a.dataloader_num_workers > 0 ? { concurrency: a.dataloader_num_workers } : {}),
+      drop_last: a.dataloader_drop_last,
+      ...(resumeFrom ? { resumeFrom } : { seed }),
+      log: (m) => this.#line(m),
+    });
+  }
+
+  async #fetchGroup(it: AsyncIterator<Batch>, loader: DataLoader<DataItem>, n: number): Promise<Group> {
+    const g: Group = { batches: [], states: [], done: false };
+    while (g.batches.length < n) {
+      const r = await it.next();
+      if (r.done) {
+        g.done = true;
+        break;
+      }
+      g.batches.push(r.value);
+      g.states.push(loader.state());
+    }
+    return g;
+  }
+
+  async #fit(resumeArg: string | boolean | null): Promise<TrainOutput> {
+    const a = this.args;
+    const outputDir = resolve(a.output_dir);
+    await mkdir(outputDir, { recursive: true });
+    await removeStaleTemporaries(outputDir);
+    const resumePath = await resolveResumePath(resumeArg, outputDir);
+    if (!resumePath) {
+      const existing = await listCheckpoints(outputDir);
+      if (existing.length && !a.overwrite_output_dir) {
+        this.#line(`Note: ${outputDir} already holds ${existing.length} checkpoint(s) (latest checkpoint-${existing[existing.length - 1]!.step}); starting fresh. Pass resume_from_checkpoint: true to continue from it.`);
+      }
+    }
+
+    // Data, resumed at the saved position when resuming.
+    let resumeLoader: LoaderState | undefined;
+    if (resumePath) {
+      const p = join(resumePath, LOADER_STATE_NAME);
+      if (existsSync(p)) resumeLoader = await readJsonFile<LoaderState>(p);
+    }
+    const loader = await this.#trainLoader(resumeLoader);
+    const G = a.gradient_accumulation_steps;
+    const batchesPerEpoch = await loader.numBatches();
+    let maxSteps: number;
+    let numEpochs: number;
+    if (batchesPerEpoch !== undefined) {
+      if (batchesPerEpoch === 0) throw new InvalidArgumentError('The train_dataset is empty (or smaller than one batch with dataloader_drop_last)');
+      const updatesPerEpoch = Math.max(1, Math.ceil(batchesPerEpoch / G));
+      if (a.max_steps > 0) {
+        maxSteps = a.max_steps;
+        numEpochs = Math.ceil(maxSteps / updatesPerEpoch);
+      } else {
+        maxSteps = Math.ceil(a.num_train_epochs * updatesPerEpoch);
+        numEpochs = Math.ceil(a.num_train_epochs);
+      }
+    } else {
+      if (a.max_steps <= 0) {
+        throw new InvalidArgumentError('The train_dataset has no known length (a stream, or after filter()); set max_steps to say how long to train');
+      }
+      maxSteps = a.max_steps;
+      numEpochs = Number.MAX_SAFE_INTEGER;
+    }
+
+    // Optimizer and schedule (HF: AdamW without weight decay on biases and LayerNorm weights).
+    this.optimizer = new AdamW(this.model, {
+      lr: a.learning_rate, betas: [a.adam_beta1, a.adam_beta2], eps: a.adam_epsilon, weight_decay: a.weight_decay, no_decay: HF_NO_DECAY,
+    });
+    const warmup = warmupSteps(maxSteps, a.warmup_steps, a.warmup_ratio);
+    this.lr_scheduler = new LearningRateSchedule(a.lr_scheduler_type, a.learning_rate, {
+      num_warmup_steps: warmup, num_training_steps: maxSteps, ...a.lr_scheduler_kwargs,
+    });
+
+    // State (restored when resuming).
+    this.state = new TrainerState();
+    this.control = new TrainerControl();
+    this.#lastCheckpoint = null;
+    this.#lastSavedStep = -1;
+    if (resumePath) await this.#loadCheckpoint(resumePath, resumeLoader);
+    const st = this.state;
+    st.max_steps = maxSteps;
+    st.num_train_epochs = numEpochs === Number.MAX_SAFE_INTEGER ? 0 : numEpochs;
+    st.train_batch_size = a.per_device_train_batch_size;
+    setStateIntervals(st, a);
+    this.#loaderState = loader.state();
+
+    // Logging.
+    this.#jsonl = new JsonlLogger(join(outputDir, 'trainer_log.jsonl'));
+    if (a.report_to.includes('tensorboard')) {
+      const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+      this.#tb = new TensorBoardWriter(a.logging_dir ?? join(outputDir, 'runs', `${stamp}_${hostname()}`));
+    }
+    if (resumePath) this.#jsonl.write({ event: 'resume', step: st.global_step, checkpoint: resumePath });
+    const samplesPerStep = a.per_device_train_batch_size * G;
+    this.#line(
+      `Training: ${batchesPerEpoch !== undefined ? `${batchesPerEpoch} batches per epoch, ` : ''}${maxSteps} optimizer steps` +
+        `${batchesPerEpoch !== undefined ? ` (${st.num_train_epochs} epoch${st.num_train_epochs === 1 ? '' : 's'})` : ''}, batch ${a.per_device_train_batch_size}` +
+        `${G > 1 ? ` x ${G} accumulated = ${samplesPerStep}` : ''}, lr ${a.learning_rate} (${a.lr_scheduler_type}${warmup ? `, ${warmup} warmup steps` : ''}), ` +
+        `${this.model.numParameters({ trainableOnly: true }).toLocaleString('en-US')} trainable parameters; output in ${outputDir}`,
+    );
+
+    const setLr = (): number => {
+      const lr = this.lr_scheduler!.at(st.global_step);
+      this.optimizer!.setLearningRate(lr);
+      return lr;
+    };
+    const seedFn = (native() as Partial<ReturnType<typeof native>>).manualSeed;
+    const canSeed = typeof seedFn === 'function';
+
+    this.model.train();
+    await this.#emit('on_train_begin');
+    if (a.eval_on_start && this.eval_dataset) await this.evaluate();
+    this.#progress.start(maxSteps, st.global_step);
+
+    const startTime = Date.now();
+    let trLossSum = 0;
+    let lastLoggedStep = st.global_step;
+    let runLossSum = 0;
+    let runSteps = 0;
+    let runSamples = 0;
+    let lastGradNorm = 0;
+
+    const maybeLogSaveEvaluate = async (): Promise<void> => {
+      if (this.control.should_log && st.global_step > lastLoggedStep) {
+        const logs: Record<string, number> = {
+          loss: round(trLossSum / (st.global_step - lastLoggedStep), 4),
+          grad_norm: lastGradNorm,
+          learning_rate: this.lr_scheduler!.at(st.global_step),
+        };
+        trLossSum = 0;
+        lastLoggedStep = st.global_step;
+        await this.log(logs);
+      }
+      if (this.control.should_evaluate && this.eval_dataset) {
+        const metrics = await this.evaluate();
+        this.#determineBest(metrics);
+      } else if (this.control.should_evaluate) {
+        this.control.should_evaluate = false;
+      }
+      if (this.control.should_save) {
+        await this.#saveCheckpoint();
+        await this.#emit('on_save');
+      }
+    };
+
+    while (!this.control.should_training_stop && this.#stopRequested === null && st.global_step < maxSteps) {
+      const epochIndex = loader.epoch;
+      if (epochIndex >= numEpochs) break;
+      await this.#emit('on_epoch_begin');
+      const it = loader[Symbol.asyncIterator]();
+      let pending: Promise<Group> = this.#fetchGroup(it, loader, G);
+      let epochDone = false;
+      try {
+        for (;;) {
+          const group = await pending;
+          if (group.batches.length === 0) {
+            epochDone = true;
+            break;
+          }
+          // Pull the next group while this step runs.
+          pending = group.done ? Promise.resolve(EMPTY_DONE) : this.#fetchGroup(it, loader, G);
+          pending.catch(() => undefined);
+          await this.#emit('on_step_begin');
+          setLr();
+          if (canSeed) seedFn!(stepSeed(a.seed, st.global_step));
+          const micro = group.batches.map((b) => ({ pixel_values: toRaw(b.pixel_values), labels: toRaw(b.labels) }));
+          const r = await this.model.handle.trainStep(micro, {
+            optimizer: this.optimizer.handle,
+            max_grad_norm: a.max_grad_norm,
+            learning_rate: this.optimizer.learningRate,
+            label_smoothing: a.label_smoothing_factor,
+          });
+          const loss = Number(r.loss);
+          const gradNorm = Number(r.grad_norm);
+          if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+            const what = !Number.isFinite(loss) ? `loss became ${loss}` : `gradient norm became ${gradNorm}`;
+            this.#jsonl.write({ event: 'non_finite', step: st.global_step + 1, loss, grad_norm: gradNorm });
+            throw new NonFiniteLossError(
+              `Training stopped: the ${what} at step ${st.global_step + 1} (the update was skipped). ` +
+                `Last good checkpoint: ${this.#lastCheckpoint ?? 'none (nothing saved yet)'}. ` +
+                'Try a lower learning_rate, more warmup_steps, or max_grad_norm; resume with resume_from_checkpoint.',
+              st.global_step + 1,
+            );
+          }
+          st.global_step++;
+          this.#loaderState = group.states[group.states.length - 1]!;
+          const rows = group.batches.reduce((n, b) => n + b.labels.shape[0]!, 0);
+          st.epoch = batchesPerEpoch !== undefined ? epochIndex + Math.min(1, this.#loaderState.batches / batchesPerEpoch) : epochIndex;
+          trLossSum += loss;
+          runLossSum += loss;
+          runSteps++;
+          runSamples += rows;
+          lastGradNorm = gradNorm;
+          this.#progress.update(st.global_step, rows, { epoch: st.epoch, loss, learning_rate: this.optimizer.learningRate });
+          await this.#emit('on_step_end', { loss });
+          await maybeLogSaveEvaluate();
+          if (this.control.should_training_stop || this.#stopRequested !== null || this.control.should_epoch_stop) break;
+        }
+      } finally {
+        await pending.catch(() => undefined);
+        await it.return?.(undefined);
+      }
+      if (!epochDone && this.control.should_epoch_stop && this.#stopRequested === null) {
+        // A callback ended the epoch early: the next iteration starts the next epoch.
+        loader.setEpoch(epochIndex + 1);
+        epochDone = true;
+      }
+      if (epochDone) this.#loaderState = loader.state();
+      if (this.#stopRequested !== null) break;
+      if (epochDone || this.control.should_training_stop) {
+        if (epochDone && batchesPerEpoch !== undefined) st.epoch = epochIndex + 1;
+        await this.#emit('on_epoch_end');
+        await maybeLogSaveEvaluate();
+      }
+    }
+    this.#progress.stop();
+
+    const interrupted = this.#stopRequested !== null;
+    if (interrupted && this.#lastSavedStep !== st.global_step) {
+      await this.#saveCheckpoint();
+      await this.#emit('on_save');
+    }
+    if (!interrupted && a.load_best_model_at_end && st.best_model_checkpoint && existsSync(join(st.best_model_checkpoint, 'model.safetensors'))) {
+      const report = await this.model.handle.loadSafetensors(join(st.best_model_checkpoint, 'model.safetensors'), {});
+      if (report.missing.length || report.unexpected.length) throw new TorchCaptionError(`Could not load the best model from ${st.best_model_checkpoint}`);
+      this.#line(`Loaded the best model from ${st.best_model_checkpoint} (${a.metric_for_best_model} = ${st.best_metric})`);
+    }
+    const runtime = (Date.now() - startTime) / 1000;
+    const trainLoss = runSteps ? runLossSum / runSteps : NaN;
+    const metrics: Record<string, number> = {
+      train_runtime: round(runtime, 4),
+      train_samples_per_second: round(runtime > 0 ? runSamples / runtime : 0, 3),
+      train_steps_per_second: round(runtime > 0 ? runSteps / runtime : 0, 3),
+      total_flos: 0,
+      train_loss: trainLoss,
+    };
+    await this.log(metrics);
+    await this.#emit('on_train_end');
+    await writeJson(join(outputDir, TRAINER_STATE_NAME), this.#stateJson());
+    if (st.epoch !== null) metrics.epoch = round(st.epoch, 4);
+    try {
+      await this.writeReport(join(outputDir, 'report.html'));
+    } catch (err) {
+      this.#line(`Could not write the HTML report: ${(err as Error).message}`);
+    }
+    if (interrupted) {
+      this.#line(`Training stopped by ${this.#stopRequested} at step ${st.global_step}; checkpoint saved to ${this.#lastCheckpoint}. Continue with resume_from_checkpoint: true.`);
+    } else {
+      this.#line(`Training done: ${st.global_step} steps in ${formatDuration(runtime)} (${metrics.train_samples_per_second} samples/s), train_loss ${round(trainLoss, 4)}`);
+    }
+    return { global_step: st.global_step, training_loss: trainLoss, metrics, interrupted, checkpoint: this.#lastCheckpoint };
+  }
+
+  #determineBest(metrics: Record<string, number>): void {
+    const name = this.args.metric_for_best_model;
+    if (name === null) return;
+    const key = metricKey(name);
+    const value = metrics[key];
+    if (value === undefined) {
+      throw new InvalidArgumentError(`metric_for_best_model is '${name}' but the evaluation reported no ${key} (reported: ${Object.keys(metrics).join(', ')})`);
+    }
+    const greater = this.args.greater_is_better ?? !key.endsWith('loss');
+    const best = this.state.best_metric;
+    if (best === null || (greater ? value > best : value < best)) {
+      this.state.best_metric = value;
+      this.state.best_global_step = this.state.global_step;
+    }
+  }
+
+  #stateJson(): Record<string, unknown> {
+    const stateful: Record<string, unknown> = {
+      TrainerControl: {
+        args: {
+          should_epoch_stop: this.control.should_epoch_stop, should_evaluate: this.control.should_evaluate, should_log: this.control.should_log,
+          should_save: this.control.should_save, should_training_stop: this.control.should_training_stop,
+        },
+        attributes: {},
+      },
+    };
+    for (const cb of this.callback_handler.callbacks) {
+      if (typeof cb.state === 'function') stateful[cb.constructor.name] = cb.state();
+    }
+    this.state.stateful_callbacks = stateful;
+    return this.state.toJSON();
+  }
+
+  /** Write config, weights, tokenizer and image processor files into a folder (HF save_model). */
+  async saveModel(dir: string = this.args.output_dir): Promise<void> {
+    await this.model.save(dir);
+    if (this.tokenizer.save && (this.model.tokenizer as unknown) !== this.tokenizer) await this.tokenizer.save(dir);
+    if (this.image_processor.save && (this.model.imageProcessor as unknown) !== this.image_processor) await this.image_processor.save(dir);
+  }
+
+  async #saveCheckpoint(): Promise<string> {
+    const a = this.args;
+    const st = this.state;
+    const outputDir = resolve(a.output_dir);
+    const name = `checkpoint-${st.global_step}`;
+    const finalPath = join(outputDir, name);
+    if (st.best_global_step === st.global_step) st.best_model_checkpoint = finalPath;
+    const path = await writeFolderAtomic(outputDir, name, async (tmp) => {
+      await this.saveModel(tmp);
+      if (!a.save_only_model) {
+        await saveOptimizerState(tmp, await this.optimizer!.stateDict());
+        await writeJson(join(tmp, SCHEDULER_NAME), this.lr_scheduler!.toJSON(st.global_step));
+        await writeJson(join(tmp, RNG_STATE_NAME), {
+          seed: a.seed,
+          data_seed: a.data_seed,
+          per_step_seeding: typeof (native() as Partial<ReturnType<typeof native>>).manualSeed === 'function',
+          note: 'dropout is reseeded from (seed, global_step) before every step; the data order and caption sampling follow (data_seed or seed, epoch, position)',
+        });
+        await writeJson(join(tmp, LOADER_STATE_NAME), this.#loaderState);
+      }
+      await writeJson(join(tmp, TRAINER_STATE_NAME), this.#stateJson());
+      await writeJson(join(tmp, TRAINING_ARGS_NAME), a);
+    });
+    this.#lastCheckpoint = path;
+    this.#lastSavedStep = st.global_step;
+    this.#jsonl?.write({ event: 'save', step: st.global_step, checkpoint: path });
+    const removed = await rotateCheckpoints(outputDir, a.save_total_limit, st.best_model_checkpoint);
+    this.#line(`Saved ${name}${removed.length ? ` (removed ${removed.map((p) => `checkpoint-${checkpointStep(p)}`).join(', ')})` : ''}`);
+    return path;
+  }
+
+  async #loadCheckpoint(path: string, loaderState: LoaderState | undefined): Promise<void> {
+    const weights = join(path, 'model.safetensors');
+    if (!existsSync(weights)) throw new InvalidArgumentError(`Expected model.safetensors in the checkpoint ${path} but found none`);
+    const report = await this.model.handle.loadSafetensors(weights, {});
+    if (report.missing.length || report.unexpected.length) {
+      throw new TorchCaptionError(`The checkpoint ${path} does not match the model (missing: ${report.missing.slice(0, 10).join(', ')}; unexpected: ${report.unexpected.slice(0, 10).join(', ')})`);
+    }
+    if (existsSync(join(path, 'optimizer.safetensors'))) {
+      await this.optimizer!.loadStateDict(await loadOptimizerState(path));
+    } else {
+      this.#line(`Note: ${path} has no optimizer state (saved with save_only_model); the optimizer starts fresh`);
+    }
+    const json = await readJsonFile(join(path, TRAINER_STATE_NAME));
+    this.state = TrainerState.fromJSON(json);
+    const stateful = (this.state.stateful_callbacks ?? {}) as Record<string, Record<string, unknown>>;
+    for (const cb of this.callback_handler.callbacks) {
+      const saved = stateful[cb.constructor.name];
+      if (saved && typeof cb.loadState === 'function') cb.loadState(saved);
+    }
+    const sched = existsSync(join(path, SCHEDULER_NAME)) ? await readJsonFile(join(path, SCHEDULER_NAME)) : null;
+    if (sched && sched.lr_scheduler_type !== this.args.lr_scheduler_type) {
+      this.#line(`Note: the checkpoint used lr_scheduler_type '${String(sched.lr_scheduler_type)}', this run uses '${this.args.lr_scheduler_type}'`);
+    }
+    this.#lastCheckpoint = path;
+    this.#lastSavedStep = this.state.global_step;
+    const where = loaderState
+      ? `data position: epoch ${loaderState.epoch}, item ${loaderState.index} (no batches replayed)`
+      : 'no loader_state.json: the data starts from the beginning of an epoch';
+    this.#line(`Resuming from ${path}: global_step ${this.state.global_step}, epoch ${round(this.state.epoch ?? 0, 2)}, ${where}`);
+  }
+
+  // ------------------------------------------------------------------------------------------- evaluation
+
+  #generateOptions(): Partial<GenerateOptions> {
+    const o: Partial<GenerateOptions> = {};
+    if (this.args.generation_max_length !== null) o.max_length = this.args.generation_max_length;
+    if (this.args.generation_num_beams !== null) o.num_beams = this.args.generation_num_beams;
+    return o;
+  }
+
+  async #predictionLoop(dataset: Dataset<DataItem>, prefix: string, generate: boolean): Promise<PredictionOutput> {
+    const a = this.args;
+    const wasTraining = this.model.isTraining;
+    this.model.eval();
+    const start = Date.now();
+    const loader = dataset.batches({
+      batch_size: a.per_device_eval_batch_size,
+      max_length: a.max_target_length,
+      imageProcessor: this.image_processor,
+      tokenizer: this.tokenizer,
+      captionSampling: 'first',
+      prefetch: a.dataloader_prefetch_factor ?? 2,
+      ...(a.dataloader_num_workers > 0 ? { concurrency: a.dataloader_num_workers } : {}),
+      log: (m) => this.#line(m),
+    });
+    const genOpts = this.#generateOptions();
+    let lossSum = 0;
+    let rows = 0;
+    let steps = 0;
+    const out: PredictionOutput = { predictions: [], references: [], ids: [], sequences: [], metrics: {} };
+    try {
+      for await (const batch of loader) {
+        const n = batch.labels.shape[0]!;
+        const f = await this.model.forward({ pixel_values: batch.pixel_values, labels: batch.labels }, { label_smoothing: a.label_smoothing_factor });
+        if (typeof f.loss === 'number') lossSum += f.loss * n;
+        rows += n;
+        steps++;
+        if (generate) {
+          const g = await this.model.generate(batch.pixel_values, genOpts);
+          for (let i = 0; i < n; i++) {
+            const seq = g.sequences[i]!;
+            out.sequences.push(seq);
+            out.predictions.push(this.tokenizer.decode(seq, { skip_special_tokens: true }).trim());
+          }
+        }
+        out.ids.push(...batch.ids);
+        out.references.push(...batch.captions);
+        await this.#emit('on_prediction_step');
+      }
+    } finally {
+      this.model.train(wasTraining);
+    }
+    if (rows === 0) throw new InvalidArgumentError(`The ${prefix} dataset gave no usable items`);
+    const m: Record<string, number> = { [`${prefix}_loss`]: lossSum / rows };
+    if (generate) {
+      const metricsWanted = process.env.METEOR_JAR ? (['Bleu', 'METEOR', 'ROUGE_L', 'CIDEr'] as const) : (['Bleu', 'ROUGE_L', 'CIDEr'] as const);
+      const scores = scoreCaptions(out.predictions.map((p) => p || ' '), out.references, { metrics: [...metricsWanted] }) as unknown as Record<string, number>;
+      for (const [k, v] of Object.entries(scores)) if (typeof v === 'number') m[`${prefix}_${k}`] = v;
+      if (this.compute_metrics) {
+        const extra = await this.compute_metrics({ predictions: out.predictions, references: out.references, ids: out.ids, sequences: out.sequences });
+        for (const [k, v] of Object.entries(extra ?? {})) {
+          if (typeof v !== 'number') throw new InvalidArgumentError(`Expected numbers from compute_metrics but ${k} is ${describe(v)}`);
+          m[k.startsWith(`${prefix}_`) ? k : `${prefix}_${k}`] = v;
+        }
+      }
+    }
+    const runtime = (Date.now() - start) / 1000;
+    m[`${prefix}_runtime`] = round(runtime, 4);
+    m[`${prefix}_samples_per_second`] = round(runtime > 0 ? rows / runtime : 0, 3);
+    m[`${prefix}_steps_per_second`] = round(runtime > 0 ? steps / runtime : 0, 3);
+    out.metrics = m;
+    return out;
+  }
+
+  /**
+   * Evaluate on eval_dataset (or the one given): eval_loss, and with predict_with_generate the COCO caption
+   * metrics of generated captions against all references (eval_Bleu_1..4, eval_ROUGE_L, eval_CIDEr) plus
+   * compute_metrics. Logged with the prefix, as HF does.
+   */
+  async evaluate(eval_dataset?: Dataset<DataItem>, opts: { metric_key_prefix?: string } = {}): Promise<Record<string, number>> {
+    await this.#prepare();
+    const ds = eval_dataset ?? this.eval_dataset;
+    if (!ds) throw new InvalidArgumentError('Expected an eval_dataset for evaluate() but the Trainer has none');
+    const prefix = opts.metric_key_prefix ?? 'eval';
+    const out = await this.#predictionLoop(ds, prefix, this.args.predict_with_generate);
+    if (this.args.predict_with_generate) this.#lastEval = out;
+    await this.log(out.metrics);
+    await this.#emit('on_evaluate', { metrics: out.metrics });
+    return out.metrics;
+  }
+
+  /** Caption a dataset: generated captions, references and metrics prefixed `test_` (HF predict). */
+  async predict(test_dataset: Dataset<DataItem>, opts: { metric_key_prefix?: string } = {}): Promise<PredictionOutput> {
+    await this.#prepare();
+    if (!test_dataset) throw new InvalidArgumentError('Expected a dataset for predict()');
+    const out = await this.#predictionLoop(test_dataset, opts.metric_key_prefix ?? 'test', true);
+    this.#lastEval = out;
+    await this.#emit('on_predict', { metrics: out.metrics });
+    return out;
+  }
+
+  /** Write the HTML report (curves from log_history, samples from the last generating evaluation). */
+  async writeReport(path: string = join(this.args.output_dir, 'report.html'), opts: { samples?: number } = {}): Promise<void> {
+    const n = opts.samples ?? 8;
+    const samples: ReportSample[] = [];
+    const last = this.#lastEval;
+    if (last && n > 0) {
+      const want = new Map<string, number>();
+      last.ids.slice(0, n).forEach((id, i) => want.set(id, i));
+      const images = new Map<string, string | undefined>();
+      const ds = this.eval_dataset;
+      if (ds) {
+        let seen = 0;
+        for await (const item of ds.items()) {
+          if (want.has(String(item.id)) && !images.has(String(item.id))) images.set(String(item.id), await imageDataUri(item.image));
+          if (++seen >= n * 4 || images.size >= want.size) break;
+        }
+      }
+      for (const [id, i] of want) {
+        samples.push({ id, image: images.get(id), prediction: last.predictions[i] ?? '', references: last.references[i] ?? [] });
+      }
+    }
+    const summary: Record<string, number | string> = { global_step: this.state.global_step };
+    for (const e of this.state.log_history) {
+      for (const [k, v] of Object.entries(e)) if (k !== 'step' && (k.startsWith('train_') || k.startsWith('eval_') || k === 'epoch')) summary[k] = v;
+    }
+    if (this.state.best_model_checkpoint) summary.best_model_checkpoint = this.state.best_model_checkpoint;
+    await mkdir(resolve(path, '..'), { recursive: true });
+    await writeReport(path, {
+      title: `torch-caption training report — ${this.args.run_name ?? resolve(this.args.output_dir)}`,
+      log_history: this.state.log_history,
+      summary,
+      samples,
+      args: this.args as unknown as Record<string, unknown>,
+    });
+  }
+
+  /** The last generating evaluation's captions (for reports and the CLI). */
+  get lastPredictions(): PredictionOutput | null {
+    return this.#lastEval;
+  }
+}
+
+function formatLogLine(e: LogEntry): string {
+  const parts = Object.entries(e)
+    .filter(([k]) => k !== 'step')
+    .map(([k, v]) => `${k} ${typeof v !== 'number' ? String(v) : Number.isInteger(v) ? v : Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(2) : v.toFixed(4)}`);
+  return `[step ${e.step}] ${parts.join(', ')}`;
+}
