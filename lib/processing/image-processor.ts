@@ -8,10 +8,10 @@
 import { cpus } from 'node:os';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import sharp, { type KernelEnum } from 'sharp';
+import type { KernelEnum } from 'sharp';
 import { expected, FormatError, InvalidArgumentError, UnsupportedConfigError } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import { decodeRgb, DEFAULT_LIMIT_INPUT_PIXELS, describeInput, type ImageInput, type RgbImage } from './decode.js';
+import { decodeResizedFast, decodeRgb, DEFAULT_LIMIT_INPUT_PIXELS, describeInput, type ImageInput, type RgbImage } from './decode.js';
 import { nativeProcessing } from './native-image.js';
 
 export type { ImageInput } from './decode.js';
@@ -368,15 +368,13 @@ export class ImageProcessor {
 
     const one = async (input: ImageInput, i: number): Promise<{ data: Float32Array; height: number; width: number }> => {
       const label = describeInput(input, Array.isArray(inputs) ? i : undefined);
-      let img = await decodeRgb(input, { autoOrient: o.autoOrient, limitInputPixels: o.limitInputPixels }, label);
-      const size = this.outputSize(img.width, img.height);
-      if (o.resample === 'fast' && (size.width !== img.width || size.height !== img.height)) {
-        const data = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
-          .resize(size.width, size.height, { fit: 'fill', kernel: FAST_KERNELS[c.resample] })
-          .raw()
-          .toBuffer();
-        img = { data, width: size.width, height: size.height };
-      }
+      const decodeOpts = { autoOrient: o.autoOrient, limitInputPixels: o.limitInputPixels };
+      const img =
+        o.resample === 'fast'
+          ? await decodeResizedFast(input, decodeOpts, label, FAST_KERNELS[c.resample], (w, h) => this.outputSize(w, h))
+          : await decodeRgb(input, decodeOpts, label);
+      // The fast path has resized already; the native call then only rescales and normalizes.
+      const size = o.resample === 'fast' ? { width: img.width, height: img.height } : this.outputSize(img.width, img.height);
       const nopts = { ...nativeOpts, outWidth: size.width, outHeight: size.height };
       const data = batch
         ? await addon.preprocessRgb(img.data, img.width, img.height, nopts, batch, i * plane)

@@ -148,6 +148,7 @@ export class Trainer {
   #lastSavedStep = -1;
   #lastEval: PredictionOutput | null = null;
   #pendingNotes: string[] = [];
+  #inStep = false;
 
   constructor(opts: TrainerOptions) {
     if (opts === null || typeof opts !== 'object') throw new InvalidArgumentError(`Expected an options object for Trainer but received ${describe(opts)}`);
@@ -316,7 +317,8 @@ export class Trainer {
     if (!this.#fitting) return;
     if (this.#stopRequested === null) {
       this.#stopRequested = reason;
-      this.#line(`${reason}: finishing step ${this.state.global_step + 1}, then saving a checkpoint and stopping${reason.startsWith('SIG') ? ' (press Ctrl-C again to abort at once)' : ''}`);
+      const what = this.#inStep ? `finishing step ${this.state.global_step + 1}` : `stopping after step ${this.state.global_step}`;
+      this.#line(`${reason}: ${what}, then saving a checkpoint${reason.startsWith('SIG') ? ' (send it again to abort at once without saving)' : ''}`);
     }
   }
 
@@ -542,6 +544,7 @@ export class Trainer {
           pending = group.done ? Promise.resolve(EMPTY_DONE) : this.#fetchGroup(it, loader, G);
           pending.catch(() => undefined);
           await this.#emit('on_step_begin');
+          this.#inStep = true;
           setLr();
           if (canSeed) seedFn!(stepSeed(a.seed, st.global_step));
           const micro = group.batches.map((b) => ({ pixel_values: toRaw(b.pixel_values), labels: toRaw(b.labels) }));
@@ -564,6 +567,7 @@ export class Trainer {
             );
           }
           st.global_step++;
+          this.#inStep = false;
           this.#loaderState = group.states[group.states.length - 1]!;
           const rows = group.batches.reduce((n, b) => n + b.labels.shape[0]!, 0);
           st.epoch = batchesPerEpoch !== undefined ? epochIndex + Math.min(1, this.#loaderState.batches / batchesPerEpoch) : epochIndex;
@@ -578,6 +582,7 @@ export class Trainer {
           if (this.control.should_training_stop || this.#stopRequested !== null || this.control.should_epoch_stop) break;
         }
       } finally {
+        this.#inStep = false;
         await pending.catch(() => undefined);
         await it.return?.(undefined);
       }
