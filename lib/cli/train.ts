@@ -19,7 +19,7 @@ import type { Dataset } from '../data/index.js';
 import type { DataItem } from '../data/types.js';
 import { datasetFromSpec, modelFromSpec } from '../train/specs.js';
 import { Trainer } from '../train/trainer.js';
-import { nearestName, type TrainingArgumentsInput } from '../train/training-args.js';
+import { nearestName, resolveTrainingArguments, type TrainingArgumentsInput } from '../train/training-args.js';
 import { parsePositiveInt, printJson, UsageError } from './common.js';
 
 const CONFIG_KEYS = ['model', 'tokenizer', 'image_processor', 'dataset', 'train_dataset', 'eval_dataset', 'eval_split', 'args'];
@@ -91,6 +91,8 @@ export async function runTrain(opts: TrainCliOptions): Promise<Record<string, un
   if (!isAbsolute(args.output_dir)) args.output_dir = resolve(base, args.output_dir);
   if (typeof args.logging_dir === 'string' && !isAbsolute(args.logging_dir)) args.logging_dir = resolve(base, args.logging_dir);
   if (typeof args.resume_from_checkpoint === 'string' && !isAbsolute(args.resume_from_checkpoint)) args.resume_from_checkpoint = resolve(base, args.resume_from_checkpoint);
+
+  resolveTrainingArguments(args); // fail on bad arguments before loading anything
 
   const loaded = await modelFromSpec(cfg.model, {
     base, tokenizer: cfg.tokenizer, image_processor: cfg.image_processor, captions: () => captionsOf(train, 50_000),

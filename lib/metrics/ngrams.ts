@@ -27,60 +27,59 @@ export class Vocab {
   }
 }
 
-/** Open-addressing hash map (int32, int32) -> dense id. */
+/** Open-addressing hash map (int32, int32) -> dense id; keys and value interleaved for locality. */
 class PairTable {
-  private keyA: Int32Array;
-  private keyB: Int32Array;
-  private val: Int32Array;
+  private slots: Int32Array; // [a, b, id, unused] per slot; a = -1 marks an empty slot
   private mask: number;
   private count = 0;
 
   constructor(capacityLog2 = 16) {
     const cap = 1 << capacityLog2;
-    this.keyA = new Int32Array(cap).fill(-1);
-    this.keyB = new Int32Array(cap);
-    this.val = new Int32Array(cap);
+    this.slots = new Int32Array(cap * 4).fill(-1);
     this.mask = cap - 1;
   }
 
-  /** Id of (a, b); `next()` supplies a new id when the pair is new. */
-  get(a: number, b: number, next: () => number): number {
-    let h = (Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca6b)) >>> 0;
-    h = (h ^ (h >>> 15)) & this.mask;
-    const keyA = this.keyA;
-    const keyB = this.keyB;
+  private static hash(a: number, b: number): number {
+    const h = (Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca6b)) >>> 0;
+    return h ^ (h >>> 15);
+  }
+
+  /** The id of (a, b), or `fresh` after storing it when the pair is new. */
+  getOrInsert(a: number, b: number, fresh: number): number {
+    const slots = this.slots;
+    let h = PairTable.hash(a, b) & this.mask;
     for (;;) {
-      const ka = keyA[h];
-      if (ka === -1) break;
-      if (ka === a && keyB[h] === b) return this.val[h];
+      const o = h << 2;
+      const ka = slots[o];
+      if (ka === -1) {
+        slots[o] = a;
+        slots[o + 1] = b;
+        slots[o + 2] = fresh;
+        if (++this.count * 2 > this.mask) this.grow();
+        return fresh;
+      }
+      if (ka === a && slots[o + 1] === b) return slots[o + 2];
       h = (h + 1) & this.mask;
     }
-    const id = next();
-    keyA[h] = a;
-    keyB[h] = b;
-    this.val[h] = id;
-    if (++this.count * 2 > this.mask) this.grow();
-    return id;
   }
 
   private grow(): void {
-    const { keyA, keyB, val } = this;
+    const old = this.slots;
     const cap = (this.mask + 1) * 2;
-    this.keyA = new Int32Array(cap).fill(-1);
-    this.keyB = new Int32Array(cap);
-    this.val = new Int32Array(cap);
-    this.mask = cap - 1;
-    for (let i = 0; i < keyA.length; i++) {
-      const a = keyA[i];
+    const slots = new Int32Array(cap * 4).fill(-1);
+    const mask = cap - 1;
+    for (let o = 0; o < old.length; o += 4) {
+      const a = old[o];
       if (a === -1) continue;
-      const b = keyB[i];
-      let h = (Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca6b)) >>> 0;
-      h = (h ^ (h >>> 15)) & this.mask;
-      while (this.keyA[h] !== -1) h = (h + 1) & this.mask;
-      this.keyA[h] = a;
-      this.keyB[h] = b;
-      this.val[h] = val[i];
+      const b = old[o + 1];
+      let h = PairTable.hash(a, b) & mask;
+      while (slots[h << 2] !== -1) h = (h + 1) & mask;
+      slots[h << 2] = a;
+      slots[(h << 2) + 1] = b;
+      slots[(h << 2) + 2] = old[o + 2];
     }
+    this.slots = slots;
+    this.mask = mask;
   }
 }
 
@@ -130,55 +129,58 @@ export function collectNgrams(
   vocabSize: number,
   maxOrder: number,
 ): CaptionNgrams {
-  const table = new PairTable(16);
-  let numNgrams = vocabSize;
-  const next = (): number => numNgrams++;
   const numCaptions = tokStart.length;
+  // exact upper bounds: no growth checks in the loop
+  let occurrences = 0;
+  let longest = 0;
+  for (let c = 0; c < numCaptions; c++) {
+    const n = tokLen[c];
+    if (n > longest) longest = n;
+    for (let k = 0; k < maxOrder && k < n; k++) occurrences += n - k;
+  }
+  const table = new PairTable(16);
+  let numNgrams = vocabSize; // unigram id = token id
   const orderStart = new Int32Array(numCaptions * (maxOrder + 1));
-  const uniq = new IntList(1 << 16);
-  const cnt = new IntList(1 << 16);
-  let stamp = new Int32Array(Math.max(1024, vocabSize * 4));
-  let slot = new Int32Array(stamp.length);
-  let prev = new Int32Array(64);
-  let cur = new Int32Array(64);
+  const uniq = new Int32Array(occurrences);
+  const cnt = new Int32Array(occurrences);
+  const maxIds = vocabSize + occurrences;
+  const stamp = new Int32Array(maxIds);
+  const slot = new Int32Array(maxIds);
+  let prev = new Int32Array(longest + 1);
+  let cur = new Int32Array(longest + 1);
+  let u = 0;
   for (let c = 0; c < numCaptions; c++) {
     const t0 = tokStart[c];
     const n = tokLen[c];
     const s = c + 1;
-    if (prev.length < n) {
-      prev = new Int32Array(n * 2);
-      cur = new Int32Array(n * 2);
-    }
+    const os = c * (maxOrder + 1);
     for (let k = 0; k < maxOrder; k++) {
-      orderStart[c * (maxOrder + 1) + k] = uniq.length;
+      orderStart[os + k] = u;
       const count = n - k;
       for (let i = 0; i < count; i++) {
-        const g = k === 0 ? tokens[t0 + i] : table.get(prev[i], tokens[t0 + i + k], next);
-        cur[i] = g;
-        if (g >= stamp.length) {
-          let len = stamp.length;
-          while (len <= g) len *= 2;
-          const st = new Int32Array(len);
-          st.set(stamp);
-          stamp = st;
-          const sl = new Int32Array(len);
-          sl.set(slot);
-          slot = sl;
+        let g: number;
+        if (k === 0) {
+          g = tokens[t0 + i];
+        } else {
+          g = table.getOrInsert(prev[i], tokens[t0 + i + k], numNgrams);
+          if (g === numNgrams) numNgrams++;
         }
+        cur[i] = g;
         if (stamp[g] !== s) {
           stamp[g] = s;
-          slot[g] = uniq.length;
-          uniq.push(g);
-          cnt.push(1);
+          slot[g] = u;
+          uniq[u] = g;
+          cnt[u] = 1;
+          u++;
         } else {
-          cnt.data[slot[g]]++;
+          cnt[slot[g]]++;
         }
       }
       const t = prev;
       prev = cur;
       cur = t;
     }
-    orderStart[c * (maxOrder + 1) + maxOrder] = uniq.length;
+    orderStart[os + maxOrder] = u;
   }
   return {
     maxOrder,
@@ -186,7 +188,7 @@ export function collectNgrams(
     numCaptions,
     length: tokLen,
     orderStart,
-    uniq: uniq.trimmed(),
-    cnt: cnt.trimmed(),
+    uniq: uniq.subarray(0, u),
+    cnt: cnt.subarray(0, u),
   };
 }

@@ -449,29 +449,31 @@ class Sink {
 function scan(text: string, sink: Sink, fast: boolean): void {
   // JFlex 1.4 scans UTF-16 code units and knows no character outside the BMP: every surrogate is an
   // untokenizable unit (deleted). U+0001 is untokenizable too, so it stands in for them.
-  let s = /[\uD800-\uDFFF]/.test(text) ? text.replace(/[\uD800-\uDFFF]/g, '\u0001') : text;
-  // Every caption is one line of the tokenizer's input, followed by a newline.
-  s += '\n';
-  const n = s.length;
+  const t = /[\uD800-\uDFFF]/.test(text) ? text.replace(/[\uD800-\uDFFF]/g, '\u0001') : text;
+  const n = t.length;
+  // Every caption is one line of the tokenizer's input, followed by a newline; the general scanner
+  // sees that newline (trailing-context rules look at it), the fast path treats the end as one.
+  let padded: string | null = null;
   let pos = 0;
   while (pos < n) {
-    const c = s.charCodeAt(pos);
+    const c = t.charCodeAt(pos);
     if (isLexerSpace(c)) {
       pos++;
       continue;
     }
     if (fast && c < 0x80) {
       let end = pos + 1;
-      while (!isLexerSpace(s.charCodeAt(end))) end++; // the text always ends with a newline
+      while (end < n && !isLexerSpace(t.charCodeAt(end))) end++;
       // Only a space, tab, CR, LF or FF ends every token class: URL and e-mail patterns run on
       // through no-break and other Unicode spaces, so such chunks take the general scanner.
-      const e = s.charCodeAt(end);
-      if ((e === 0x20 || e === 0x0a || e === 0x09 || e === 0x0d || e === 0x0c) && fastChunk(s, pos, end, sink)) {
+      const e = end < n ? t.charCodeAt(end) : 0x0a;
+      if ((e === 0x20 || e === 0x0a || e === 0x09 || e === 0x0d || e === 0x0c) && fastChunk(t, pos, end, sink)) {
         pos = end;
         continue;
       }
     }
-    pos = generalStep(s, pos, sink);
+    if (padded === null) padded = t + '\n';
+    pos = generalStep(padded, pos, sink);
   }
 }
 

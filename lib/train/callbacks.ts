@@ -178,7 +178,8 @@ export class DefaultFlowCallback implements TrainerCallback {
     if (args.save_strategy === 'steps' && state.save_steps > 0 && step % state.save_steps === 0) control.should_save = true;
     if (step >= state.max_steps) {
       control.should_training_stop = true;
-      if (args.save_strategy !== 'no') control.should_save = true;
+      // Save at the end with the steps strategy (the epoch strategy saves in on_epoch_end, called next).
+      if (args.save_strategy === 'steps') control.should_save = true;
     }
     return control;
   }

@@ -7,6 +7,9 @@
 #include <mutex>
 #include <set>
 
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
+
 #include "addon/bridge.h"
 #include "generate/generate.h"
 #include "io/checkpoint.h"
@@ -230,6 +233,36 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
   }, s->lock, {info[0]});
 }
 
+// Mixed precision on CUDA: autocast to bfloat16 for the forward pass (weights and gradients stay
+// float32, so no loss scaling is needed). RAII so that an exception never leaves autocast on.
+class AutocastGuard {
+ public:
+  AutocastGuard(bool enabled, const torch::Device& device) : on_(enabled && device.is_cuda()) {
+    if (!on_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+#else
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    at::autocast::set_enabled(true);
+#endif
+  }
+  ~AutocastGuard() {
+    if (!on_) return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+#else
+    at::autocast::set_enabled(false);
+#endif
+    at::autocast::clear_cache();
+  }
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool on_;
+};
+
 // forward + backward of one micro-batch; gradients accumulate. Returns the (unscaled) loss.
 double backward_one(ModelState& s, const torch::Tensor& px, const torch::Tensor& labels, double scale, double smoothing) {
   auto out = s.model->forward(s.input(px, true), s.input(labels, false), {}, smoothing);
@@ -278,11 +311,16 @@ Napi::Value ModelWrap::TrainStep(const Napi::CallbackInfo& info) {
   auto optimizer = opt->opt;
   const double max_norm = get_number(opts, "max_grad_norm", 0.0), smoothing = get_number(opts, "label_smoothing", 0.0);
   const double lr = get_number(opts, "learning_rate", optimizer->lr());
+  const bool bf16 = get_bool(opts, "bf16", false);
+  if (bf16 && !s_->device.is_cuda())
+    throw Napi::Error::New(env, "bf16 mixed precision needs a CUDA device (this model is on " + s_->device.str() + ")");
+  if (get_bool(opts, "fp16", false)) throw Napi::Error::New(env, "fp16 mixed precision is not supported yet; use bf16 on CUDA");
   auto s = s_;
   return run_job(env, [=]() -> Finisher {
     double loss_sum = 0;
     bool finite = true;
     for (const auto& [px, labels] : batches) {
+      AutocastGuard autocast(bf16, s->device);
       const double l = backward_one(*s, px, labels, 1.0 / double(batches.size()), smoothing);
       finite = finite && std::isfinite(l);
       loss_sum += l;

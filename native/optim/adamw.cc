@@ -72,7 +72,7 @@ double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm)
   if (norms.empty()) return 0.0;
   auto total = torch::norm(torch::stack(norms), 2.0);
   if (max_norm > 0) {
-    auto coef = torch::clamp(max_norm / (total + 1e-6), c10::nullopt, 1.0);
+    auto coef = torch::clamp_max(max_norm / (total + 1e-6), 1.0);
     for (const auto& p : params)
       if (p.grad().defined()) p.grad().detach().mul_(coef);
   }
