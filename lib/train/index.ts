@@ -1,0 +1,18 @@
+/** Training: the Trainer, its arguments, schedules, callbacks, checkpoints, logging and the demo. See docs/training.md. */
+export { Trainer, type TrainerOptions, type TrainOutput, type PredictionOutput, type EvalPrediction, type ComputeMetrics } from './trainer.js';
+export {
+  resolveTrainingArguments, trainingArgumentNames, TRAINING_ARGS_DEFAULTS,
+  type TrainingArguments, type TrainingArgumentsInput, type IntervalStrategy, type ReportTarget,
+} from './training-args.js';
+export { lrLambda, warmupSteps, LearningRateSchedule, SCHEDULER_TYPES, type SchedulerType, type ScheduleOptions } from './schedules.js';
+export {
+  CallbackHandler, DefaultFlowCallback, EarlyStoppingCallback, TrainerControl, TrainerState, CALLBACK_EVENTS,
+  type TrainerCallback, type CallbackEvent, type CallbackExtras, type CallbackFn, type EarlyStoppingOptions, type LogEntry,
+} from './callbacks.js';
+export { listCheckpoints, latestCheckpoint, rotateCheckpoints, type CheckpointInfo } from './checkpoint.js';
+export { TensorBoardWriter, readTensorBoardEvents, type ReadEvent } from './tensorboard.js';
+export { WordLevelTokenizer, loadTokenizer, type WordLevelBuildOptions } from './demo-tokenizer.js';
+export { RawImageSupport } from './raw-images.js';
+export { runDemo, DEMO_DEFAULTS, type DemoOptions, type DemoResult, type DemoSample } from './demo.js';
+export { AdamW, HF_NO_DECAY, type AdamWOptions, type AdamWState } from './adamw.js';
+export type { CaptionTokenizer, CaptionImageProcessor } from './types.js';
