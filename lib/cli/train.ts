@@ -17,6 +17,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Dataset } from '../data/index.js';
 import type { DataItem } from '../data/types.js';
+import { resolveResumePath } from '../train/checkpoint.js';
 import { datasetFromSpec, modelFromSpec } from '../train/specs.js';
 import { Trainer } from '../train/trainer.js';
 import { nearestName, resolveTrainingArguments, type TrainingArgumentsInput } from '../train/training-args.js';
@@ -94,8 +95,14 @@ export async function runTrain(opts: TrainCliOptions): Promise<Record<string, un
 
   resolveTrainingArguments(args); // fail on bad arguments before loading anything
 
+  // A resumed run takes the tokenizer and image processor saved in its checkpoint (a rebuilt word-level
+  // vocabulary could differ if the data changed).
+  const resumePath = await resolveResumePath(args.resume_from_checkpoint, args.output_dir);
   const loaded = await modelFromSpec(cfg.model, {
-    base, tokenizer: cfg.tokenizer, image_processor: cfg.image_processor, captions: () => captionsOf(train, 50_000),
+    base,
+    tokenizer: cfg.tokenizer ?? resumePath ?? undefined,
+    image_processor: cfg.image_processor ?? resumePath ?? undefined,
+    captions: () => captionsOf(train, 50_000),
   });
   for (const n of loaded.notes) process.stderr.write(`torch-caption train: ${n}\n`);
   const trainer = new Trainer({

@@ -2,7 +2,6 @@
  * Typed facade over the image-processing functions of the native addon (native/addon/processing_binding.cc):
  * Pillow-exact resize plus rescale/normalize, run on the libuv thread pool.
  */
-import { createRequire } from 'node:module';
 import { NativeLoadError } from '../errors.js';
 import { loadAddon } from '../native.js';
 
@@ -45,27 +44,13 @@ let cached: NativeProcessing | undefined;
 /** The processing functions of the addon, loaded on first use. */
 export function nativeProcessing(): NativeProcessing {
   if (cached) return cached;
-  const override = process.env.TORCH_CAPTION_PROCESSING_ADDON;
-  let mod: Record<string, unknown>;
-  let where: string;
-  if (override) {
-    // Development hook: a scratch build of only the processing sources.
-    try {
-      mod = createRequire(import.meta.url)(override) as Record<string, unknown>;
-    } catch (err) {
-      throw new NativeLoadError(`Could not load TORCH_CAPTION_PROCESSING_ADDON=${override}: ${(err as Error).message}`, { cause: err });
-    }
-    where = override;
-  } else {
-    const loaded = loadAddon();
-    mod = loaded.addon as unknown as Record<string, unknown>;
-    where = loaded.path;
-  }
+  const loaded = loadAddon();
+  const mod = loaded.addon as unknown as Record<string, unknown>;
   const missing = FUNCTIONS.filter((f) => typeof mod[f] !== 'function');
   if (missing.length > 0) {
     throw new NativeLoadError(
-      `The torch-caption addon at ${where} has no image-processing functions (${missing.join(', ')}): it was built from ` +
-        'older sources. Rebuild it with `npm run build:native`.',
+      `The torch-caption addon at ${loaded.path} has no image-processing functions (${missing.join(', ')}): it was built ` +
+        'from older sources. Rebuild it with `npm run build:native`.',
     );
   }
   cached = mod as unknown as NativeProcessing;

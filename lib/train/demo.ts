@@ -13,11 +13,18 @@ import { VisionEncoderDecoder } from '../models/vision-encoder-decoder.js';
 import { ImageProcessor } from '../processing/image-processor.js';
 import { WordLevelTokenizer } from './demo-tokenizer.js';
 import { RawImageSupport } from './raw-images.js';
+import type { TrainerCallback } from './callbacks.js';
+import { LearningRateSchedule } from './schedules.js';
 import { Trainer } from './trainer.js';
 
 export interface DemoOptions {
-  /** Optimizer steps. */
+  /** Optimizer steps (exactly; without it the demo plans up to DEMO_DEFAULTS.steps within timeBudget). */
   steps?: number;
+  /**
+   * Seconds of training to plan for when `steps` is not given: after the first steps the demo measures its speed
+   * and shortens the cosine schedule if the default number of steps would not fit (a busy machine).
+   */
+  timeBudget?: number;
   /** Where the model, logs and report go. Default ./torch-caption-demo. */
   output?: string;
   /** Progress and log lines (default: stderr). */
@@ -57,10 +64,11 @@ export interface DemoResult {
 }
 
 export const DEMO_DEFAULTS = {
-  steps: 700,
+  steps: 2000,
+  timeBudget: 200,
   seed: 0,
-  imageSize: 32,
-  patchSize: 8,
+  imageSize: 48,
+  patchSize: 6,
   hidden: 64,
   encoderLayers: 2,
   decoderLayers: 2,
@@ -68,7 +76,7 @@ export const DEMO_DEFAULTS = {
   batchSize: 32,
   learningRate: 2e-3,
   warmupSteps: 50,
-  trainSize: 20000,
+  trainSize: 100000,
   evalSize: 200,
   maxShapes: 3 as 1 | 2 | 3,
 };
@@ -109,8 +117,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   model.generationConfig = { ...model.generationConfig, max_length: 32, num_beams: 1 };
   log(`torch-caption demo: training a ${model.numParameters().toLocaleString('en-US')}-parameter ViT + GPT-2 captioner from scratch on synthetic shapes (${o.imageSize}x${o.imageSize} images, vocabulary of ${tokenizer.vocab_size} words), CPU, no downloads`);
 
-  const trainer = new Trainer({
+  const warmup = Math.min(o.warmupSteps, Math.floor(o.steps / 4));
+  const callbacks = options.steps === undefined ? [timeBudgetCallback(o.timeBudget, o.learningRate, warmup, log, () => trainer)] : [];
+  const trainer: Trainer = new Trainer({
     model,
+    callbacks,
     tokenizer,
     image_processor: new RawImageSupport(processor),
     train_dataset: train,
@@ -122,7 +133,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       per_device_train_batch_size: o.batchSize,
       per_device_eval_batch_size: 50,
       learning_rate: o.learningRate,
-      warmup_steps: Math.min(o.warmupSteps, Math.floor(o.steps / 4)),
+      warmup_steps: warmup,
       lr_scheduler_type: 'cosine',
       weight_decay: 0.01,
       max_grad_norm: 1.0,
@@ -154,4 +165,32 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   }
   const metrics: Record<string, number> = { ...evalMetrics, ...trained.metrics };
   return { output_dir: output, metrics, samples, global_step: trained.global_step, total_seconds: (Date.now() - t0) / 1000 };
+}
+
+/**
+ * Fit the run into a time budget: at a few early steps, project the end time from the measured speed and,
+ * when the planned steps would not fit, shorten the plan (state.max_steps and the cosine schedule). Early on the
+ * cosine is flat, so the learning rate barely moves when the plan changes.
+ */
+function timeBudgetCallback(budgetSeconds: number, lr: number, warmup: number, log: (l: string) => void, trainer: () => Trainer): TrainerCallback {
+  const checks = new Set([20, 60, 150, 300]);
+  const firstMeasured = 5; // the first steps pay for allocations and warm-up
+  let start = 0;
+  let t0 = 0;
+  return {
+    on_train_begin: () => {
+      start = Date.now();
+    },
+    on_step_end: (_args, state) => {
+      if (state.global_step === firstMeasured) t0 = Date.now();
+      if (!checks.has(state.global_step) || t0 === 0) return;
+      const perStep = (Date.now() - t0) / 1000 / (state.global_step - firstMeasured);
+      const affordable = firstMeasured + Math.floor((budgetSeconds - (t0 - start) / 1000) / perStep);
+      if (affordable >= state.max_steps) return;
+      const planned = Math.max(state.global_step + 1, affordable);
+      state.max_steps = planned;
+      trainer().lr_scheduler = new LearningRateSchedule('cosine', lr, { num_warmup_steps: Math.min(warmup, planned), num_training_steps: planned });
+      log(`demo: ${(1 / perStep).toFixed(1)} steps/s on this machine; training for ${planned} steps to stay within ${budgetSeconds} s`);
+    },
+  };
 }

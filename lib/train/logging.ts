@@ -90,6 +90,16 @@ export class ProgressReporter {
     this.#bar.start(totalSteps, startStep, { epoch: '0.00', loss: '-', lr: '-', sps: '-', etaText: '--:--' });
   }
 
+  get total(): number {
+    return this.#total;
+  }
+
+  /** Change the planned number of steps (ETA and bar follow). */
+  setTotal(total: number): void {
+    this.#total = total;
+    this.#bar?.setTotal(total);
+  }
+
   /** Rows per second over this run so far. */
   get samplesPerSecond(): number {
     const secs = (Date.now() - this.#startTime) / 1000;

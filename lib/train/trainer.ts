@@ -526,7 +526,7 @@ export class Trainer {
       }
     };
 
-    while (!this.control.should_training_stop && this.#stopRequested === null && st.global_step < maxSteps) {
+    while (!this.control.should_training_stop && this.#stopRequested === null && st.global_step < st.max_steps) {
       const epochIndex = loader.epoch;
       if (epochIndex >= numEpochs) break;
       await this.#emit('on_epoch_begin');
@@ -576,6 +576,7 @@ export class Trainer {
           runSteps++;
           runSamples += rows;
           lastGradNorm = gradNorm;
+          if (st.max_steps !== this.#progress.total) this.#progress.setTotal(st.max_steps); // a callback changed the plan
           this.#progress.update(st.global_step, rows, { epoch: st.epoch, loss, learning_rate: this.optimizer.learningRate });
           await this.#emit('on_step_end', { loss });
           await maybeLogSaveEvaluate();
