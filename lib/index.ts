@@ -13,5 +13,8 @@ export { pipeline, type ImageToTextPipeline, type ImageToTextOutput } from './pi
 export { datasets, Dataset } from './data/index.js';
 export { scoreCaptions } from './metrics/index.js';
 export * as metrics from './metrics/index.js';
-export { Trainer } from './train/trainer.js';
+export {
+  Trainer, EarlyStoppingCallback, TrainerControl, TrainerState, TRAINING_ARGS_DEFAULTS, resolveTrainingArguments,
+  type TrainerOptions, type TrainingArguments, type TrainingArgumentsInput, type TrainerCallback, type TrainOutput,
+} from './train/index.js';
 export { doctor, type DoctorReport } from './doctor.js';

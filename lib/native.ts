@@ -52,6 +52,7 @@ export interface NativeModelHandle {
   initWeights(seed: number, opts: Record<string, unknown>): Promise<void>;
   sleepForTest(ms: number): Promise<number>;
   setGradients(grads: Record<string, RawTensor>): Promise<void>;
+  setSpecialTokens(ids: { decoder_start_token_id?: number; pad_token_id?: number; eos_token_id?: number }): void;
 }
 
 export interface NativeOptimizerHandle {

@@ -7,6 +7,8 @@ import { VisionEncoderDecoder, type LoadOptions } from './models/vision-encoder-
 import { resolveModelDir } from './models/hub.js';
 import type { GenerateOptions } from './models/generation.js';
 import { ImageProcessor, Tokenizer, type ImageInput } from './processing/index.js';
+import { loadTokenizer } from './train/demo-tokenizer.js';
+import type { CaptionTokenizer } from './train/types.js';
 
 export interface ImageToTextOutput {
   generated_text: string;
@@ -16,12 +18,12 @@ export interface ImageToTextPipeline {
   (images: ImageInput | readonly ImageInput[], options?: Partial<GenerateOptions> & { batch_size?: number }): Promise<ImageToTextOutput[]>;
   readonly model: VisionEncoderDecoder;
   readonly imageProcessor: ImageProcessor;
-  readonly tokenizer: Tokenizer;
+  readonly tokenizer: CaptionTokenizer;
 }
 
 export interface PipelineOptions extends LoadOptions {
   imageProcessor?: ImageProcessor;
-  tokenizer?: Tokenizer;
+  tokenizer?: CaptionTokenizer;
 }
 
 export async function pipeline(task: 'image-to-text', model: string | VisionEncoderDecoder, opts: PipelineOptions = {}): Promise<ImageToTextPipeline> {
@@ -35,7 +37,8 @@ export async function pipeline(task: 'image-to-text', model: string | VisionEnco
     m = model;
   }
   const imageProcessor = opts.imageProcessor ?? (m.imageProcessor instanceof ImageProcessor ? m.imageProcessor : undefined) ?? (dir ? await ImageProcessor.fromPretrained(dir) : undefined);
-  const tokenizer = opts.tokenizer ?? (m.tokenizer instanceof Tokenizer ? m.tokenizer : undefined) ?? (dir ? await Tokenizer.fromPretrained(dir) : undefined);
+  // tokenizer.json of any kind the library writes (byte-level BPE, or the demo's word level)
+  const tokenizer = opts.tokenizer ?? (m.tokenizer instanceof Tokenizer ? m.tokenizer : undefined) ?? (dir ? await loadTokenizer(dir) : undefined);
   if (!imageProcessor || !tokenizer) {
     throw new InvalidArgumentError('pipeline needs an image processor and a tokenizer: pass a model folder, or { imageProcessor, tokenizer }');
   }

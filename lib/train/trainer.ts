@@ -196,7 +196,7 @@ export class Trainer {
     if (!device.startsWith('cuda')) {
       throw new InvalidArgumentError(`${which} = true needs a CUDA device but the model is on ${device}; mixed precision is not available on CPU (leave ${which} false)`);
     }
-    throw new UnsupportedConfigError(`${which} = true: mixed-precision training is not implemented in the native train step yet; train in float32`);
+    if (a.fp16) throw new UnsupportedConfigError('fp16 = true: fp16 with loss scaling is not implemented yet; use bf16 = true (autocast to bfloat16, no loss scaling needed)');
   }
 
   /**
@@ -465,6 +465,12 @@ export class Trainer {
     st.num_train_epochs = numEpochs === Number.MAX_SAFE_INTEGER ? 0 : numEpochs;
     st.train_batch_size = a.per_device_train_batch_size;
     setStateIntervals(st, a);
+    if (resumePath && !resumeLoader && batchesPerEpoch !== undefined && st.global_step > 0) {
+      // A checkpoint without loader_state.json (e.g. from Python): start the epoch the step falls in.
+      const epoch = Math.floor(st.global_step / Math.max(1, Math.ceil(batchesPerEpoch / G)));
+      loader.setEpoch(epoch);
+      this.#line(`Note: ${resumePath} has no ${LOADER_STATE_NAME}; the data restarts at the beginning of epoch ${epoch}`);
+    }
     this.#loaderState = loader.state();
 
     // Logging.
@@ -553,6 +559,7 @@ export class Trainer {
             max_grad_norm: a.max_grad_norm,
             learning_rate: this.optimizer.learningRate,
             label_smoothing: a.label_smoothing_factor,
+            bf16: a.bf16,
           });
           const loss = Number(r.loss);
           const gradNorm = Number(r.grad_norm);

@@ -42,6 +42,13 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Seeds libtorch's default generators (CPU and CUDA): dropout and stochastic depth draw from them.
+Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "Expected a number for seed");
+  torch::manual_seed(uint64_t(info[0].As<Napi::Number>().Int64Value()));
+  return info.Env().Undefined();
+}
+
 Napi::Object header_entry(Napi::Env env, const SafetensorsEntry& e) {
   auto o = Napi::Object::New(env);
   o.Set("name", e.name);
@@ -178,6 +185,7 @@ Napi::Value AddTensors(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("buildInfo", Napi::Function::New<BuildInfo>(env, "buildInfo"));
   exports.Set("setNumThreads", Napi::Function::New<SetNumThreads>(env, "setNumThreads"));
+  exports.Set("manualSeed", Napi::Function::New<ManualSeed>(env, "manualSeed"));
   exports.Set("readSafetensorsHeader", Napi::Function::New<ReadSafetensorsHeader>(env, "readSafetensorsHeader"));
   exports.Set("readSafetensors", Napi::Function::New<ReadSafetensors>(env, "readSafetensors"));
   exports.Set("writeSafetensors", Napi::Function::New<WriteSafetensors>(env, "writeSafetensors"));

@@ -169,6 +169,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value InitWeights(const Napi::CallbackInfo& info);
   Napi::Value SleepForTest(const Napi::CallbackInfo& info);
   Napi::Value SetGradients(const Napi::CallbackInfo& info);
+  Napi::Value SetSpecialTokens(const Napi::CallbackInfo& info);
 
   std::shared_ptr<ModelState> s_;
 };
@@ -551,6 +552,20 @@ Napi::Value ModelWrap::SleepForTest(const Napi::CallbackInfo& info) {
   }, s->lock);
 }
 
+// Updates decoder_start/pad/eos token ids after construction (e.g. filled in from the tokenizer).
+Napi::Value ModelWrap::SetSpecialTokens(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "Expected {decoder_start_token_id, pad_token_id, eos_token_id}");
+  auto o = info[0].As<Napi::Object>();
+  std::lock_guard<std::mutex> guard(*s_->lock);
+  auto& c = s_->config;
+  c.decoder_start_token_id = get_int(o, "decoder_start_token_id", c.decoder_start_token_id);
+  c.pad_token_id = get_int(o, "pad_token_id", c.pad_token_id);
+  c.eos_token_id = get_int(o, "eos_token_id", c.eos_token_id);
+  s_->model->set_special_tokens(c.decoder_start_token_id, c.pad_token_id, c.eos_token_id);
+  return env.Undefined();
+}
+
 // Replaces the gradients of the named parameters (custom training loops, optimizer tests).
 Napi::Value ModelWrap::SetGradients(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -596,6 +611,7 @@ void ModelWrap::Init(Napi::Env env, Napi::Object exports) {
       InstanceMethod<&ModelWrap::InitWeights>("initWeights"),
       InstanceMethod<&ModelWrap::SleepForTest>("sleepForTest"),
       InstanceMethod<&ModelWrap::SetGradients>("setGradients"),
+      InstanceMethod<&ModelWrap::SetSpecialTokens>("setSpecialTokens"),
   });
   exports.Set("Model", func);
 }

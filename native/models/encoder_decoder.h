@@ -37,6 +37,11 @@ class VisionEncoderDecoderImpl : public torch::nn::Module {
   void init_weights(uint64_t seed, const std::set<std::string>* only = nullptr);
 
   const EncoderDecoderConfig& config() const { return c_; }
+  void set_special_tokens(int64_t decoder_start, int64_t pad, int64_t eos) {
+    c_.decoder_start_token_id = decoder_start;
+    c_.pad_token_id = pad;
+    c_.eos_token_id = eos;
+  }
   GPT2LMHeadModel decoder{nullptr};
 
  private:
