@@ -1,6 +1,9 @@
 #include "addon/bridge.h"
 
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <thread>
 
 namespace tc {
 namespace {
@@ -128,43 +131,119 @@ std::vector<int64_t> get_int_list(const Napi::Object& o, const char* key) {
   return out;
 }
 
-Job::Job(Napi::Env env, std::function<Finisher()> work, std::shared_ptr<std::mutex> lock, std::vector<Napi::Value> keep)
-    : Napi::AsyncWorker(env, "torch-caption"), work_(std::move(work)), lock_(std::move(lock)),
-      deferred_(Napi::Promise::Deferred::New(env)) {
-  for (auto& v : keep) keep_.push_back(Napi::Persistent(v));
-}
+namespace {
 
-void Job::Execute() {
-  try {
-    std::unique_lock<std::mutex> guard;
-    if (lock_) guard = std::unique_lock<std::mutex>(*lock_);
-    finish_ = work_();
-  } catch (const std::exception& e) {
-    SetError(error_message(e));
-  } catch (...) {
-    SetError("unknown native error");
+// One queued job: the work, and what settles its Promise on the main thread.
+struct Job {
+  std::function<Finisher()> work;
+  std::shared_ptr<std::mutex> lock;
+  std::vector<Napi::Reference<Napi::Value>> keep;
+  Napi::Promise::Deferred deferred;
+  Finisher finish;
+  std::string error;
+  bool failed = false;
+};
+
+// A fixed set of threads draining one queue; completions go back to the event loop through a
+// thread-safe function. Owned by the environment (instance data), stopped and joined at its teardown.
+class WorkerPool {
+ public:
+  WorkerPool(Napi::Env env, int threads) {
+    // The thread-safe function is referenced only while jobs are pending, so an idle pool never keeps
+    // the process alive.
+    tsfn_ = Napi::ThreadSafeFunction::New(env, Napi::Function(), "torch-caption", 0, 1);
+    tsfn_.Unref(env);
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { loop(); });
   }
-}
-
-void Job::OnOK() {
-  Napi::Env env = Env();
-  try {
-    deferred_.Resolve(finish_ ? finish_(env) : env.Undefined());
-  } catch (const Napi::Error& e) {
-    deferred_.Reject(e.Value());
-  } catch (const std::exception& e) {
-    deferred_.Reject(Napi::Error::New(env, error_message(e)).Value());
+  ~WorkerPool() {
+    {
+      std::lock_guard<std::mutex> g(m_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+    tsfn_.Release();
   }
-}
 
-void Job::OnError(const Napi::Error& e) { deferred_.Reject(e.Value()); }
+  void submit(Napi::Env env, std::unique_ptr<Job> job) {
+    if (pending_++ == 0) tsfn_.Ref(env);
+    {
+      std::lock_guard<std::mutex> g(m_);
+      queue_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void loop() {
+    for (;;) {
+      std::unique_ptr<Job> job;
+      {
+        std::unique_lock<std::mutex> g(m_);
+        cv_.wait(g, [this] { return stop_ || !queue_.empty(); });
+        if (stop_ && queue_.empty()) return;
+        job = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      run(*job);
+      Job* raw = job.release();
+      auto status = tsfn_.BlockingCall(raw, [this](Napi::Env env, Napi::Function, Job* j) { settle(env, std::unique_ptr<Job>(j)); });
+      if (status != napi_ok) delete raw;  // environment shutting down: nobody to tell
+    }
+  }
+
+  static void run(Job& job) {
+    try {
+      std::unique_lock<std::mutex> guard;
+      if (job.lock) guard = std::unique_lock<std::mutex>(*job.lock);
+      job.finish = job.work();
+    } catch (const std::exception& e) {
+      job.failed = true;
+      job.error = error_message(e);
+    } catch (...) {
+      job.failed = true;
+      job.error = "unknown native error";
+    }
+  }
+
+  void settle(Napi::Env env, std::unique_ptr<Job> job) {
+    Napi::HandleScope scope(env);
+    if (--pending_ == 0) tsfn_.Unref(env);
+    if (job->failed) {
+      job->deferred.Reject(Napi::Error::New(env, job->error).Value());
+      return;
+    }
+    try {
+      job->deferred.Resolve(job->finish ? job->finish(env) : env.Undefined());
+    } catch (const Napi::Error& e) {
+      job->deferred.Reject(e.Value());
+    } catch (const std::exception& e) {
+      job->deferred.Reject(Napi::Error::New(env, error_message(e)).Value());
+    }
+  }
+
+  Napi::ThreadSafeFunction tsfn_;
+  std::vector<std::thread> threads_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<Job>> queue_;
+  bool stop_ = false;
+  int pending_ = 0;  // touched on the main thread only
+};
+
+}  // namespace
+
+void start_workers(Napi::Env env, int threads) { env.SetInstanceData<WorkerPool>(new WorkerPool(env, threads)); }
 
 Napi::Promise run_job(Napi::Env env, std::function<Finisher()> work, std::shared_ptr<std::mutex> lock,
                       std::vector<Napi::Value> keep) {
-  auto* job = new Job(env, std::move(work), std::move(lock), std::move(keep));  // AsyncWorker deletes itself
-  auto p = job->promise();
-  job->Queue();
-  return p;
+  auto* pool = env.GetInstanceData<WorkerPool>();
+  if (!pool) throw Napi::Error::New(env, "torch-caption: worker threads are not running");
+  auto job = std::make_unique<Job>(Job{std::move(work), std::move(lock), {}, Napi::Promise::Deferred::New(env), {}, {}, false});
+  for (auto& v : keep) job->keep.push_back(Napi::Persistent(v));
+  auto promise = job->deferred.Promise();
+  pool->submit(env, std::move(job));
+  return promise;
 }
 
 }  // namespace tc

@@ -33,31 +33,18 @@ std::vector<int64_t> get_int_list(const Napi::Object& o, const char* key);
 // Builds the JS result on the main thread once the work is done.
 using Finisher = std::function<Napi::Value(Napi::Env)>;
 
-// Runs `work` on a libuv worker thread (never on the event loop) and settles a Promise with the
-// value its returned Finisher builds. `lock`, when given, serializes all jobs on one native object.
-// `keep` holds JS values (input typed arrays) alive for the duration of the job.
-class Job : public Napi::AsyncWorker {
- public:
-  Job(Napi::Env env, std::function<Finisher()> work, std::shared_ptr<std::mutex> lock,
-      std::vector<Napi::Value> keep);
-  Napi::Promise promise() { return deferred_.Promise(); }
-
- protected:
-  void Execute() override;
-  void OnOK() override;
-  void OnError(const Napi::Error& e) override;
-
- private:
-  std::function<Finisher()> work_;
-  std::shared_ptr<std::mutex> lock_;
-  std::vector<Napi::Reference<Napi::Value>> keep_;
-  Finisher finish_;
-  Napi::Promise::Deferred deferred_;
-};
-
-// Convenience: create, queue and return the Promise.
+// Runs `work` on one of the addon's own worker threads (never on the event loop) and settles a Promise
+// with the value its returned Finisher builds on the main thread. `lock`, when given, serializes all
+// jobs on one native object. `keep` holds JS values (input typed arrays) alive for the duration of the job.
+//
+// Own threads rather than libuv's pool: they are started after the addon tunes malloc (see addon.cc), so
+// their large tensor allocations come from the main arena and are reused instead of page-faulted in at
+// every step, and long torch jobs never starve libuv's pool (file I/O, sharp).
 Napi::Promise run_job(Napi::Env env, std::function<Finisher()> work,
                       std::shared_ptr<std::mutex> lock = nullptr, std::vector<Napi::Value> keep = {});
+
+// Starts the worker threads for this environment (called once from the module's Init).
+void start_workers(Napi::Env env, int threads);
 
 // Finisher that resolves with undefined.
 inline Finisher finish_undefined() {
