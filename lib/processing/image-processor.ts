@@ -343,10 +343,12 @@ export class ImageProcessor {
    * Images (paths or encoded bytes) -> pixel_values, float32 [B, 3, H, W]. A single input gives B = 1.
    * Errors name the offending file (or the index of the buffer).
    */
-  async preprocess(inputs: ImageInput | readonly ImageInput[], opts?: PreprocessOptions): Promise<Tensor<'float32'>> {
-    const list: readonly ImageInput[] = Array.isArray(inputs) ? inputs : [inputs as ImageInput];
+  async preprocess(inputs: ImageInput | RawPixels | readonly (ImageInput | RawPixels)[], opts?: PreprocessOptions): Promise<Tensor<'float32'>> {
+    const list: readonly (ImageInput | RawPixels)[] = Array.isArray(inputs) ? inputs : [inputs as ImageInput | RawPixels];
     list.forEach((x, i) => {
-      if (typeof x !== 'string' && !(x instanceof Uint8Array)) expected('a file path, Buffer or Uint8Array', `inputs[${i}]`, x);
+      if (typeof x !== 'string' && !(x instanceof Uint8Array) && !isRawPixels(x)) {
+        expected('a file path, Buffer, Uint8Array or raw pixels {data, width, height, channels}', `inputs[${i}]`, x);
+      }
     });
     const o = resolveOptions(this.#defaults, opts, 'options');
     const c = this.#config;
@@ -366,7 +368,17 @@ export class ImageProcessor {
       std: c.image_std,
     } as const;
 
-    const one = async (input: ImageInput, i: number): Promise<{ data: Float32Array; height: number; width: number }> => {
+    const one = async (input: ImageInput | RawPixels, i: number): Promise<{ data: Float32Array; height: number; width: number }> => {
+      if (isRawPixels(input)) {
+        // Already decoded (e.g. the synthetic shapes set): convert to RGB as PIL would, then the exact resize.
+        const rgb = rawToRgb(input, `inputs[${i}]`);
+        const size = this.outputSize(rgb.width, rgb.height);
+        const nopts = { ...nativeOpts, outWidth: size.width, outHeight: size.height };
+        const data = batch
+          ? await addon.preprocessRgb(rgb.data, rgb.width, rgb.height, nopts, batch, i * plane)
+          : await addon.preprocessRgb(rgb.data, rgb.width, rgb.height, nopts);
+        return { data, ...size };
+      }
       const label = describeInput(input, Array.isArray(inputs) ? i : undefined);
       const decodeOpts = { autoOrient: o.autoOrient, limitInputPixels: o.limitInputPixels };
       const img =
@@ -388,7 +400,7 @@ export class ImageProcessor {
     results.forEach((r, i) => {
       if (r.height !== height || r.width !== width) {
         throw new InvalidArgumentError(
-          `Expected images that resize to one size for a batch (size ${JSON.stringify(c.size)}) but ${describeInput(list[i]!, i)} ` +
+          `Expected images that resize to one size for a batch (size ${JSON.stringify(c.size)}) but ${isRawPixels(list[i]) ? `inputs[${i}]` : describeInput(list[i] as ImageInput, i)} ` +
             `became ${r.width}x${r.height} and the first ${width}x${height}; preprocess them one at a time or use {height, width}`,
         );
       }
@@ -402,4 +414,39 @@ export class ImageProcessor {
     const c = this.#config;
     return `ImageProcessor(${JSON.stringify(c.size)}, ${PIL_RESAMPLE_NAMES[c.resample]}, ${this.#defaults.resample})`;
   }
+}
+
+/** Decoded 8-bit pixels, interleaved (HWC), row-major: 1 = L, 2 = LA, 3 = RGB, 4 = RGBA channels. */
+export interface RawPixels {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
+}
+
+export function isRawPixels(x: unknown): x is RawPixels {
+  if (typeof x !== 'object' || x === null || x instanceof Uint8Array) return false;
+  const r = x as Partial<RawPixels>;
+  return r.data instanceof Uint8Array && Number.isInteger(r.width) && Number.isInteger(r.height) && [1, 2, 3, 4].includes(r.channels as number);
+}
+
+/** PIL convert('RGB') on raw pixels: gray to R = G = B, alpha dropped (not composited). */
+function rawToRgb(img: RawPixels, name: string): { data: Uint8Array; width: number; height: number } {
+  const { width, height, channels, data } = img;
+  const n = width * height;
+  if (width < 1 || height < 1 || data.length !== n * channels) {
+    throw new InvalidArgumentError(`Expected ${n * channels} bytes for ${name} (${width}x${height}x${channels}) but received ${data.length}`);
+  }
+  if (channels === 3) return { data, width, height };
+  const out = new Uint8Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    const o = i * 3;
+    if (channels <= 2) {
+      const g = data[i * channels]!;
+      out[o] = g; out[o + 1] = g; out[o + 2] = g;
+    } else {
+      out[o] = data[i * 4]!; out[o + 1] = data[i * 4 + 1]!; out[o + 2] = data[i * 4 + 2]!;
+    }
+  }
+  return { data: out, width, height };
 }

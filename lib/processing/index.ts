@@ -1,6 +1,8 @@
 /** Preprocessing: images (sharp + Pillow-exact resize), text (byte-level BPE), caption labels. */
 export {
   ImageProcessor,
+  isRawPixels,
+  type RawPixels,
   PIL_RESAMPLE_NAMES,
   parseImageProcessorConfig,
   type ImageInput,
