@@ -157,7 +157,7 @@ describe('errors', () => {
 
   it('rejects inputs that are not paths or bytes', async () => {
     const proc = ImageProcessor.fromConfig({ size: 8 });
-    await expect(proc.preprocess([42 as never])).rejects.toThrow(/Expected a file path, Buffer or Uint8Array for inputs\[0\] but received number 42/);
+    await expect(proc.preprocess([42 as never])).rejects.toThrow(/Expected a file path, Buffer, Uint8Array or raw pixels \{data, width, height, channels\} for inputs\[0\] but received number 42/);
   });
 });
 
