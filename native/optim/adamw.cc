@@ -1,6 +1,7 @@
 #include "optim/adamw.h"
 
 #include <cmath>
+#include <map>
 #include <stdexcept>
 
 namespace tc {
@@ -21,19 +22,35 @@ void AdamW::step() {
   const double bc1 = 1.0 - std::pow(o_.beta1, double(step_));
   const double bc2_sqrt = std::sqrt(1.0 - std::pow(o_.beta2, double(step_)));
   const double step_size = o_.lr / bc1;
+  // Parameters with a gradient, grouped by weight decay and device: each group is updated with the
+  // multi-tensor (_foreach_) ops, one kernel launch per op per group on CUDA instead of one per
+  // parameter. The op sequence is torch 1.13's single-tensor AdamW, so results agree bit for bit.
+  std::map<std::pair<double, std::string>, std::vector<Slot*>> groups;
   for (auto& s : slots_) {
-    const torch::Tensor& grad = s.param.grad();
-    if (!grad.defined()) continue;
+    if (!s.param.grad().defined()) continue;
     if (!s.exp_avg.defined()) {
       s.exp_avg = torch::zeros_like(s.param, torch::MemoryFormat::Preserve);
       s.exp_avg_sq = torch::zeros_like(s.param, torch::MemoryFormat::Preserve);
     }
-    // The exact op sequence of torch 1.13's single-tensor AdamW, so results agree bit for bit.
-    s.param.mul_(1.0 - o_.lr * s.weight_decay);
-    s.exp_avg.mul_(o_.beta1).add_(grad, 1.0 - o_.beta1);
-    s.exp_avg_sq.mul_(o_.beta2).addcmul_(grad, grad, 1.0 - o_.beta2);
-    auto denom = (s.exp_avg_sq.sqrt() / bc2_sqrt).add_(o_.eps);
-    s.param.addcdiv_(s.exp_avg, denom, -step_size);
+    groups[{s.weight_decay, s.param.device().str()}].push_back(&s);
+  }
+  for (auto& [key, slots] : groups) {
+    std::vector<torch::Tensor> params, grads, m, v;
+    for (auto* s : slots) {
+      params.push_back(s->param);
+      grads.push_back(s->param.grad());
+      m.push_back(s->exp_avg);
+      v.push_back(s->exp_avg_sq);
+    }
+    at::_foreach_mul_(params, 1.0 - o_.lr * key.first);
+    at::_foreach_mul_(m, o_.beta1);
+    at::_foreach_add_(m, grads, 1.0 - o_.beta1);
+    at::_foreach_mul_(v, o_.beta2);
+    at::_foreach_addcmul_(v, grads, grads, 1.0 - o_.beta2);
+    auto denom = at::_foreach_sqrt(v);
+    at::_foreach_div_(denom, bc2_sqrt);
+    at::_foreach_add_(denom, o_.eps);
+    at::_foreach_addcdiv_(params, m, denom, -step_size);
   }
 }
 
