@@ -122,12 +122,7 @@ Napi::Value WriteSafetensors(const Napi::CallbackInfo& info) {
   auto path = path_arg(info, "writeSafetensors");
   if (info.Length() < 2 || !info[1].IsObject()) throw Napi::TypeError::New(env, "Expected a {name: tensor} object for writeSafetensors");
   auto obj = info[1].As<Napi::Object>();
-  NamedTensors tensors;
-  auto names = obj.GetPropertyNames();
-  for (uint32_t i = 0; i < names.Length(); ++i) {
-    std::string name = names.Get(i).As<Napi::String>().Utf8Value();
-    tensors.emplace_back(name, tensor_from_js(obj.Get(name), name));
-  }
+  NamedTensors tensors = named_from_js(obj, "writeSafetensors");
   std::vector<std::pair<std::string, std::string>> meta;
   if (info.Length() > 2 && info[2].IsObject()) {
     auto m = info[2].As<Napi::Object>();

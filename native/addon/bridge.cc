@@ -60,6 +60,18 @@ torch::Tensor tensor_from_js(const Napi::Value& value, const std::string& what) 
   return torch::from_blob(ptr, shape, torch::TensorOptions().dtype(info->scalar));
 }
 
+std::vector<std::pair<std::string, torch::Tensor>> named_from_js(const Napi::Value& value, const std::string& what) {
+  if (!value.IsObject()) throw Napi::TypeError::New(value.Env(), "Expected a {name: tensor} object for " + what);
+  auto obj = value.As<Napi::Object>();
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  auto names = obj.GetPropertyNames();
+  for (uint32_t i = 0; i < names.Length(); ++i) {
+    std::string name = names.Get(i).As<Napi::String>().Utf8Value();
+    out.emplace_back(name, tensor_from_js(obj.Get(name), name));
+  }
+  return out;
+}
+
 Napi::Object tensor_to_js(Napi::Env env, const torch::Tensor& input) {
   torch::Tensor t = input.detach();
   if (t.scalar_type() == torch::kBFloat16 || t.scalar_type() == torch::kFloat16 || t.scalar_type() == torch::kFloat64)

@@ -17,6 +17,9 @@ namespace tc {
 // Wraps a JS tensor object without copying. Throws Napi::TypeError with "Expected X for Y" on bad input.
 torch::Tensor tensor_from_js(const Napi::Value& value, const std::string& what);
 
+// Wraps every tensor of a JS {name: tensor} object (no copies), in property order.
+std::vector<std::pair<std::string, torch::Tensor>> named_from_js(const Napi::Value& value, const std::string& what);
+
 // Copies a tensor (any device, any dtype we support) into a JS {dtype, shape, data} object.
 Napi::Object tensor_to_js(Napi::Env env, const torch::Tensor& t);
 

@@ -409,12 +409,7 @@ Napi::Value ModelWrap::LoadStateDict(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "Expected a state object for loadStateDict");
   auto obj = info[0].As<Napi::Object>();
-  NamedTensors source;
-  auto names = obj.GetPropertyNames();
-  for (uint32_t i = 0; i < names.Length(); ++i) {
-    std::string name = names.Get(i).As<Napi::String>().Utf8Value();
-    source.emplace_back(name, tensor_from_js(obj.Get(name), name));
-  }
+  NamedTensors source = named_from_js(obj, "loadStateDict");
   auto s = s_;
   return run_job(env, [=]() -> Finisher {
     auto report = load_state(*s->model, source, s->config.gpt2.tie_word_embeddings);
@@ -571,12 +566,7 @@ Napi::Value ModelWrap::SetGradients(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "Expected a {name: tensor} object for setGradients");
   auto obj = info[0].As<Napi::Object>();
-  NamedTensors grads;
-  auto names = obj.GetPropertyNames();
-  for (uint32_t i = 0; i < names.Length(); ++i) {
-    std::string name = names.Get(i).As<Napi::String>().Utf8Value();
-    grads.emplace_back(name, tensor_from_js(obj.Get(name), name));
-  }
+  NamedTensors grads = named_from_js(obj, "setGradients");
   auto s = s_;
   return run_job(env, [=]() -> Finisher {
     std::unordered_map<std::string, torch::Tensor> params;
@@ -683,12 +673,7 @@ Napi::Value AdamWWrap::LoadStateDict(const Napi::CallbackInfo& info) {
   auto obj = info[0].As<Napi::Object>();
   const int64_t step = get_int(obj, "step", 0);
   auto tensors = obj.Get("tensors").As<Napi::Object>();
-  NamedTensors source;
-  auto names = tensors.GetPropertyNames();
-  for (uint32_t i = 0; i < names.Length(); ++i) {
-    std::string name = names.Get(i).As<Napi::String>().Utf8Value();
-    source.emplace_back(name, tensor_from_js(tensors.Get(name), name));
-  }
+  NamedTensors source = named_from_js(tensors, "the optimizer state");
   auto opt_ = opt;
   return run_job(env, [=]() -> Finisher {
     opt_->load_state(step, source);
