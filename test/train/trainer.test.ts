@@ -129,16 +129,16 @@ describe('Trainer', () => {
     expect(clipped.delta / free.delta).toBeCloseTo(0.1, 2);
   });
 
-  it('resumes exactly: interrupted + resumed gives the loss sequence of an uninterrupted run', async () => {
+  for (const dropout of [0, 0.1]) it(`resumes exactly (dropout ${dropout}): interrupted + resumed gives the loss sequence of an uninterrupted run`, async () => {
     const args = (dir: string) => ({ output_dir: dir, max_steps: 10, per_device_train_batch_size: 4, gradient_accumulation_steps: 2, learning_rate: 2e-3, warmup_steps: 2, save_steps: 100, logging_steps: 1 });
     // 20 items / 4 = 5 batches per epoch = 3 optimizer steps per epoch (the last with one micro-batch).
-    const full = await tinySetup({ trainSize: 20, seed: 7 });
+    const full = await tinySetup({ trainSize: 20, seed: 7, dropout });
     const recFull = lossRecorder();
     await new Trainer({ model: full.model, tokenizer: full.tokenizer, image_processor: full.image_processor, train_dataset: full.train, log: () => {}, callbacks: [recFull.cb], args: args(outDir()) }).fit();
     expect(recFull.losses).toHaveLength(10);
 
     const dir = outDir();
-    const a = await tinySetup({ trainSize: 20, seed: 7 });
+    const a = await tinySetup({ trainSize: 20, seed: 7, dropout });
     const recA = lossRecorder();
     const trainerA = new Trainer({
       model: a.model, tokenizer: a.tokenizer, image_processor: a.image_processor, train_dataset: a.train, log: () => {},
@@ -149,7 +149,7 @@ describe('Trainer', () => {
     expect(outA.interrupted).toBe(true);
     expect(outA.checkpoint).toBe(join(dir, 'checkpoint-4'));
 
-    const b = await tinySetup({ trainSize: 20, seed: 99 }); // other initial weights: the checkpoint must replace them
+    const b = await tinySetup({ trainSize: 20, seed: 99, dropout }); // other initial weights: the checkpoint must replace them
     const recB = lossRecorder();
     const sink = lineSink();
     const outB = await new Trainer({ model: b.model, tokenizer: b.tokenizer, image_processor: b.image_processor, train_dataset: b.train, log: sink.log, callbacks: [recB.cb], args: { ...args(dir), resume_from_checkpoint: true } }).fit();
