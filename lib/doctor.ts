@@ -13,6 +13,8 @@ export interface DoctorReport {
   cuda?: { compiled: boolean; available: boolean; devices: number };
   /** The BLAS library libtorch's matrix products run on (from the process's loaded libraries). */
   blas?: string;
+  /** Memory: the addon's caching CPU allocator and glibc tuning (off with TORCH_CAPTION_MALLOC=default). */
+  allocator?: string;
   ok: boolean;
 }
 
@@ -38,6 +40,7 @@ export async function doctor(): Promise<DoctorReport> {
     },
     cuda: { compiled: info.cudaCompiled, available: info.cudaAvailable, devices: info.cudaDeviceCount },
     blas: loadedBlas(),
+    allocator: loaded.addon.cachingAllocator ? 'caching (large blocks reused)' : process.env.TORCH_CAPTION_MALLOC === 'default' ? 'libtorch default (TORCH_CAPTION_MALLOC=default)' : 'libtorch default',
     ok: true,
   };
 }

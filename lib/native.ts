@@ -64,6 +64,8 @@ export interface NativeOptimizerHandle {
 }
 
 export interface NativeAddon {
+  /** Whether the caching CPU allocator is installed (libtorch 1.x, unless TORCH_CAPTION_MALLOC=default). */
+  cachingAllocator: boolean;
   buildInfo(): NativeBuildInfo;
   setNumThreads(n: number): void;
   manualSeed(seed: number): void;

@@ -202,7 +202,8 @@ void tune_malloc() {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tune_malloc();
-  install_caching_cpu_allocator();
+  const bool caching = install_caching_cpu_allocator();
+  exports.Set("cachingAllocator", Napi::Boolean::New(env, caching));
   // Two job threads: jobs on one model are serialized by its lock, jobs on different models overlap.
   start_workers(env, 2);
   exports.Set("buildInfo", Napi::Function::New<BuildInfo>(env, "buildInfo"));
