@@ -64,7 +64,7 @@ export function lineChart(title: string, series: readonly Series[], opts: { widt
   if (pts.length === 0) return '';
   let [x0, x1] = [Math.min(...pts.map((p) => p[0])), Math.max(...pts.map((p) => p[0]))];
   let [y0, y1] = [Math.min(...pts.map((p) => p[1])), Math.max(...pts.map((p) => p[1]))];
-  if (x1 === x0) [x0, x1] = [x0 - 1, x1 + 1];
+  if (x1 === x0) [x0, x1] = [x0 - Math.max(1, Math.abs(x0) * 0.1), x1 + Math.max(1, Math.abs(x1) * 0.1)]; // one evaluation: readable ticks
   if (y1 === y0) [y0, y1] = [y0 - Math.abs(y0 || 1) * 0.1, y1 + Math.abs(y1 || 1) * 0.1];
   const pad = (y1 - y0) * 0.05;
   y0 -= pad;
