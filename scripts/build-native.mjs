@@ -1,6 +1,7 @@
 // Builds the addon with cmake-js against the libtorch that scripts/find-torch.mjs locates, and says which.
 // Concurrent builds in one checkout are serialized with flock on build/.lock.
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,9 +19,13 @@ if (!torch) {
 console.log(`torch-caption: building against libtorch from ${torch.source} (${torch.cmakeDir})`);
 mkdirSync(join(root, 'build'), { recursive: true });
 const jobs = process.env.CMAKE_BUILD_PARALLEL_LEVEL ?? String(Math.max(1, (await import('node:os')).availableParallelism()));
-const cmakeJs = join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
+// Resolve the build tools from this package: when installed as a dependency they may be hoisted to the
+// consumer's node_modules.
+const require = createRequire(join(root, 'package.json'));
+const cmakeJs = join(dirname(require.resolve('cmake-js/package.json')), 'bin', 'cmake-js');
+const addonApi = dirname(require.resolve('node-addon-api/package.json'));
 const args = [cmakeJs, 'build', '--directory', root, '--out', join(root, 'build'), '--parallel', jobs,
-  `--CDCMAKE_PREFIX_PATH=${torch.cmakeDir}`, '--CDCMAKE_BUILD_TYPE=Release'];
+  `--CDCMAKE_PREFIX_PATH=${torch.cmakeDir}`, '--CDCMAKE_BUILD_TYPE=Release', `--CDNODE_ADDON_API_DIR=${addonApi}`];
 const useFlock = spawnSync('flock', ['--version']).status === 0;
 const cmd = useFlock ? 'flock' : process.execPath;
 const argv = useFlock ? [join(root, 'build', '.lock'), process.execPath, ...args] : args;
