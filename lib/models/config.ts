@@ -164,9 +164,7 @@ export function normalizeDecoderConfig(raw: Record<string, unknown>): GPT2Config
   if (c.n_embd % c.n_head !== 0) throw new InvalidArgumentError(`decoder.n_embd (${c.n_embd}) must be divisible by decoder.n_head (${c.n_head})`);
   activation(c, 'activation_function', 'decoder');
   for (const k of ['resid_pdrop', 'embd_pdrop', 'attn_pdrop']) prob(c, k, 'decoder');
-  if (c.reorder_and_upcast_attn === true) {
-    // Only changes numerics under fp16/bf16 autocast; the float32 path is identical.
-  }
+  // reorder_and_upcast_attn is accepted as is: it only changes numerics under fp16/bf16 autocast.
   return c;
 }
 
@@ -205,11 +203,6 @@ export function normalizeConfig(raw: unknown): VisionEncoderDecoderConfig {
     bos_token_id: tok('bos_token_id') ?? decoder.bos_token_id ?? null,
     tie_word_embeddings: false,
   };
-}
-
-/** The encoder's output width (what enc_to_dec_proj projects from). */
-export function encoderHiddenSize(c: EncoderConfig): number {
-  return c.model_type === 'swin' ? c.hidden_size : c.hidden_size;
 }
 
 /** A fresh config from separate encoder and decoder configs, as from_encoder_decoder_pretrained builds it. */
