@@ -20,7 +20,6 @@ namespace {
 
 constexpr size_t kAlign = 64;                // AVX-512 friendly, as c10's default allocator
 constexpr size_t kMinCached = 1 << 20;       // small blocks: glibc already reuses them well
-constexpr size_t kMaxCachedBytes = 4ull << 30;
 
 // Data pointer and context are the same pointer (libtorch's raw_allocate requires it), so block sizes
 // live in a side table.
@@ -47,7 +46,10 @@ class CachingCpuAllocator final : public c10::Allocator {
     std::unordered_map<size_t, std::vector<void*>> free;  // by size
     std::unordered_map<void*, size_t> size_of;             // every live or cached large block
     size_t bytes = 0;
+    size_t max_bytes = size_t(1) << 30;  // TORCH_CAPTION_ALLOCATOR_CACHE_MB overrides
   };
+
+ public:
   static Cache& cache() {
     static Cache* c = new Cache();  // intentionally never destroyed: tensors may be freed during exit
     return *c;
@@ -72,7 +74,7 @@ class CachingCpuAllocator final : public c10::Allocator {
       std::lock_guard<std::mutex> g(c.m);
       auto it = c.size_of.find(p);
       if (it != c.size_of.end()) {
-        if (c.bytes + it->second <= kMaxCachedBytes) {
+        if (c.bytes + it->second <= c.max_bytes) {
           c.free[it->second].push_back(p);
           c.bytes += it->second;
           return;
@@ -89,6 +91,11 @@ class CachingCpuAllocator final : public c10::Allocator {
 bool install_caching_cpu_allocator() {
   const char* v = std::getenv("TORCH_CAPTION_MALLOC");
   if (v && std::strcmp(v, "default") == 0) return false;
+  if (const char* mb = std::getenv("TORCH_CAPTION_ALLOCATOR_CACHE_MB")) {
+    auto& c = CachingCpuAllocator::cache();
+    std::lock_guard<std::mutex> g(c.m);
+    c.max_bytes = size_t(std::strtoull(mb, nullptr, 10)) << 20;
+  }
   static CachingCpuAllocator* allocator = new CachingCpuAllocator();  // lives as long as the process
   c10::SetCPUAllocator(allocator, /*priority=*/1);
   return true;
