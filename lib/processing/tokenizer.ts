@@ -77,6 +77,8 @@ interface SpecialTokens {
 
 /** Everything immutable a Tokenizer shares with the copies withPadToken() makes. */
 interface Core {
+  /** Byte-level BPE (GPT-2) or a word-level vocabulary (e.g. the demo's). */
+  kind: 'bpe' | 'wordlevel';
   vocab: Map<string, number>;
   idToToken: Map<number, string>;
   ranks: Map<string, number>;
@@ -87,7 +89,8 @@ interface Core {
   splitRe: RegExp | null;
   preTokenizer: PreTokenizer;
   normalizer: Normalizer | null;
-  decoder: Decoder;
+  /** null for word-level tokenizers without a decoder: tokens are joined with spaces, as transformers does. */
+  decoder: Decoder | null;
   cache: Map<string, readonly number[]>;
   /** tokenizer.json as it will be saved. */
   json: Record<string, unknown>;
@@ -349,8 +352,9 @@ export class Tokenizer {
 
   static #buildCore(json: Record<string, unknown>, files: Core['files'], file: string): Core {
     const model = json.model;
+    if (isRecord(model) && model.type === 'WordLevel') return Tokenizer.#wordLevelCore(json, model, file);
     if (!isRecord(model) || (model.type !== undefined && model.type !== 'BPE')) {
-      throw new UnsupportedConfigError(`${file}: model type ${JSON.stringify(isRecord(model) ? model.type : model)} is not supported (byte-level BPE only)`);
+      throw new UnsupportedConfigError(`${file}: model type ${JSON.stringify(isRecord(model) ? model.type : model)} is not supported (byte-level BPE or WordLevel)`);
     }
     if (!containsType(json.pre_tokenizer, 'ByteLevel') || !containsType(json.decoder, 'ByteLevel')) {
       throw new UnsupportedConfigError(`${file}: only byte-level BPE tokenizers (ByteLevel pre-tokenizer and decoder, as GPT-2) are supported`);
@@ -406,6 +410,7 @@ export class Tokenizer {
     if (!preTokenizer || !decoder) throw new FormatError(`Cannot parse ${file}: no pre-tokenizer or decoder`);
     const unkTok = typeof model.unk_token === 'string' ? model.unk_token : null;
     return {
+      kind: 'bpe',
       vocab,
       idToToken,
       ranks,
@@ -421,6 +426,58 @@ export class Tokenizer {
       json,
       files,
       baseVocabSize,
+    };
+  }
+
+  /**
+   * A WordLevel tokenizer.json: normalizer, pre-tokenizer and decoder run in the Rust `tokenizers` library;
+   * the model itself is a vocabulary lookup with the unknown token as fallback.
+   */
+  static #wordLevelCore(json: Record<string, unknown>, model: Record<string, unknown>, file: string): Core {
+    if (!isRecord(model.vocab)) throw new FormatError(`Cannot parse ${file}: model.vocab is not an object`);
+    const vocab = new Map<string, number>();
+    const idToToken = new Map<number, string>();
+    for (const [tok, id] of Object.entries(model.vocab)) {
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new FormatError(`Cannot parse ${file}: id of ${JSON.stringify(tok)} is not a non-negative integer`);
+      vocab.set(tok, id);
+      idToToken.set(id, tok);
+    }
+    const added = (Array.isArray(json.added_tokens) ? json.added_tokens : []).map((t) => addedTokenFromJson(t, file));
+    const addedByContent = new Map<string, AddedTokenInfo>();
+    for (const t of added) {
+      addedByContent.set(t.content, t);
+      idToToken.set(t.id, t.content);
+    }
+    const contents = [...addedByContent.keys()].filter((c) => c.length > 0).sort((a, b) => b.length - a.length);
+    const rust = RustTokenizer.fromString(
+      JSON.stringify({
+        version: '1.0', truncation: null, padding: null, added_tokens: [], post_processor: null,
+        normalizer: json.normalizer ?? null,
+        pre_tokenizer: json.pre_tokenizer ?? { type: 'Whitespace' },
+        decoder: json.decoder ?? null,
+        model: { type: 'WordLevel', vocab: {}, unk_token: '[UNK]' },
+      }),
+    );
+    const preTokenizer = rust.getPreTokenizer();
+    if (!preTokenizer) throw new FormatError(`Cannot parse ${file}: no pre-tokenizer`);
+    const unkTok = typeof model.unk_token === 'string' ? model.unk_token : null;
+    return {
+      kind: 'wordlevel',
+      vocab,
+      idToToken,
+      ranks: new Map(),
+      ignoreMerges: false,
+      unkId: unkTok !== null ? (vocab.get(unkTok) ?? addedByContent.get(unkTok)?.id ?? null) : null,
+      added,
+      addedByContent,
+      splitRe: contents.length ? new RegExp(contents.map(escapeRegExp).join('|'), 'g') : null,
+      preTokenizer,
+      normalizer: json.normalizer ? rust.getNormalizer() : null,
+      decoder: json.decoder ? rust.getDecoder() : null,
+      cache: new Map(),
+      json,
+      files: null,
+      baseVocabSize: vocab.size,
     };
   }
 
@@ -477,6 +534,16 @@ export class Tokenizer {
   #encodeOrdinary(text: string, ids: number[], tokens: string[] | null): void {
     if (text.length === 0) return;
     const core = this.#core;
+    if (core.kind === 'wordlevel') {
+      const normalized = core.normalizer ? core.normalizer.normalizeString(text) : text;
+      for (const [piece] of core.preTokenizer.preTokenizeString(normalized)) {
+        const id = core.vocab.get(piece) ?? core.unkId;
+        if (id === null || id === undefined) throw new InvalidArgumentError(`The word ${JSON.stringify(piece)} is not in the vocabulary and the tokenizer has no unknown token`);
+        ids.push(id);
+        tokens?.push(core.vocab.has(piece) ? piece : core.idToToken.get(id)!);
+      }
+      return;
+    }
     if (!core.normalizer && ASCII_ONLY.test(text)) {
       ASCII_PRETOKENIZE.lastIndex = 0;
       for (let m = ASCII_PRETOKENIZE.exec(text); m !== null; m = ASCII_PRETOKENIZE.exec(text)) {
@@ -620,7 +687,8 @@ export class Tokenizer {
       const tok = this.#core.idToToken.get(id);
       if (tok !== undefined) tokens.push(tok); // unknown ids are skipped, as Hugging Face's fast decode does
     }
-    const text = tokens.length ? this.#core.decoder.decode(tokens) : '';
+    const decoder = this.#core.decoder;
+    const text = tokens.length ? (decoder ? decoder.decode(tokens) : tokens.join(' ')) : '';
     return cleanUp ? cleanUpTokenization(text) : text;
   }
 
@@ -770,6 +838,6 @@ export class Tokenizer {
   }
 
   toString(): string {
-    return `Tokenizer(byte-level BPE, vocab_size ${this.vocab_size}, eos ${JSON.stringify(this.eos_token)})`;
+    return `Tokenizer(${this.#core.kind === 'bpe' ? 'byte-level BPE' : 'word level'}, vocab_size ${this.vocab_size}, eos ${JSON.stringify(this.eos_token)})`;
   }
 }

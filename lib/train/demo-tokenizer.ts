@@ -232,21 +232,11 @@ function pretokenize(text: string): string[] {
 }
 
 /**
- * Load the tokenizer of a model folder: a WordLevel tokenizer.json (as the demo saves) with
- * WordLevelTokenizer, anything else with lib/processing's Tokenizer (byte-level BPE).
+ * Load the tokenizer of a model folder with lib/processing's Tokenizer: byte-level BPE (GPT-2) or word level
+ * (as the demo saves), normalizer and pre-tokenizer run by the `tokenizers` library.
  */
 export async function loadTokenizer(dir: string): Promise<CaptionTokenizer> {
-  const path = join(dir, 'tokenizer.json');
-  if (existsSync(path)) {
-    let type: unknown;
-    try {
-      type = (JSON.parse(await readFile(path, 'utf8')) as { model?: { type?: unknown } }).model?.type;
-    } catch (err) {
-      throw new FormatError(`Cannot parse ${path}: ${(err as Error).message}`, { cause: err });
-    }
-    if (type === 'WordLevel') return WordLevelTokenizer.fromPretrained(dir);
-  }
-  if (!existsSync(path) && !existsSync(join(dir, 'vocab.json'))) {
+  if (!existsSync(join(dir, 'tokenizer.json')) && !existsSync(join(dir, 'vocab.json'))) {
     throw new InvalidArgumentError(`Expected a tokenizer (tokenizer.json, or vocab.json + merges.txt) in ${dir} but found none`);
   }
   return Tokenizer.fromPretrained(dir) as Promise<CaptionTokenizer>;
