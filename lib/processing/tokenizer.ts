@@ -211,6 +211,27 @@ function addedTokenFromJson(t: unknown, file: string): AddedTokenInfo {
   };
 }
 
+/** Vocabulary and added tokens of a tokenizer.json model, validated; splitRe cuts added tokens out of text. */
+function readVocabulary(json: Record<string, unknown>, model: Record<string, unknown>, file: string) {
+  if (!isRecord(model.vocab)) throw new FormatError(`Cannot parse ${file}: model.vocab is not an object`);
+  const vocab = new Map<string, number>();
+  const idToToken = new Map<number, string>();
+  for (const [tok, id] of Object.entries(model.vocab)) {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new FormatError(`Cannot parse ${file}: id of ${JSON.stringify(tok)} is not a non-negative integer`);
+    vocab.set(tok, id);
+    idToToken.set(id, tok);
+  }
+  const added = (Array.isArray(json.added_tokens) ? json.added_tokens : []).map((t) => addedTokenFromJson(t, file));
+  const addedByContent = new Map<string, AddedTokenInfo>();
+  for (const t of added) {
+    addedByContent.set(t.content, t);
+    idToToken.set(t.id, t.content);
+  }
+  const contents = [...addedByContent.keys()].filter((c) => c.length > 0).sort((a, b) => b.length - a.length);
+  const splitRe = contents.length ? new RegExp(contents.map(escapeRegExp).join('|'), 'g') : null;
+  return { vocab, idToToken, added, addedByContent, splitRe };
+}
+
 export class Tokenizer {
   readonly #core: Core;
   readonly #special: SpecialTokens;
@@ -370,27 +391,12 @@ export class Tokenizer {
     if (addPrefixSpace) {
       throw new UnsupportedConfigError(`${file}: add_prefix_space=true is not supported (GPT-2 captioning uses false)`);
     }
-    if (!isRecord(model.vocab)) throw new FormatError(`Cannot parse ${file}: model.vocab is not an object`);
-    const vocab = new Map<string, number>();
-    const idToToken = new Map<number, string>();
-    for (const [tok, id] of Object.entries(model.vocab)) {
-      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new FormatError(`Cannot parse ${file}: id of ${JSON.stringify(tok)} is not a non-negative integer`);
-      vocab.set(tok, id);
-      idToToken.set(id, tok);
-    }
+    const { vocab, idToToken, added, addedByContent, splitRe } = readVocabulary(json, model, file);
     const baseVocabSize = vocab.size;
     const ranks = new Map<string, number>();
     mergeKeys(model.merges, file).forEach((m, i) => {
       if (!ranks.has(m)) ranks.set(m, i);
     });
-    const added = (Array.isArray(json.added_tokens) ? json.added_tokens : []).map((t) => addedTokenFromJson(t, file));
-    const addedByContent = new Map<string, AddedTokenInfo>();
-    for (const t of added) {
-      addedByContent.set(t.content, t);
-      idToToken.set(t.id, t.content);
-    }
-    const contents = [...addedByContent.keys()].filter((c) => c.length > 0).sort((a, b) => b.length - a.length);
-    const splitRe = contents.length ? new RegExp(contents.map(escapeRegExp).join('|'), 'g') : null;
     // The Rust pieces that run exactly as Hugging Face runs them (the model itself is not needed there).
     const rust = RustTokenizer.fromString(
       JSON.stringify({
@@ -434,21 +440,7 @@ export class Tokenizer {
    * the model itself is a vocabulary lookup with the unknown token as fallback.
    */
   static #wordLevelCore(json: Record<string, unknown>, model: Record<string, unknown>, file: string): Core {
-    if (!isRecord(model.vocab)) throw new FormatError(`Cannot parse ${file}: model.vocab is not an object`);
-    const vocab = new Map<string, number>();
-    const idToToken = new Map<number, string>();
-    for (const [tok, id] of Object.entries(model.vocab)) {
-      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new FormatError(`Cannot parse ${file}: id of ${JSON.stringify(tok)} is not a non-negative integer`);
-      vocab.set(tok, id);
-      idToToken.set(id, tok);
-    }
-    const added = (Array.isArray(json.added_tokens) ? json.added_tokens : []).map((t) => addedTokenFromJson(t, file));
-    const addedByContent = new Map<string, AddedTokenInfo>();
-    for (const t of added) {
-      addedByContent.set(t.content, t);
-      idToToken.set(t.id, t.content);
-    }
-    const contents = [...addedByContent.keys()].filter((c) => c.length > 0).sort((a, b) => b.length - a.length);
+    const { vocab, idToToken, added, addedByContent, splitRe } = readVocabulary(json, model, file);
     const rust = RustTokenizer.fromString(
       JSON.stringify({
         version: '1.0', truncation: null, padding: null, added_tokens: [], post_processor: null,
@@ -470,7 +462,7 @@ export class Tokenizer {
       unkId: unkTok !== null ? (vocab.get(unkTok) ?? addedByContent.get(unkTok)?.id ?? null) : null,
       added,
       addedByContent,
-      splitRe: contents.length ? new RegExp(contents.map(escapeRegExp).join('|'), 'g') : null,
+      splitRe,
       preTokenizer,
       normalizer: json.normalizer ? rust.getNormalizer() : null,
       decoder: json.decoder ? rust.getDecoder() : null,
