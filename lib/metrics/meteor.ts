@@ -53,12 +53,17 @@ interface Enum {
   t: string;
 }
 
-function matchEnums(hyp: Enum[], ref: Enum[], out: Array<[number, number]>): number {
+/**
+ * NLTK's greedy matching loop, shared by the three stages: hypothesis tokens from last to first, each
+ * paired with the right-most unmatched reference token that `matcher(hypToken)` accepts; both leave the pool.
+ */
+function matchGreedy(hyp: Enum[], ref: Enum[], out: Array<[number, number]>, matcher: (h: string) => (r: string) => boolean): number {
   let n = 0;
   for (let i = hyp.length - 1; i >= 0; i--) {
-    const h = hyp[i].t;
+    if (ref.length === 0) break;
+    const accepts = matcher(hyp[i].t);
     for (let j = ref.length - 1; j >= 0; j--) {
-      if (ref[j].t === h) {
+      if (accepts(ref[j].t)) {
         out.push([hyp[i].i, ref[j].i]);
         hyp.splice(i, 1);
         ref.splice(j, 1);
@@ -70,22 +75,16 @@ function matchEnums(hyp: Enum[], ref: Enum[], out: Array<[number, number]>): num
   return n;
 }
 
+function matchEnums(hyp: Enum[], ref: Enum[], out: Array<[number, number]>): number {
+  return matchGreedy(hyp, ref, out, (h) => (r) => r === h);
+}
+
 function matchSynonyms(hyp: Enum[], ref: Enum[], wn: WordNet, out: Array<[number, number]>): number {
-  let n = 0;
-  for (let i = hyp.length - 1; i >= 0; i--) {
-    if (ref.length === 0) break;
-    const syns = wn.synonyms(hyp[i].t);
-    for (let j = ref.length - 1; j >= 0; j--) {
-      if (syns.has(ref[j].t)) {
-        out.push([hyp[i].i, ref[j].i]);
-        hyp.splice(i, 1);
-        ref.splice(j, 1);
-        n++;
-        break;
-      }
-    }
-  }
-  return n;
+  // synonyms of the hypothesis stem only (NLTK's one-directional test), looked up once per token
+  return matchGreedy(hyp, ref, out, (h) => {
+    const syns = wn.synonyms(h);
+    return (r) => syns.has(r);
+  });
 }
 
 function countChunks(matches: ReadonlyArray<[number, number]>): number {

@@ -10,7 +10,7 @@
  * - EXIF orientation is ignored unless `autoOrient` is set.
  */
 import { readFile } from 'node:fs/promises';
-import sharp, { type KernelEnum, type Metadata, type SharpOptions } from 'sharp';
+import sharp, { type KernelEnum, type Metadata, type Sharp, type SharpOptions } from 'sharp';
 import { FormatError, InvalidArgumentError } from '../errors.js';
 
 /** A path or the bytes of an encoded image (JPEG, PNG, WebP, GIF, TIFF, AVIF, ...). */
@@ -170,6 +170,13 @@ async function prepare(input: ImageInput, opts: DecodeOptions, label: string): P
 }
 
 /** Decode one image to RGB uint8 with PIL `convert('RGB')` semantics. */
+/** Runs a sharp pipeline to 8-bit sRGB samples, checking that exactly three channels come out. */
+async function rawRgb(pipeline: Sharp): Promise<RgbImage> {
+  const { data, info } = await pipeline.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) throw new Error(`expected 3 channels after conversion to sRGB, got ${info.channels}`);
+  return { data, width: info.width, height: info.height };
+}
+
 export async function decodeRgb(input: ImageInput, opts: DecodeOptions = {}, label = describeInput(input)): Promise<RgbImage> {
   return decodePrepared(await prepare(input, opts, label));
 }
@@ -192,13 +199,7 @@ export async function decodeResizedFast(
   if (prep.jpeg && header.kind === 'rgb' && !opts.autoOrient) {
     const out = size(header.width, header.height);
     try {
-      const { data, info } = await sharp(prep.buf, prep.sharpOpts)
-        .resize(out.width, out.height, { fit: 'fill', kernel })
-        .toColourspace('srgb')
-        .raw({ depth: 'uchar' })
-        .toBuffer({ resolveWithObject: true });
-      if (info.channels !== 3) throw new Error(`expected 3 channels after conversion to sRGB, got ${info.channels}`);
-      return { data, width: info.width, height: info.height };
+      return await rawRgb(sharp(prep.buf, prep.sharpOpts).resize(out.width, out.height, { fit: 'fill', kernel }));
     } catch (err) {
       throw decodeError(label, err);
     }
@@ -249,13 +250,7 @@ async function decodePrepared(prep: Prepared): Promise<RgbImage> {
       }
       return { data: out, width: info.width, height: info.height };
     }
-    const { data, info } = await sharp(buf, sharpOpts)
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`expected 3 channels after conversion to sRGB, got ${info.channels}`);
-    return { data, width: info.width, height: info.height };
+    return await rawRgb(sharp(buf, sharpOpts).removeAlpha());
   } catch (err) {
     throw decodeError(label, err);
   }

@@ -1,6 +1,8 @@
 /** Typed readers for the metrics fixtures (../shared/fixtures/metrics). */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { BleuResult } from '../../lib/metrics/hf.js';
+import type { MeteorAlignment } from '../../lib/metrics/meteor.js';
 
 export type CocoKey = 'Bleu_1' | 'Bleu_2' | 'Bleu_3' | 'Bleu_4' | 'ROUGE_L' | 'CIDEr';
 export const COCO_KEYS: readonly CocoKey[] = ['Bleu_1', 'Bleu_2', 'Bleu_3', 'Bleu_4', 'ROUGE_L', 'CIDEr'];
@@ -14,16 +16,7 @@ export interface PRF {
 }
 
 export interface HfExpected {
-  bleu:
-    | {
-        bleu: number;
-        precisions: number[];
-        brevity_penalty: number;
-        length_ratio: number;
-        translation_length: number;
-        reference_length: number;
-      }
-    | { error: string };
+  bleu: BleuResult | { error: string };
   rouge: Record<RougeKey, number>;
   wer: number;
   rouge_per_image: Record<string, Record<RougeKey, PRF>>;
@@ -42,16 +35,10 @@ export interface CaptionSet {
   };
 }
 
-export interface MeteorPerImage {
+export interface MeteorPerImage extends Omit<MeteorAlignment, 'score'> {
   wordnet30: number;
   per_ref_wordnet30: number[];
   best_ref: number;
-  hyp_len: number;
-  ref_len: number;
-  matches: number;
-  chunks: number;
-  match_stages: { exact: number; stem: number; synonym: number };
-  alignment: Array<[number, number]>;
 }
 
 export interface MeteorBlock {
