@@ -14,7 +14,8 @@ export { datasets, Dataset } from './data/index.js';
 export { scoreCaptions } from './metrics/index.js';
 export * as metrics from './metrics/index.js';
 export {
-  Trainer, EarlyStoppingCallback, TrainerControl, TrainerState, TRAINING_ARGS_DEFAULTS, resolveTrainingArguments,
+  Trainer, EarlyStoppingCallback, GradScaler, TrainerControl, TrainerState, TRAINING_ARGS_DEFAULTS, resolveTrainingArguments,
+  type GradScalerOptions,
   type TrainerOptions, type TrainingArguments, type TrainingArgumentsInput, type TrainerCallback, type TrainOutput,
 } from './train/index.js';
 export { doctor, type DoctorReport } from './doctor.js';

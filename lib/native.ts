@@ -36,7 +36,7 @@ export interface NativeBuildInfo {
 export interface NativeModelHandle {
   forward(inputs: Record<string, RawTensor>, opts: Record<string, unknown>): Promise<Record<string, RawTensor | number>>;
   backward(inputs: Record<string, RawTensor>, opts: Record<string, unknown>): Promise<Record<string, RawTensor | number>>;
-  trainStep(microBatches: Record<string, RawTensor>[], opts: Record<string, unknown>): Promise<Record<string, number>>;
+  trainStep(microBatches: Record<string, RawTensor>[], opts: Record<string, unknown>): Promise<{ loss: number; grad_norm: number; skipped: boolean }>;
   generate(pixelValues: RawTensor, opts: Record<string, unknown>): Promise<{ sequences: RawTensor; sequences_scores?: RawTensor }>;
   gradients(): Promise<Record<string, RawTensor>>;
   stateDict(): Promise<Record<string, RawTensor>>;

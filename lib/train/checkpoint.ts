@@ -16,6 +16,8 @@ export const TRAINER_STATE_NAME = 'trainer_state.json';
 export const OPTIMIZER_NAME = 'optimizer.safetensors';
 export const OPTIMIZER_META_NAME = 'optimizer.json';
 export const SCHEDULER_NAME = 'scheduler.json';
+/** GradScaler state (torch saves scaler.pt; JSON here, same keys). */
+export const SCALER_NAME = 'scaler.json';
 export const RNG_STATE_NAME = 'rng_state.json';
 export const LOADER_STATE_NAME = 'loader_state.json';
 export const TRAINING_ARGS_NAME = 'training_args.json';

@@ -10,12 +10,15 @@
  *   state, written atomically; resume continues from the saved data position without replaying batches.
  * - SIGINT/SIGTERM during fit(): the current step finishes, a checkpoint is saved and fit() resolves.
  * - A non-finite loss stops training with NonFiniteLossError naming the step and the last good checkpoint.
+ * - Mixed precision: bf16 autocasts the forward pass to bfloat16 (CPU and CUDA); fp16 autocasts to float16 on
+ *   CUDA with dynamic loss scaling (GradScaler): a step whose gradients overflow is skipped, and so is its
+ *   scheduler step, as the HF Trainer does through accelerate.
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { InvalidArgumentError, NonFiniteLossError, TorchCaptionError, UnsupportedConfigError, describe } from '../errors.js';
+import { InvalidArgumentError, NonFiniteLossError, TorchCaptionError, describe } from '../errors.js';
 import { native, type NativeModelHandle, type RawTensor } from '../native.js';
 import type { Tensor } from '../tensor.js';
 import type { Dataset } from '../data/dataset.js';
@@ -25,13 +28,14 @@ import { scoreCaptions } from '../metrics/score.js';
 import type { VisionEncoderDecoder } from '../models/vision-encoder-decoder.js';
 import type { GenerateOptions } from '../models/generation.js';
 import { AdamW, HF_NO_DECAY } from './adamw.js';
+import { GradScaler, type GradScalerOptions, type GradScalerState } from './grad-scaler.js';
 import {
   CallbackHandler, DefaultFlowCallback, metricKey, setStateIntervals, TrainerControl, TrainerState,
   type CallbackEvent, type CallbackExtras, type LogEntry, type TrainerCallback,
 } from './callbacks.js';
 import {
   checkpointStep, listCheckpoints, loadOptimizerState, LOADER_STATE_NAME, readJsonFile, removeStaleTemporaries, resolveResumePath,
-  RNG_STATE_NAME, rotateCheckpoints, saveOptimizerState, SCHEDULER_NAME, TRAINER_STATE_NAME, TRAINING_ARGS_NAME, writeFolderAtomic, writeJson,
+  RNG_STATE_NAME, rotateCheckpoints, saveOptimizerState, SCALER_NAME, SCHEDULER_NAME, TRAINER_STATE_NAME, TRAINING_ARGS_NAME, writeFolderAtomic, writeJson,
 } from './checkpoint.js';
 import { JsonlLogger, ProgressReporter, formatDuration } from './logging.js';
 import { imageDataUri, writeReport, type ReportSample } from './report.js';
@@ -69,6 +73,11 @@ export interface TrainerOptions {
   log?: (line: string) => void;
   /** JS-only: stop gracefully on SIGINT/SIGTERM during fit() (default true). */
   handleSignals?: boolean;
+  /**
+   * JS-only: dynamic loss scaling (torch.amp.GradScaler semantics). fp16 = true makes one with torch's
+   * defaults; pass a GradScaler or its options to change them. Without fp16 it scales float32 losses.
+   */
+  grad_scaler?: GradScaler | GradScalerOptions;
 }
 
 export interface TrainOutput {
@@ -132,6 +141,8 @@ export class Trainer {
   control = new TrainerControl();
   optimizer: AdamW | null = null;
   lr_scheduler: LearningRateSchedule | null = null;
+  /** Loss scaling (fp16, or grad_scaler given); null when off. */
+  readonly scaler: GradScaler | null;
 
   readonly #progress: ProgressReporter;
   readonly #handleSignals: boolean;
@@ -149,12 +160,14 @@ export class Trainer {
   #lastEval: PredictionOutput | null = null;
   #pendingNotes: string[] = [];
   #inStep = false;
+  /** Scheduler steps taken: global_step less the steps skipped for overflowing fp16 gradients. */
+  #schedulerSteps = 0;
 
   constructor(opts: TrainerOptions) {
     if (opts === null || typeof opts !== 'object') throw new InvalidArgumentError(`Expected an options object for Trainer but received ${describe(opts)}`);
     for (const key of Object.keys(opts)) {
-      if (!['model', 'args', 'train_dataset', 'eval_dataset', 'tokenizer', 'image_processor', 'compute_metrics', 'callbacks', 'log', 'handleSignals'].includes(key)) {
-        throw new InvalidArgumentError(`Unknown Trainer option '${key}' (options: model, args, train_dataset, eval_dataset, tokenizer, image_processor, compute_metrics, callbacks, log, handleSignals)`);
+      if (!['model', 'args', 'train_dataset', 'eval_dataset', 'tokenizer', 'image_processor', 'compute_metrics', 'callbacks', 'log', 'handleSignals', 'grad_scaler'].includes(key)) {
+        throw new InvalidArgumentError(`Unknown Trainer option '${key}' (options: model, args, train_dataset, eval_dataset, tokenizer, image_processor, compute_metrics, callbacks, log, handleSignals, grad_scaler)`);
       }
     }
     if (!isModel(opts.model)) throw new InvalidArgumentError(`Expected a VisionEncoderDecoder for model but received ${describe(opts.model)}`);
@@ -178,6 +191,8 @@ export class Trainer {
     this.compute_metrics = opts.compute_metrics;
     this.#logSink = opts.log;
     this.#handleSignals = opts.handleSignals ?? true;
+    const gs = opts.grad_scaler;
+    this.scaler = gs instanceof GradScaler ? gs : gs !== undefined ? new GradScaler(gs) : this.args.fp16 ? new GradScaler() : null;
     this.#progress = new ProgressReporter({ write: opts.log ? (t) => opts.log!(t.replace(/\n$/, '')) : undefined, disabled: this.args.disable_tqdm });
     this.callback_handler = new CallbackHandler([new DefaultFlowCallback(), ...(opts.callbacks ?? [])]);
     this.#checkPrecision();
@@ -191,12 +206,18 @@ export class Trainer {
   #checkPrecision(): void {
     const a = this.args;
     if (!a.fp16 && !a.bf16) return;
-    const which = a.fp16 ? 'fp16' : 'bf16';
     const device = this.model.device;
-    if (!device.startsWith('cuda')) {
-      throw new InvalidArgumentError(`${which} = true needs a CUDA device but the model is on ${device}; mixed precision is not available on CPU (leave ${which} false)`);
+    if (a.fp16 && !device.startsWith('cuda')) {
+      throw new InvalidArgumentError(`fp16 = true needs a CUDA device but the model is on ${device}; on CPU use bf16 = true (autocast to bfloat16) or leave both false`);
     }
-    if (a.fp16) throw new UnsupportedConfigError('fp16 = true: fp16 with loss scaling is not implemented yet; use bf16 = true (autocast to bfloat16, no loss scaling needed)');
+    if (!device.startsWith('cuda') && !device.startsWith('cpu')) {
+      throw new InvalidArgumentError(`${a.fp16 ? 'fp16' : 'bf16'} = true is supported on CPU and CUDA devices, not on ${device}`);
+    }
+  }
+
+  /** The native autocast dtype for the train step. */
+  #autocast(): '' | 'bfloat16' | 'float16' {
+    return this.args.bf16 ? 'bfloat16' : this.args.fp16 ? 'float16' : '';
   }
 
   /**
@@ -459,6 +480,7 @@ export class Trainer {
     this.control = new TrainerControl();
     this.#lastCheckpoint = null;
     this.#lastSavedStep = -1;
+    this.#schedulerSteps = 0;
     if (resumePath) await this.#loadCheckpoint(resumePath, resumeLoader);
     const st = this.state;
     st.max_steps = maxSteps;
@@ -489,7 +511,7 @@ export class Trainer {
     );
 
     const setLr = (): number => {
-      const lr = this.lr_scheduler!.at(st.global_step);
+      const lr = this.lr_scheduler!.at(this.#schedulerSteps);
       this.optimizer!.setLearningRate(lr);
       return lr;
     };
@@ -514,7 +536,7 @@ export class Trainer {
         const logs: Record<string, number> = {
           loss: round(trLossSum / (st.global_step - lastLoggedStep), 4),
           grad_norm: lastGradNorm,
-          learning_rate: this.lr_scheduler!.at(st.global_step),
+          learning_rate: this.lr_scheduler!.at(this.#schedulerSteps),
         };
         trLossSum = 0;
         lastLoggedStep = st.global_step;
@@ -559,11 +581,18 @@ export class Trainer {
             max_grad_norm: a.max_grad_norm,
             learning_rate: this.optimizer.learningRate,
             label_smoothing: a.label_smoothing_factor,
-            bf16: a.bf16,
+            autocast: this.#autocast(),
+            loss_scale: this.scaler?.scale ?? 1,
           });
           const loss = Number(r.loss);
           const gradNorm = Number(r.grad_norm);
-          if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+          // With loss scaling, overflowing gradients (finite loss) skip the update and back the scale off.
+          const overflow = this.scaler !== null && r.skipped && Number.isFinite(loss);
+          if (overflow) {
+            this.#jsonl.write({ event: 'overflow', step: st.global_step + 1, loss_scale: this.scaler!.scale, grad_norm: gradNorm });
+          }
+          this.scaler?.update(r.skipped);
+          if (!overflow && (!Number.isFinite(loss) || !Number.isFinite(gradNorm))) {
             const what = !Number.isFinite(loss) ? `loss became ${loss}` : `gradient norm became ${gradNorm}`;
             this.#jsonl.write({ event: 'non_finite', step: st.global_step + 1, loss, grad_norm: gradNorm });
             throw new NonFiniteLossError(
@@ -574,6 +603,8 @@ export class Trainer {
             );
           }
           st.global_step++;
+          if (!overflow) this.#schedulerSteps++;
+          lastGradNorm = overflow ? lastGradNorm : gradNorm;
           this.#inStep = false;
           this.#loaderState = group.states[group.states.length - 1]!;
           const rows = group.batches.reduce((n, b) => n + b.labels.shape[0]!, 0);
@@ -582,7 +613,6 @@ export class Trainer {
           runLossSum += loss;
           runSteps++;
           runSamples += rows;
-          lastGradNorm = gradNorm;
           if (st.max_steps !== this.#progress.total) this.#progress.setTotal(st.max_steps); // a callback changed the plan
           this.#progress.update(st.global_step, rows, { epoch: st.epoch, loss, learning_rate: this.optimizer.learningRate });
           await this.#emit('on_step_end', { loss });
@@ -640,6 +670,9 @@ export class Trainer {
     if (interrupted) {
       this.#line(`Training stopped by ${this.#stopRequested} at step ${st.global_step}; checkpoint saved to ${this.#lastCheckpoint}. Continue with resume_from_checkpoint: true.`);
     } else {
+      if (this.scaler?.skipped_steps) {
+        this.#line(`Loss scaling: ${this.scaler.skipped_steps} step(s) skipped for inf/NaN gradients (their updates were not applied); loss scale now ${this.scaler.scale}`);
+      }
       this.#line(`Training done: ${st.global_step} steps in ${formatDuration(runtime)} (${metrics.train_samples_per_second} samples/s), train_loss ${round(trainLoss, 4)}`);
     }
     return { global_step: st.global_step, training_loss: trainLoss, metrics, interrupted, checkpoint: this.#lastCheckpoint };
@@ -696,7 +729,8 @@ export class Trainer {
       await this.saveModel(tmp);
       if (!a.save_only_model) {
         await saveOptimizerState(tmp, await this.optimizer!.stateDict());
-        await writeJson(join(tmp, SCHEDULER_NAME), this.lr_scheduler!.toJSON(st.global_step));
+        await writeJson(join(tmp, SCHEDULER_NAME), this.lr_scheduler!.toJSON(this.#schedulerSteps));
+        if (this.scaler) await writeJson(join(tmp, SCALER_NAME), this.scaler.state_dict());
         await writeJson(join(tmp, RNG_STATE_NAME), {
           seed: a.seed,
           data_seed: a.data_seed,
@@ -738,6 +772,13 @@ export class Trainer {
     const sched = existsSync(join(path, SCHEDULER_NAME)) ? await readJsonFile(join(path, SCHEDULER_NAME)) : null;
     if (sched && sched.lr_scheduler_type !== this.args.lr_scheduler_type) {
       this.#line(`Note: the checkpoint used lr_scheduler_type '${String(sched.lr_scheduler_type)}', this run uses '${this.args.lr_scheduler_type}'`);
+    }
+    // Steps skipped by loss scaling did not advance the schedule (scheduler.json's last_epoch counts real steps).
+    const lastEpoch = sched?.last_epoch;
+    this.#schedulerSteps = typeof lastEpoch === 'number' && Number.isInteger(lastEpoch) && lastEpoch >= 0 && lastEpoch <= this.state.global_step
+      ? lastEpoch : this.state.global_step;
+    if (this.scaler && existsSync(join(path, SCALER_NAME))) {
+      this.scaler.load_state_dict((await readJsonFile(join(path, SCALER_NAME))) as Partial<GradScalerState>);
     }
     this.#lastCheckpoint = path;
     this.#lastSavedStep = this.state.global_step;

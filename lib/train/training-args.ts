@@ -163,13 +163,16 @@ export const UNSUPPORTED_ARGS: Readonly<Record<string, unknown>> = Object.freeze
   adafactor: false,
   neftune_noise_alpha: null,
   torch_empty_cache_steps: null,
+  fp16_full_eval: false,
+  bf16_full_eval: false,
+  half_precision_backend: 'auto',
 });
 
 /** HF arguments accepted and ignored because they have no effect here (documented in docs/training.md). */
 const IGNORED_ARGS = new Set([
   'logging_dir_name', 'skip_memory_metrics', 'dataloader_pin_memory', 'dataloader_persistent_workers',
   'disable_tqdm_bar', 'log_level', 'log_level_replica', 'log_on_each_node', 'save_on_each_node', 'save_safetensors',
-  'ignore_data_skip', 'past_index', 'include_num_input_tokens_seen',
+  'ignore_data_skip', 'past_index', 'include_num_input_tokens_seen', 'fp16_opt_level',
 ]);
 
 const STRATEGIES: readonly IntervalStrategy[] = ['no', 'steps', 'epoch'];

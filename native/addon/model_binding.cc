@@ -7,7 +7,6 @@
 #include <mutex>
 #include <set>
 
-#include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
 #include "addon/bridge.h"
@@ -16,6 +15,7 @@
 #include "io/safetensors.h"
 #include "models/encoder_decoder.h"
 #include "optim/adamw.h"
+#include "optim/amp.h"
 
 namespace tc {
 namespace {
@@ -234,36 +234,6 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
   }, s->lock, {info[0]});
 }
 
-// Mixed precision on CUDA: autocast to bfloat16 for the forward pass (weights and gradients stay
-// float32, so no loss scaling is needed). RAII so that an exception never leaves autocast on.
-class AutocastGuard {
- public:
-  AutocastGuard(bool enabled, const torch::Device& device) : on_(enabled && device.is_cuda()) {
-    if (!on_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-#else
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(true);
-#endif
-  }
-  ~AutocastGuard() {
-    if (!on_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
-#else
-    at::autocast::set_enabled(false);
-#endif
-    at::autocast::clear_cache();
-  }
-  AutocastGuard(const AutocastGuard&) = delete;
-  AutocastGuard& operator=(const AutocastGuard&) = delete;
-
- private:
-  bool on_;
-};
-
 // forward + backward of one micro-batch; gradients accumulate. Returns the (unscaled) loss.
 double backward_one(ModelState& s, const torch::Tensor& px, const torch::Tensor& labels, double scale, double smoothing) {
   auto out = s.model->forward(s.input(px, true), s.input(labels, false), {}, smoothing);
@@ -312,32 +282,45 @@ Napi::Value ModelWrap::TrainStep(const Napi::CallbackInfo& info) {
   auto optimizer = opt->opt;
   const double max_norm = get_number(opts, "max_grad_norm", 0.0), smoothing = get_number(opts, "label_smoothing", 0.0);
   const double lr = get_number(opts, "learning_rate", optimizer->lr());
-  const bool bf16 = get_bool(opts, "bf16", false);
-  if (bf16 && !s_->device.is_cuda())
-    throw Napi::Error::New(env, "bf16 mixed precision needs a CUDA device (this model is on " + s_->device.str() + ")");
-  if (get_bool(opts, "fp16", false)) throw Napi::Error::New(env, "fp16 mixed precision is not supported yet; use bf16 on CUDA");
+  // Mixed precision: autocast dtype ('bfloat16' | 'float16' | '') and, for float16, the loss scale
+  // of the caller's GradScaler. A scaled step whose gradients overflow is skipped, not applied.
+  std::optional<torch::ScalarType> autocast;
+  try {
+    autocast = parse_autocast_dtype(get_string(opts, "autocast", ""));
+    if (autocast) check_autocast_supported(*autocast, s_->device);
+  } catch (const std::invalid_argument& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+  const double loss_scale = get_number(opts, "loss_scale", 1.0);
+  if (!(loss_scale > 0) || !std::isfinite(loss_scale))
+    throw Napi::RangeError::New(env, "Expected a positive finite loss_scale but received " + std::to_string(loss_scale));
   auto s = s_;
   return run_job(env, [=]() -> Finisher {
     double loss_sum = 0;
     bool finite = true;
     for (const auto& [px, labels] : batches) {
-      AutocastGuard autocast(bf16, s->device);
-      const double l = backward_one(*s, px, labels, 1.0 / double(batches.size()), smoothing);
+      AutocastGuard guard(autocast, s->device.type());
+      const double l = backward_one(*s, px, labels, loss_scale / double(batches.size()), smoothing);
       finite = finite && std::isfinite(l);
       loss_sum += l;
     }
     double norm = 0;
+    bool stepped = false;
     if (finite) {
-      norm = clip_grad_norm(s->trainable(), max_norm);
+      const auto params = s->trainable();
+      if (loss_scale != 1.0) unscale_grads(params, loss_scale);
+      norm = clip_grad_norm(params, max_norm);
       optimizer->set_lr(lr);
-      if (std::isfinite(norm)) optimizer->step();
+      stepped = std::isfinite(norm);
+      if (stepped) optimizer->step();
     }
     for (auto& p : s->model->parameters()) p.mutable_grad() = torch::Tensor();
     const double loss = loss_sum / double(batches.size());
-    return [loss, norm](Napi::Env env) -> Napi::Value {
+    return [loss, norm, stepped](Napi::Env env) -> Napi::Value {
       auto o = Napi::Object::New(env);
       o.Set("loss", loss);
       o.Set("grad_norm", norm);
+      o.Set("skipped", !stepped);
       return o;
     };
   }, s->lock, {info[0], optv});

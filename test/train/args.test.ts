@@ -58,6 +58,8 @@ describe('training arguments', () => {
   it('fails on HF arguments that are not implemented, unless left at their default', () => {
     expect(() => resolveTrainingArguments({ output_dir: 'o', push_to_hub: true } as never)).toThrow(UnsupportedConfigError);
     expect(resolveTrainingArguments({ output_dir: 'o', push_to_hub: false } as never).output_dir).toBe('o');
+    expect(() => resolveTrainingArguments({ output_dir: 'o', bf16_full_eval: true } as never)).toThrow(/bf16_full_eval = true is not supported/);
+    expect(resolveTrainingArguments({ output_dir: 'o', fp16: true, half_precision_backend: 'auto', fp16_opt_level: 'O1' } as never).fp16).toBe(true);
   });
 
   it('checks load_best_model_at_end like TrainingArguments.__post_init__', () => {
