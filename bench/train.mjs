@@ -17,11 +17,13 @@ for (const size of sizes) {
   const px = randomPixels(Tensor, batch, cfg.encoder.image_size);
   const labels = Tensor.from(BigInt64Array.from({ length: batch * 24 }, (_, i) => BigInt((i * 7919) % 50000)), [batch, 24]);
   const mb = [{ pixel_values: { dtype: 'float32', shape: [...px.shape], data: px.data }, labels: { dtype: 'int64', shape: [batch, 24], data: labels.data } }];
-  const step = () => model.handle.trainStep(mb, { optimizer: opt.handle, max_grad_norm: 1.0, learning_rate: 1e-4 });
+  // TRAIN_AUTOCAST=bfloat16 measures the bf16 autocast step (on CPU it is fast only with bfloat16 instructions).
+  const autocast = process.env.TRAIN_AUTOCAST ?? '';
+  const step = () => model.handle.trainStep(mb, { optimizer: opt.handle, max_grad_norm: 1.0, learning_rate: 1e-4, autocast });
   await step();
   const steps = size === 'tiny' ? 30 : 3;
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) await step();
   const sps = (batch * steps) / ((performance.now() - t0) / 1000);
-  console.log(`train ${size.padEnd(5)}: ${sps.toFixed(2)} samples/s   (HF: ${hf[size]}, goal >= ${goal[size]})`);
+  console.log(`train ${size.padEnd(5)}${autocast ? ` (${autocast} autocast)` : ""}: ${sps.toFixed(2)} samples/s   (HF: ${hf[size]}, goal >= ${goal[size]})`);
 }

@@ -67,6 +67,12 @@ class GPT2LMHeadModelImpl : public torch::nn::Module {
   torch::nn::ModuleList h{nullptr};
   torch::nn::LayerNorm ln_f{nullptr};
   torch::Tensor lm_head_weight;  // undefined when tied
+  // Inference on CPU: the lm_head weight transposed to [n_embd, vocab], made when first needed and again
+  // whenever the weight changes (new storage or an in-place update bumps its version). Not a parameter.
+  torch::Tensor lm_head_t_;
+  const void* lm_head_t_src_ = nullptr;
+  int64_t lm_head_t_version_ = -1;
+  const torch::Tensor& lm_head_transposed(const torch::Tensor& w);
 };
 TORCH_MODULE(GPT2LMHeadModel);
 

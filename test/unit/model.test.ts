@@ -122,6 +122,25 @@ describe('VisionEncoderDecoder', () => {
     }), { numRuns: 6 });
   });
 
+  it('generation after a training step or a weight load uses the new weights (inference lm_head copy is refreshed)', async () => {
+    // Beam search runs several rows through the lm_head, the path that keeps a transposed weight copy.
+    const opts = { num_beams: 3, max_length: 8, min_length: 8 };
+    const px = pixels(1, 32, 7);
+    const m = await VisionEncoderDecoder.fromConfig(tinyConfig({ vocabSize: 100 }), { seed: 9 });
+    const before = await m.generate(px, opts);
+    const opt = new AdamW(m, { lr: 0.05 });
+    await m.backward({ pixel_values: pixels(2), labels });
+    await opt.step();
+    const afterStep = await m.generate(px, opts);
+    const fresh = await VisionEncoderDecoder.fromConfig(tinyConfig({ vocabSize: 100 }), { seed: 1 });
+    await fresh.generate(px, opts); // builds its copy from its own (different) weights
+    await fresh.loadStateDict(await m.stateDict());
+    const reloaded = await fresh.generate(px, opts);
+    expect(afterStep.sequences_scores).not.toEqual(before.sequences_scores);
+    expect(reloaded.sequences).toEqual(afterStep.sequences);
+    expect(reloaded.sequences_scores).toEqual(afterStep.sequences_scores);
+  });
+
   it('rejects bad generation options with the nearest valid name', async () => {
     const m = await VisionEncoderDecoder.fromConfig(tinyConfig({ vocabSize: 100 }));
     await expect(m.generate(pixels(1), { num_beam: 3 } as never)).rejects.toThrow(/Unknown generation option 'num_beam'; did you mean 'num_beams'/);
