@@ -266,12 +266,6 @@ export class Tokenizer {
     const vocabFile = join(dir, 'vocab.json');
     const mergesFile = join(dir, 'merges.txt');
 
-    // Special tokens: tokenizer_config.json wins over special_tokens_map.json; GPT-2's class defaults fill the rest.
-    const special: SpecialTokens = { bos_token: null, eos_token: null, unk_token: null, pad_token: null, additional_special_tokens: [] };
-    for (const name of SPECIAL_NAMES) special[name] = tokenContent(config[name]) ?? tokenContent(map[name]);
-    const extra = (config.additional_special_tokens ?? map.additional_special_tokens) as unknown;
-    if (Array.isArray(extra)) special.additional_special_tokens = extra.map(tokenContent).filter((t): t is string => t !== null);
-
     let json: Record<string, unknown>;
     let files: Core['files'] = null;
     if (existsSync(tokFile)) {
@@ -286,14 +280,41 @@ export class Tokenizer {
         throw new FormatError(`Cannot parse ${vocabFile}: ${(err as Error).message}`, { cause: err });
       }
       if (!isRecord(vocab)) throw new FormatError(`Cannot parse ${vocabFile}: expected a JSON object of token -> id`);
-      json = Tokenizer.#gpt2Json(vocab as Record<string, number>, parseMergesText(mergesText, mergesFile), special, config, vocabFile);
+      json = Tokenizer.#gpt2Json(vocab as Record<string, number>, parseMergesText(mergesText, mergesFile), Tokenizer.#specialTokens(config, map), config, vocabFile);
     } else {
       throw new InvalidArgumentError(
         `Expected a folder with tokenizer.json, or vocab.json and merges.txt, for Tokenizer.fromPretrained but received string ${JSON.stringify(dir)}`,
       );
     }
+    return Tokenizer.#assemble(json, files, files ? vocabFile : tokFile, config, map, dir, opts);
+  }
+
+  /**
+   * A tokenizer from the contents of a tokenizer.json (and, optionally, tokenizer_config.json), without
+   * files: for tokenizers built in memory, such as the demo's word-level one.
+   */
+  static fromTokenizerJson(json: Record<string, unknown>, config: Record<string, unknown> = {}, opts: TokenizerLoadOptions = {}): Tokenizer {
+    if (!isRecord(json)) expected('a tokenizer.json object', 'Tokenizer.fromTokenizerJson json', json);
+    if (!isRecord(config)) expected('a tokenizer_config.json object', 'Tokenizer.fromTokenizerJson config', config);
+    return Tokenizer.#assemble(json, null, 'tokenizer.json', config, {}, 'memory', opts);
+  }
+
+  /** Special tokens: tokenizer_config.json wins over special_tokens_map.json. */
+  static #specialTokens(config: Record<string, unknown>, map: Record<string, unknown>): SpecialTokens {
+    const special: SpecialTokens = { bos_token: null, eos_token: null, unk_token: null, pad_token: null, additional_special_tokens: [] };
+    for (const name of SPECIAL_NAMES) special[name] = tokenContent(config[name]) ?? tokenContent(map[name]);
+    const extra = (config.additional_special_tokens ?? map.additional_special_tokens) as unknown;
+    if (Array.isArray(extra)) special.additional_special_tokens = extra.map(tokenContent).filter((t): t is string => t !== null);
+    return special;
+  }
+
+  static #assemble(
+    json: Record<string, unknown>, files: Core['files'], file: string, config: Record<string, unknown>, map: Record<string, unknown>,
+    dir: string, opts: TokenizerLoadOptions,
+  ): Tokenizer {
+    const special = Tokenizer.#specialTokens(config, map);
     // GPT2Tokenizer's defaults: <|endoftext|> is bos, eos and unk unless the config says otherwise.
-    const core = Tokenizer.#buildCore(json, files, files ? vocabFile : tokFile);
+    const core = Tokenizer.#buildCore(json, files, file);
     for (const name of ['bos_token', 'eos_token', 'unk_token'] as const) {
       if (special[name] === null && !(name in config) && !(name in map) && core.vocab.has('<|endoftext|>')) special[name] = '<|endoftext|>';
     }

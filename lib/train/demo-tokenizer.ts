@@ -2,23 +2,21 @@
  * A word-level tokenizer for small closed vocabularies (the synthetic shapes captions): built with the
  * `tokenizers` package (WordLevel model, Whitespace pre-tokenizer, optional Lowercase normalizer; special
  * tokens `<|endoftext|>` as bos/eos/pad and `[UNK]`), saved as a Hugging Face tokenizer.json that Python's
- * PreTrainedTokenizerFast loads. encode()/decode() run synchronously in TypeScript with the same results
- * as the Rust tokenizer (tested), because the data loader tokenizes labels synchronously.
+ * PreTrainedTokenizerFast loads. Words are split and lower-cased by `tokenizers` itself, both when the
+ * vocabulary is built and when text is encoded; encode()/decode() are lib/processing's Tokenizer on the
+ * same tokenizer.json (synchronous, as the data loader needs).
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { lowercase, Tokenizer as RustTokenizer, whitespacePreTokenizer, WordLevel } from 'tokenizers';
 import { expected, FormatError, InvalidArgumentError } from '../errors.js';
-import { cleanUpTokenization, Tokenizer } from '../processing/tokenizer.js';
+import { Tokenizer } from '../processing/tokenizer.js';
 import type { CaptionTokenizer } from './types.js';
 
 export const DEFAULT_EOS = '<|endoftext|>';
 export const DEFAULT_UNK = '[UNK]';
 
-// The Whitespace pre-tokenizer's pattern \w+|[^\w\s]+ with Rust regex's Unicode \w.
-const WORD = '\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}';
-const PRETOKENIZE = new RegExp(`[${WORD}]+|[^${WORD}\\s]+`, 'gu');
 
 export interface WordLevelBuildOptions {
   /** Lower-case texts before splitting (a Lowercase normalizer in tokenizer.json). Default true. */
@@ -39,6 +37,8 @@ export class WordLevelTokenizer implements CaptionTokenizer {
   readonly #eos: string;
   readonly #unk: string;
   readonly #modelMaxLength: number;
+  /** The same tokenizer.json as lib/processing's Tokenizer: encode and decode run there. */
+  readonly #tok: Tokenizer;
 
   private constructor(vocab: Map<string, number>, opts: { lowercase: boolean; eos: string; unk: string; modelMaxLength: number }) {
     this.#vocab = vocab;
@@ -50,6 +50,30 @@ export class WordLevelTokenizer implements CaptionTokenizer {
     for (const t of [opts.eos, opts.unk]) {
       if (!vocab.has(t)) throw new FormatError(`The word-level vocabulary lacks the special token ${JSON.stringify(t)}`);
     }
+    this.#tok = Tokenizer.fromTokenizerJson(this.#tokenizerJson(), this.#tokenizerConfig());
+  }
+
+  /** What tokenizer.json holds (the `tokenizers` serialization of toRust()). */
+  #tokenizerJson(): Record<string, unknown> {
+    const added = [this.#eos, this.#unk].map((content) => ({
+      id: this.#vocab.get(content)!, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+    }));
+    return {
+      version: '1.0', truncation: null, padding: null, added_tokens: added,
+      normalizer: this.#lowercase ? { type: 'Lowercase' } : null,
+      pre_tokenizer: { type: 'Whitespace' },
+      post_processor: null, decoder: null,
+      model: { type: 'WordLevel', vocab: Object.fromEntries(this.#vocab), unk_token: this.#unk },
+    };
+  }
+
+  #tokenizerConfig(): Record<string, unknown> {
+    return {
+      tokenizer_class: 'PreTrainedTokenizerFast',
+      bos_token: this.#eos, eos_token: this.#eos, pad_token: this.#eos, unk_token: this.#unk,
+      clean_up_tokenization_spaces: true,
+      model_max_length: this.#modelMaxLength,
+    };
   }
 
   /**
@@ -62,10 +86,12 @@ export class WordLevelTokenizer implements CaptionTokenizer {
     const eos = opts.eos_token ?? DEFAULT_EOS;
     const unk = opts.unk_token ?? DEFAULT_UNK;
     if (!Number.isInteger(minFreq) || minFreq < 1) expected('an integer >= 1', 'min_frequency', minFreq);
+    const normalizer = lower ? lowercase() : null;
+    const preTokenizer = whitespacePreTokenizer();
     const counts = new Map<string, number>();
     for (const text of texts) {
       if (typeof text !== 'string') expected('strings', 'WordLevelTokenizer.build texts', text);
-      for (const w of pretokenize(lower ? text.toLowerCase() : text)) counts.set(w, (counts.get(w) ?? 0) + 1);
+      for (const [w] of preTokenizer.preTokenizeString(normalizer ? normalizer.normalizeString(text) : text)) counts.set(w, (counts.get(w) ?? 0) + 1);
     }
     const vocab = new Map<string, number>([[eos, 0], [unk, 1]]);
     const words = [...counts].filter(([w, c]) => c >= minFreq && !vocab.has(w)).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
@@ -112,48 +138,15 @@ export class WordLevelTokenizer implements CaptionTokenizer {
 
   /** Word strings of a text, as the Whitespace pre-tokenizer splits it (special tokens kept whole). */
   tokenize(text: string): string[] {
-    if (typeof text !== 'string') expected('a string', 'text', text);
-    const out: string[] = [];
-    const specials = [this.#eos, this.#unk];
-    let rest = text;
-    while (rest.length) {
-      // Added (special) tokens are cut out before normalization and splitting, as in tokenizers.
-      let at = -1;
-      let which = '';
-      for (const s of specials) {
-        const i = rest.indexOf(s);
-        if (i >= 0 && (at < 0 || i < at)) {
-          at = i;
-          which = s;
-        }
-      }
-      const piece = at < 0 ? rest : rest.slice(0, at);
-      out.push(...pretokenize(this.#lowercase ? piece.toLowerCase() : piece));
-      if (at < 0) break;
-      out.push(which);
-      rest = rest.slice(at + which.length);
-    }
-    return out;
+    return this.#tok.tokenize(text);
   }
 
   encode(text: string): number[] {
-    const unkId = this.#vocab.get(this.#unk)!;
-    return this.tokenize(text).map((w) => this.#vocab.get(w) ?? unkId);
+    return this.#tok.encode(text);
   }
 
   decode(ids: readonly number[], opts: { skip_special_tokens?: boolean; clean_up_tokenization_spaces?: boolean } = {}): string {
-    if (!Array.isArray(ids)) expected('an array of token ids', 'ids', ids);
-    const skip = opts.skip_special_tokens ?? false;
-    const words: string[] = [];
-    for (const id of ids) {
-      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) expected('non-negative integer token ids', 'ids', id);
-      const t = this.#idToToken.get(id);
-      if (t === undefined) continue;
-      if (skip && (t === this.#eos || t === this.#unk)) continue;
-      words.push(t);
-    }
-    const text = words.join(' ');
-    return (opts.clean_up_tokenization_spaces ?? true) ? cleanUpTokenization(text) : text;
+    return this.#tok.decode(ids, opts);
   }
 
   batchDecode(rows: readonly (readonly number[])[], opts: { skip_special_tokens?: boolean } = {}): string[] {
@@ -213,12 +206,7 @@ export class WordLevelTokenizer implements CaptionTokenizer {
     await mkdir(dir, { recursive: true });
     this.toRust().save(join(dir, 'tokenizer.json'), true);
     const special = { bos_token: this.#eos, eos_token: this.#eos, pad_token: this.#eos, unk_token: this.#unk };
-    await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify({
-      tokenizer_class: 'PreTrainedTokenizerFast',
-      ...special,
-      clean_up_tokenization_spaces: true,
-      model_max_length: this.#modelMaxLength,
-    }, null, 2) + '\n');
+    await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify(this.#tokenizerConfig(), null, 2) + '\n');
     await writeFile(join(dir, 'special_tokens_map.json'), JSON.stringify(special, null, 2) + '\n');
   }
 
@@ -227,9 +215,6 @@ export class WordLevelTokenizer implements CaptionTokenizer {
   }
 }
 
-function pretokenize(text: string): string[] {
-  return text.match(PRETOKENIZE) ?? [];
-}
 
 /**
  * Load the tokenizer of a model folder with lib/processing's Tokenizer: byte-level BPE (GPT-2) or word level
