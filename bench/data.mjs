@@ -91,7 +91,7 @@ try {
     let proc;
     try {
       // one image per preprocess call from the loader: the loader's `concurrency` is the parallelism
-      proc = ImageProcessor.fromConfig({ size: { height: 224, width: 224 } }, { resample, concurrency: 1 });
+      proc = ImageProcessor.fromConfig({ size: { height: 224, width: 224 } }, { resizer: resample, concurrency: 1 });
       await proc.preprocess(files[0]);
     } catch (err) {
       results.jpeg[resample] = { error: err.message.split('\n')[0] };
@@ -120,7 +120,7 @@ try {
   for (let i = 0; i < 5000; i++) sink += syn224.item(i).image.data[0];
   results.synthetic.items_per_s_224px = 5000 / ((performance.now() - t0) / 1000);
   // through the loader: raw pixels -> processor (TIFF-encoded by the loader if the processor refuses raw input)
-  const proc32 = ImageProcessor.fromConfig({ size: { height: 32, width: 32 } }, { resample: 'fast', concurrency: 1 });
+  const proc32 = ImageProcessor.fromConfig({ size: { height: 32, width: 32 } }, { resizer: 'fast', concurrency: 1 });
   results.synthetic.processor_takes_raw = await proc32.preprocess(syn.item(0).image).then(() => true, () => false);
   results.synthetic.loader_64to32px_c2 = await timeLoader(datasets.synthetic({ size: 4000, seed: 0, imageSize: 64 }), {
     batch_size: 32, max_length: 24, imageProcessor: proc32, tokenizer, captionSampling: 'first', concurrency: 2, prefetch: 2,

@@ -93,7 +93,7 @@ results.images.jpegBytesMean = Math.round(images.reduce((a, b) => a + b.length, 
 const proc = ImageProcessor.fromConfig({ size: 224, resample: 2, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5] });
 for (const resample of ['exact', 'fast']) {
   for (const concurrency of [1, 2]) {
-    const { ips, cpuMs } = await timeImages(proc, images, { resample, concurrency });
+    const { ips, cpuMs } = await timeImages(proc, images, { resizer: resample, concurrency });
     results.images[`${resample}_c${concurrency}`] = { images_per_s: Math.round(ips), cpu_ms_per_image: +cpuMs.toFixed(3), images_per_cpu_s: Math.round(1000 / cpuMs) };
     if (!asJson) {
       console.log(`preprocess 640x480 JPEG -> 224x224, ${resample.padEnd(5)} concurrency ${concurrency}: ${ips.toFixed(0)} images/s (CPU ${cpuMs.toFixed(2)} ms/image = ${(1000 / cpuMs).toFixed(0)} images per CPU-second)`);
@@ -101,7 +101,7 @@ for (const resample of ['exact', 'fast']) {
   }
 }
 const swin = ImageProcessor.fromConfig({ size: 224, resample: 3, image_mean: [0.485, 0.456, 0.406], image_std: [0.229, 0.224, 0.225] });
-const sw = await timeImages(swin, images, { resample: 'exact', concurrency: 1 });
+const sw = await timeImages(swin, images, { resizer: 'exact', concurrency: 1 });
 results.images.exact_bicubic_c1 = { images_per_s: Math.round(sw.ips), cpu_ms_per_image: +sw.cpuMs.toFixed(3), images_per_cpu_s: Math.round(1000 / sw.cpuMs) };
 if (!asJson) console.log(`preprocess 640x480 JPEG -> 224x224, exact BICUBIC concurrency 1: ${sw.ips.toFixed(0)} images/s (CPU ${sw.cpuMs.toFixed(2)} ms/image)`);
 

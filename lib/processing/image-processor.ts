@@ -64,11 +64,18 @@ export interface ImageProcessorConfigInput {
 /** JS-only options (constructor defaults, overridable per preprocess() call). */
 export interface PreprocessOptions {
   /**
+   * Which resize implementation runs the config's filter.
    * 'exact' (default): Pillow's resampling ported to C++, bit-identical to the Python reference.
    * 'fast': sharp's own resize kernels (linear for BILINEAR, cubic for BICUBIC, ...), within a fraction of a
    * uint8 level of the reference (see docs/processing.md for the measured errors).
    */
-  resample?: 'exact' | 'fast';
+  resizer?: Resizer;
+  /**
+   * As in Hugging Face's `processor(images, resample=...)`: a PIL filter number (0 NEAREST, 1 LANCZOS,
+   * 2 BILINEAR, 3 BICUBIC, 4 BOX, 5 HAMMING) used instead of the config's. The strings 'exact' and 'fast'
+   * are still accepted here as the old spelling of `resizer`.
+   */
+  resample?: PilResample | Resizer;
   /** Apply EXIF orientation before resizing. Default false (PIL and Hugging Face ignore it). */
   autoOrient?: boolean;
   /** Refuse images with more pixels than this; false for no limit. Default 268402689 (sharp's default). */
@@ -184,8 +191,13 @@ export function parseImageProcessorConfig(obj: ImageProcessorConfigInput, source
   };
 }
 
+/** The resize implementation: Pillow-exact C++ or sharp's kernels. */
+export type Resizer = 'exact' | 'fast';
+
 interface ResolvedOptions {
-  resample: 'exact' | 'fast';
+  resizer: Resizer;
+  /** A per-call PIL filter instead of the config's (HF's resample argument); null: the config's. */
+  filter: PilResample | null;
   autoOrient: boolean;
   limitInputPixels: number | false;
   concurrency: number;
@@ -195,9 +207,21 @@ function resolveOptions(base: ResolvedOptions, opts: PreprocessOptions | undefin
   if (opts === undefined) return base;
   if (opts === null || typeof opts !== 'object') expected('an options object', name, opts);
   const out = { ...base };
-  if (opts.resample !== undefined) {
-    if (opts.resample !== 'exact' && opts.resample !== 'fast') expected("'exact' or 'fast'", `${name}.resample`, opts.resample);
-    out.resample = opts.resample;
+  if (opts.resizer !== undefined) {
+    if (opts.resizer !== 'exact' && opts.resizer !== 'fast') expected("'exact' or 'fast'", `${name}.resizer`, opts.resizer);
+    out.resizer = opts.resizer;
+  }
+  const r = opts.resample;
+  if (r === 'exact' || r === 'fast') {
+    if (opts.resizer !== undefined && opts.resizer !== r) {
+      throw new InvalidArgumentError(`${name}.resample is '${r}' (the old spelling of resizer) but ${name}.resizer is '${opts.resizer}'; keep resizer`);
+    }
+    out.resizer = r;
+  } else if (r !== undefined) {
+    if (typeof r !== 'number' || !Number.isInteger(r) || r < 0 || r > 5) {
+      expected("a PIL resampling filter 0..5 (0 NEAREST, 1 LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX, 5 HAMMING), or resizer 'exact' | 'fast'", `${name}.resample`, r);
+    }
+    out.filter = r as PilResample;
   }
   if (opts.autoOrient !== undefined) out.autoOrient = parseBool(opts.autoOrient, `${name}.autoOrient`, false);
   if (opts.limitInputPixels !== undefined) {
@@ -285,7 +309,8 @@ export class ImageProcessor {
     const extra: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(obj)) if (!OWN_KEYS.has(k)) extra[k] = v;
     const base: ResolvedOptions = {
-      resample: 'exact',
+      resizer: 'exact',
+      filter: null,
       autoOrient: false,
       limitInputPixels: DEFAULT_LIMIT_INPUT_PIXELS,
       concurrency: Math.max(1, cpus().length),
@@ -359,8 +384,9 @@ export class ImageProcessor {
     }
     const plane = fixed ? 3 * fixed.height * fixed.width : 0;
     const batch = fixed ? new Float32Array(list.length * plane) : null;
+    const filter = o.filter ?? c.resample;
     const nativeOpts = {
-      filter: c.resample,
+      filter,
       doRescale: c.do_rescale,
       rescaleFactor: c.rescale_factor,
       doNormalize: c.do_normalize,
@@ -382,11 +408,11 @@ export class ImageProcessor {
       const label = describeInput(input, Array.isArray(inputs) ? i : undefined);
       const decodeOpts = { autoOrient: o.autoOrient, limitInputPixels: o.limitInputPixels };
       const img =
-        o.resample === 'fast'
-          ? await decodeResizedFast(input, decodeOpts, label, FAST_KERNELS[c.resample], (w, h) => this.outputSize(w, h))
+        o.resizer === 'fast'
+          ? await decodeResizedFast(input, decodeOpts, label, FAST_KERNELS[filter], (w, h) => this.outputSize(w, h))
           : await decodeRgb(input, decodeOpts, label);
       // The fast path has resized already; the native call then only rescales and normalizes.
-      const size = o.resample === 'fast' ? { width: img.width, height: img.height } : this.outputSize(img.width, img.height);
+      const size = o.resizer === 'fast' ? { width: img.width, height: img.height } : this.outputSize(img.width, img.height);
       const nopts = { ...nativeOpts, outWidth: size.width, outHeight: size.height };
       const data = batch
         ? await addon.preprocessRgb(img.data, img.width, img.height, nopts, batch, i * plane)
@@ -412,7 +438,7 @@ export class ImageProcessor {
 
   toString(): string {
     const c = this.#config;
-    return `ImageProcessor(${JSON.stringify(c.size)}, ${PIL_RESAMPLE_NAMES[c.resample]}, ${this.#defaults.resample})`;
+    return `ImageProcessor(${JSON.stringify(c.size)}, ${PIL_RESAMPLE_NAMES[this.#defaults.filter ?? c.resample]}, ${this.#defaults.resizer})`;
   }
 }
 

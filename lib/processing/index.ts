@@ -11,6 +11,7 @@ export {
   type ImageSize,
   type PilResample,
   type PreprocessOptions,
+  type Resizer,
 } from './image-processor.js';
 export { decodeRgb, DEFAULT_LIMIT_INPUT_PIXELS, type DecodeOptions as ImageDecodeOptions, type RgbImage } from './decode.js';
 export {

@@ -83,7 +83,7 @@ describeWithFixtures('ImageProcessor vs the PIL / transformers reference (fixtur
     });
 
     it(`${name}: fast path (sharp kernels) within the README tolerances`, async () => {
-      const proc = ImageProcessor.fromConfig(config, { resample: 'fast' });
+      const proc = ImageProcessor.fromConfig(config, { resizer: 'fast' });
       const batch = await proc.preprocess(files);
       const n = plane(batch.shape);
       const strict = name === 'vit' ? { mean: 0.01, max: 0.25 } : { mean: 0.025, max: 0.5 };
