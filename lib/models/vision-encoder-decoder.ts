@@ -9,7 +9,7 @@ import { FormatError, InvalidArgumentError, TorchCaptionError } from '../errors.
 import { native, type NativeModelHandle, type RawTensor } from '../native.js';
 import { Tensor } from '../tensor.js';
 import { composeConfig, normalizeConfig, type VisionEncoderDecoderConfig } from './config.js';
-import { resolveModelDir } from './hub.js';
+import { resolveModelDir, SAFETENSORS_INDEX, weightFiles } from './hub.js';
 import { generationDefaults, validateGenerateOptions, type GenerateOptions, type GenerateOutput } from './generation.js';
 
 export type Device = 'cpu' | 'cuda' | `cuda:${number}` | 'auto';
@@ -71,9 +71,22 @@ async function readJson(path: string): Promise<unknown> {
   }
 }
 
-function weightsFile(dir: string): string {
-  for (const f of ['model.safetensors', 'pytorch_model.bin']) if (existsSync(join(dir, f))) return join(dir, f);
-  throw new TorchCaptionError(`No model.safetensors (or pytorch_model.bin) in ${dir}`);
+function weightsOf(dir: string): string[] {
+  const files = weightFiles(dir);
+  if (!files.length) throw new TorchCaptionError(`No model.safetensors (or ${SAFETENSORS_INDEX} with its shards, or pytorch_model.bin) in ${dir}`);
+  return files;
+}
+
+/** Load one weights file or all shards of one; a tensor is missing only when no shard has it. */
+async function loadWeightFiles(handle: NativeModelHandle, files: string[]): Promise<{ missing: string[]; unexpected: string[] }> {
+  let missing: Set<string> | null = null;
+  const unexpected = new Set<string>();
+  for (const f of files) {
+    const r = await handle.loadSafetensors(f, {});
+    missing = missing === null ? new Set(r.missing) : new Set(r.missing.filter((n) => missing!.has(n)));
+    for (const n of r.unexpected) unexpected.add(n);
+  }
+  return { missing: [...(missing ?? [])].sort(), unexpected: [...unexpected].sort() };
 }
 
 export class VisionEncoderDecoder {
@@ -110,7 +123,7 @@ export class VisionEncoderDecoder {
     const gen = existsSync(genPath) ? (await readJson(genPath)) as Record<string, unknown> : undefined;
     const handle = new (native().Model)(cfg as unknown as Record<string, unknown>, { seed: 0, device: 'cpu' });
     const model = new VisionEncoderDecoder(cfg, handle, generationDefaults(cfg, gen));
-    const report = await handle.loadSafetensors(weightsFile(dir), {});
+    const report = await loadWeightFiles(handle, weightsOf(dir));
     model.checkLoadReport(report, dir, opts.allowMissing ?? false);
     await model.to(opts.device ?? 'cpu', opts.dtype ?? 'float32');
     return model;
@@ -132,7 +145,8 @@ export class VisionEncoderDecoder {
     // Load each part under its prefix, then report what neither provided beyond the new cross-attention.
     const loaded = new Set<string>();
     for (const [dir, prefix] of [[encDir, 'encoder.'], [decDir, 'decoder.']] as const) {
-      const state = await readWeights(weightsFile(dir));
+      const state: Record<string, RawTensor> = {};
+      for (const f of weightsOf(dir)) Object.assign(state, await readWeights(f));
       const renamed: Record<string, RawTensor> = {};
       for (const [name, t] of Object.entries(state)) {
         const key = prefix === 'encoder.' ? prefix + name.replace(/^(vit|swin)\./, '') : prefix + (name.startsWith('transformer.') || name.startsWith('lm_head.') ? name : 'transformer.' + name);
