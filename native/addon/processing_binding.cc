@@ -43,6 +43,7 @@ std::string describe(const Napi::Value& v) {
       case napi_float64_array: name = "Float64Array"; break;
       case napi_bigint64_array: name = "BigInt64Array"; break;
       case napi_biguint64_array: name = "BigUint64Array"; break;
+      default: break;  // newer kinds (e.g. Float16Array) keep the generic name
     }
     return std::string(name) + " of length " + std::to_string(t.ElementLength());
   }

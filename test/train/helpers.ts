@@ -1,5 +1,6 @@
 /** Tiny models, datasets and temp folders for the Trainer tests (seconds per test on 2 cores). */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { afterEach } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { datasets } from '../../lib/data/index.js';
@@ -8,6 +9,7 @@ import { VisionEncoderDecoder } from '../../lib/models/vision-encoder-decoder.js
 import { ImageProcessor } from '../../lib/processing/image-processor.js';
 import { WordLevelTokenizer } from '../../lib/train/demo-tokenizer.js';
 import { RawImageSupport } from '../../lib/train/raw-images.js';
+import type { TrainerCallback } from '../../lib/train/callbacks.js';
 
 export function tempDir(prefix = 'tc-train-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -56,4 +58,23 @@ export async function tinySetup(o: TinyOptions = {}) {
 export function lineSink(): { lines: string[]; log: (l: string) => void } {
   const lines: string[] = [];
   return { lines, log: (l: string) => void lines.push(l) };
+}
+
+/** A temp output folder per call, removed after the current test (registers an afterEach in the calling file). */
+export function outDirs(): () => string {
+  const cleanups: (() => void)[] = [];
+  afterEach(() => {
+    while (cleanups.length) cleanups.pop()!();
+  });
+  return () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    return t.dir;
+  };
+}
+
+/** Records the loss of every optimizer step. */
+export function lossRecorder(): { losses: number[]; cb: TrainerCallback } {
+  const losses: number[] = [];
+  return { losses, cb: { on_step_end: (_a, _s, _c, extras) => void losses.push(extras.loss!) } };
 }

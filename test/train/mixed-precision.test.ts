@@ -5,29 +5,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import type { Tensor } from '../../lib/tensor.js';
 import { AdamW } from '../../lib/train/adamw.js';
-import type { TrainerCallback } from '../../lib/train/callbacks.js';
 import { GradScaler } from '../../lib/train/grad-scaler.js';
 import { Trainer } from '../../lib/train/trainer.js';
-import { lineSink, tempDir, tinySetup } from './helpers.js';
+import { lineSink, lossRecorder, outDirs, tinySetup } from './helpers.js';
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
-function outDir(): string {
-  const t = tempDir();
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
-
-function lossRecorder(): { losses: number[]; cb: TrainerCallback } {
-  const losses: number[] = [];
-  return { losses, cb: { on_step_end: (_a, _s, _c, extras) => void losses.push(extras.loss!) } };
-}
+const outDir = outDirs();
 
 /** One fixed batch of the tiny synthetic set, as the native train step takes it. */
 async function firstBatch(s: Awaited<ReturnType<typeof tinySetup>>) {

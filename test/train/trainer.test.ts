@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { datasets } from '../../lib/data/index.js';
 import type { DataItem } from '../../lib/data/types.js';
 import { InvalidArgumentError, NonFiniteLossError } from '../../lib/errors.js';
@@ -8,23 +8,9 @@ import { Tensor } from '../../lib/tensor.js';
 import { EarlyStoppingCallback, TrainerControl, type TrainerCallback } from '../../lib/train/callbacks.js';
 import { readTensorBoardEvents } from '../../lib/train/tensorboard.js';
 import { Trainer } from '../../lib/train/trainer.js';
-import { lineSink, tempDir, tinySetup } from './helpers.js';
+import { lineSink, lossRecorder, outDirs, tinySetup } from './helpers.js';
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  while (cleanups.length) cleanups.pop()!();
-});
-function outDir(): string {
-  const t = tempDir();
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
-
-/** Records the loss of every optimizer step. */
-function lossRecorder(): { losses: number[]; cb: TrainerCallback } {
-  const losses: number[] = [];
-  return { losses, cb: { on_step_end: (_a, _s, _c, extras) => void losses.push(extras.loss!) } };
-}
+const outDir = outDirs();
 
 describe('Trainer', () => {
   it('fits a tiny model: the loss falls, logs, TensorBoard, JSONL, report and checkpoint are written', async () => {
