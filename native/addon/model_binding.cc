@@ -234,9 +234,16 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
   }, s->lock, {info[0]});
 }
 
-// forward + backward of one micro-batch; gradients accumulate. Returns the (unscaled) loss.
-double backward_one(ModelState& s, const torch::Tensor& px, const torch::Tensor& labels, double scale, double smoothing) {
-  auto out = s.model->forward(s.input(px, true), s.input(labels, false), {}, smoothing);
+// forward + backward of one micro-batch; gradients accumulate. Returns the (unscaled) loss. With an
+// autocast dtype only the forward pass (loss included) is autocast: backward runs outside it, as
+// torch recommends and accelerate does (backward ops take the dtypes their forward ops had).
+double backward_one(ModelState& s, const torch::Tensor& px, const torch::Tensor& labels, double scale, double smoothing,
+                    std::optional<torch::ScalarType> autocast = std::nullopt) {
+  Seq2SeqOutput out;
+  {
+    AutocastGuard guard(autocast, s.device.type());
+    out = s.model->forward(s.input(px, true), s.input(labels, false), {}, smoothing);
+  }
   const double loss = out.loss.item<double>();
   if (!std::isfinite(loss)) return loss;  // leave gradients untouched; the caller reports the step
   (out.loss * scale).backward();
@@ -299,8 +306,7 @@ Napi::Value ModelWrap::TrainStep(const Napi::CallbackInfo& info) {
     double loss_sum = 0;
     bool finite = true;
     for (const auto& [px, labels] : batches) {
-      AutocastGuard guard(autocast, s->device.type());
-      const double l = backward_one(*s, px, labels, loss_scale / double(batches.size()), smoothing);
+      const double l = backward_one(*s, px, labels, loss_scale / double(batches.size()), smoothing, autocast);
       finite = finite && std::isfinite(l);
       loss_sum += l;
     }
