@@ -15,6 +15,8 @@ export interface DoctorReport {
   blas?: string;
   /** Memory: the addon's caching CPU allocator and glibc tuning (off with TORCH_CAPTION_MALLOC=default). */
   allocator?: string;
+  /** Whether this CPU has bfloat16 instructions, i.e. whether `bf16: true` can make CPU training faster. */
+  cpuBf16?: string;
   ok: boolean;
 }
 
@@ -40,6 +42,7 @@ export async function doctor(): Promise<DoctorReport> {
     },
     cuda: { compiled: info.cudaCompiled, available: info.cudaAvailable, devices: info.cudaDeviceCount },
     blas: loadedBlas(),
+    cpuBf16: cpuBf16(),
     allocator: loaded.addon.cachingAllocator ? 'caching (large blocks reused)' : process.env.TORCH_CAPTION_MALLOC === 'default' ? 'libtorch default (TORCH_CAPTION_MALLOC=default)' : 'libtorch default',
     ok: true,
   };
@@ -54,6 +57,18 @@ function loadedBlas(): string {
     if (libs.some((l) => /mkl/i.test(l))) return 'MKL';
     if (libs.length) return `reference BLAS (${libs[0]}): slow, install OpenBLAS (apt-get install libopenblas0-pthread)`;
     return 'none found';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** bfloat16 support from /proc/cpuinfo (Linux): native instructions make CPU bf16 autocast pay off. */
+function cpuBf16(): string {
+  try {
+    const flags = new Set((/^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').trim().split(/\s+/));
+    const native = ['amx_bf16', 'avx512_bf16'].filter((f) => flags.has(f));
+    if (native.length) return `native (${native.join(', ')}): bf16 = true can speed up CPU training`;
+    return 'emulated: bf16 = true on CPU checks a recipe but trains slower than float32';
   } catch {
     return 'unknown';
   }

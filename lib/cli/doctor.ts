@@ -23,6 +23,7 @@ export function registerDoctor(program: Command): void {
           lines.push(`threads         torch intra-op ${t.intraOp}, inter-op ${t.interOp}; ${t.cpus} CPUs; OMP_NUM_THREADS=${t.OMP_NUM_THREADS ?? 'unset'} OPENBLAS_NUM_THREADS=${t.OPENBLAS_NUM_THREADS ?? 'unset'} OPENBLAS_CORETYPE=${t.OPENBLAS_CORETYPE ?? 'unset'}`);
           lines.push(`blas            ${r.blas}`);
           lines.push(`allocator       ${r.allocator}`);
+          lines.push(`cpu bfloat16    ${r.cpuBf16}`);
           const c = r.cuda!;
           lines.push(`cuda            ${c.available ? `available, ${c.devices} device(s)` : c.compiled ? 'compiled in but no device visible' : 'not in this libtorch build (CPU only)'}`);
         }

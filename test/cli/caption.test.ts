@@ -19,6 +19,13 @@ describe('torch-caption CLI', () => {
     expect(report.addon.path).toMatch(/torch_caption\.node$/);
     expect(typeof report.cuda.available).toBe('boolean');
     expect(report.blas).toBeTruthy();
+    let flags = '';
+    try {
+      flags = readFileSync('/proc/cpuinfo', 'utf8');
+    } catch {
+      flags = '';
+    }
+    expect(report.cpuBf16).toMatch(!flags ? /^unknown$/ : /\b(avx512_bf16|amx_bf16)\b/.test(flags) ? /^native \(/ : /^emulated:/);
     const text = cli('doctor');
     expect(text.stdout).toMatch(/libtorch\s+\d/);
   });
