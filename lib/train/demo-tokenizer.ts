@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { lowercase, Tokenizer as RustTokenizer, whitespacePreTokenizer, WordLevel } from 'tokenizers';
+import { lowercase, Tokenizer as RustTokenizer, whitespacePreTokenizer } from 'tokenizers';
 import { expected, FormatError, InvalidArgumentError } from '../errors.js';
 import { Tokenizer } from '../processing/tokenizer.js';
 import type { CaptionTokenizer } from './types.js';
@@ -53,7 +53,7 @@ export class WordLevelTokenizer implements CaptionTokenizer {
     this.#tok = Tokenizer.fromTokenizerJson(this.#tokenizerJson(), this.#tokenizerConfig());
   }
 
-  /** What tokenizer.json holds (the `tokenizers` serialization of toRust()). */
+  /** tokenizer.json: the one description of this tokenizer (toRust() and encode/decode are built from it). */
   #tokenizerJson(): Record<string, unknown> {
     const added = [this.#eos, this.#unk].map((content) => ({
       id: this.#vocab.get(content)!, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
@@ -127,13 +127,9 @@ export class WordLevelTokenizer implements CaptionTokenizer {
     return new WordLevelTokenizer(vocab, { lowercase: lower, eos, unk, modelMaxLength: mml });
   }
 
-  /** The same tokenizer as a `tokenizers` (Rust) instance. */
+  /** The same tokenizer as a `tokenizers` (Rust) instance, parsed from the one tokenizer.json description. */
   toRust(): RustTokenizer {
-    const tok = new RustTokenizer(WordLevel.init(Object.fromEntries(this.#vocab), { unkToken: this.#unk }));
-    tok.setPreTokenizer(whitespacePreTokenizer());
-    if (this.#lowercase) tok.setNormalizer(lowercase());
-    tok.addSpecialTokens([this.#eos, this.#unk]);
-    return tok;
+    return RustTokenizer.fromString(JSON.stringify(this.#tokenizerJson()));
   }
 
   /** Word strings of a text, as the Whitespace pre-tokenizer splits it (special tokens kept whole). */
