@@ -20,7 +20,7 @@ for (const size of sizes) {
   const mb = [{ pixel_values: { dtype: 'float32', shape: [...px.shape], data: px.data }, labels: { dtype: 'int64', shape: [batch, 24], data: labels.data } }];
   // TRAIN_AUTOCAST=bfloat16 measures the bf16 autocast step (on CPU it is fast only with bfloat16 instructions).
   const autocast = process.env.TRAIN_AUTOCAST ?? '';
-  const step = () => model.handle.trainStep(mb, { optimizer: opt.handle, max_grad_norm: 1.0, learning_rate: 1e-4, autocast });
+  const step = () => model.trainStep(mb, { optimizer: opt, max_grad_norm: 1.0, learning_rate: 1e-4, autocast });
   // Two warm-up steps (the first allocates AdamW state, the second still fills the allocator cache),
   // then the median step time: this shared 2-core machine has bursts of neighbour load.
   await step();

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { NativeLoadError } from './errors.js';
+import { FormatError, InvalidArgumentError, NativeError, NativeLoadError } from './errors.js';
 import { packageRoot } from './paths.js';
 import type { DType } from './tensor.js';
 
@@ -33,34 +33,145 @@ export interface NativeBuildInfo {
   parallelInfo: string;
 }
 
+// ---- The objects that cross the boundary. TypeScript fills every field (defaults and user-facing checks
+// live on this side only); the addon reads them with no fallbacks and keeps only invariant checks.
+
+export interface NativeViTConfig {
+  model_type: 'vit';
+  hidden_size: number; num_hidden_layers: number; num_attention_heads: number; intermediate_size: number;
+  image_size: number; patch_size: number; num_channels: number;
+  layer_norm_eps: number; hidden_dropout_prob: number; attention_probs_dropout_prob: number; initializer_range: number;
+  qkv_bias: boolean; hidden_act: string;
+}
+
+export interface NativeSwinConfig {
+  model_type: 'swin';
+  image_size: number; patch_size: number; num_channels: number; embed_dim: number; window_size: number;
+  depths: number[]; num_heads: number[];
+  mlp_ratio: number; layer_norm_eps: number; hidden_dropout_prob: number; attention_probs_dropout_prob: number;
+  drop_path_rate: number; initializer_range: number; qkv_bias: boolean; hidden_act: string;
+}
+
+export interface NativeGPT2Config {
+  vocab_size: number; n_positions: number; n_embd: number; n_layer: number; n_head: number;
+  /** Resolved: config.json's null is 4 * n_embd. */
+  n_inner: number;
+  layer_norm_epsilon: number; resid_pdrop: number; embd_pdrop: number; attn_pdrop: number; initializer_range: number;
+  activation_function: string;
+  add_cross_attention: boolean; scale_attn_weights: boolean; scale_attn_by_inverse_layer_idx: boolean; tie_word_embeddings: boolean;
+}
+
+/** What `new Model(config)` reads (lib/models/config.ts nativeModelConfig builds it). */
+export interface NativeModelConfig {
+  encoder: NativeViTConfig | NativeSwinConfig;
+  decoder: NativeGPT2Config;
+  decoder_start_token_id: number | null;
+  pad_token_id: number | null;
+  eos_token_id: number | null;
+}
+
+export interface NativeSpecialTokens {
+  decoder_start_token_id: number | null;
+  pad_token_id: number | null;
+  eos_token_id: number | null;
+}
+
+/** Validated, complete generation options (lib/models/generation.ts nativeGenerateOptions builds them). */
+export interface NativeGenerateOptions {
+  max_length: number; min_length: number; num_beams: number; num_return_sequences: number; no_repeat_ngram_size: number;
+  length_penalty: number; repetition_penalty: number; early_stopping: boolean;
+  do_sample: boolean; temperature: number; top_k: number; top_p: number; seed: number;
+  decoder_start_token_id: number; eos_token_id: number | null; pad_token_id: number | null;
+  bad_words_ids: number[][];
+}
+
+/** One optimizer step (VisionEncoderDecoder.trainStep builds it). */
+export interface NativeTrainStepOptions {
+  optimizer: NativeOptimizerHandle;
+  max_grad_norm: number;
+  learning_rate: number;
+  label_smoothing: number;
+  /** '' for float32. */
+  autocast: '' | 'bfloat16' | 'float16';
+  /** 1 without loss scaling; a positive finite float32 value. */
+  loss_scale: number;
+  /** Reseeds libtorch's generators inside the step (dropout), or null to leave them. */
+  seed: number | null;
+}
+
+export interface NativeForwardOptions {
+  label_smoothing: number;
+  logits: boolean;
+}
+
+export interface NativeBackwardOptions {
+  label_smoothing: number;
+  loss_scale: number;
+}
+
+export interface NativeAdamWOptions {
+  lr: number; beta1: number; beta2: number; eps: number; weight_decay: number;
+  no_decay: string[];
+}
+
+export interface NativeParameterInfo {
+  name: string;
+  shape: number[];
+  dtype: string;
+  requiresGrad: boolean;
+  numel: number;
+}
+
+export interface NativeLoadReport {
+  missing: string[];
+  unexpected: string[];
+}
+
+/**
+ * A native model. Every method that touches libtorch is a job on the model's strand: jobs run one at a
+ * time in the order they were called, off the event loop. device/parameterInfo/numParameters read the
+ * snapshot that the last finished job published and never wait.
+ */
 export interface NativeModelHandle {
-  forward(inputs: Record<string, RawTensor>, opts: Record<string, unknown>): Promise<Record<string, RawTensor | number>>;
-  backward(inputs: Record<string, RawTensor>, opts: Record<string, unknown>): Promise<Record<string, RawTensor | number>>;
-  trainStep(microBatches: Record<string, RawTensor>[], opts: Record<string, unknown>): Promise<{ loss: number; grad_norm: number; skipped: boolean }>;
-  generate(pixelValues: RawTensor, opts: Record<string, unknown>): Promise<{ sequences: RawTensor; sequences_scores?: RawTensor }>;
+  build(opts: { seed: number; device: string }): Promise<void>;
+  forward(inputs: Record<string, RawTensor>, opts: NativeForwardOptions): Promise<{ loss?: number; logits?: RawTensor; encoder_last_hidden_state: RawTensor }>;
+  backward(inputs: Record<string, RawTensor>, opts: NativeBackwardOptions): Promise<{ loss: number }>;
+  trainStep(microBatches: { pixel_values: RawTensor; labels: RawTensor }[], opts: NativeTrainStepOptions): Promise<{ loss: number; grad_norm: number; skipped: boolean }>;
+  generate(pixelValues: RawTensor, opts: NativeGenerateOptions): Promise<{ sequences: RawTensor; sequences_scores?: RawTensor }>;
   gradients(): Promise<Record<string, RawTensor>>;
-  stateDict(): Promise<Record<string, RawTensor>>;
-  loadStateDict(state: Record<string, RawTensor>, opts: Record<string, unknown>): Promise<{ missing: string[]; unexpected: string[] }>;
-  loadSafetensors(path: string, opts: Record<string, unknown>): Promise<{ missing: string[]; unexpected: string[] }>;
-  saveSafetensors(path: string, opts: Record<string, unknown>): Promise<void>;
-  zeroGrad(): void;
-  setTraining(on: boolean): void;
-  to(device: string, dtype: string): Promise<void>;
-  device(): string;
-  parameterInfo(): { name: string; shape: number[]; dtype: string; requiresGrad: boolean; numel: number }[];
-  numParameters(trainableOnly: boolean): number;
-  initWeights(seed: number, opts: Record<string, unknown>): Promise<void>;
-  sleepForTest(ms: number): Promise<number>;
   setGradients(grads: Record<string, RawTensor>): Promise<void>;
-  setSpecialTokens(ids: { decoder_start_token_id?: number; pad_token_id?: number; eos_token_id?: number }): void;
+  zeroGrad(): Promise<void>;
+  stateDict(): Promise<Record<string, RawTensor>>;
+  loadStateDict(state: Record<string, RawTensor>): Promise<NativeLoadReport>;
+  /** One weights file: model.safetensors, a shard of it, or pytorch_model.bin. */
+  loadWeights(path: string): Promise<NativeLoadReport>;
+  saveSafetensors(path: string): Promise<void>;
+  initWeights(opts: { seed: number; only: string[] | null }): Promise<void>;
+  setTraining(on: boolean): Promise<void>;
+  setSpecialTokens(ids: NativeSpecialTokens): Promise<void>;
+  /** device: 'cpu' | 'cuda' | 'cuda:N' (resolved and checked by lib/models). */
+  to(device: string, dtype: 'float32' | 'bfloat16' | 'float16'): Promise<void>;
+  device(): string;
+  parameterInfo(): NativeParameterInfo[];
+  numParameters(trainableOnly: boolean): number;
 }
 
 export interface NativeOptimizerHandle {
-  step(opts: Record<string, unknown>): Promise<void>;
-  setLearningRate(lr: number): void;
+  step(opts: { max_grad_norm: number }): Promise<void>;
+  setLearningRate(lr: number): Promise<void>;
   stateDict(): Promise<{ step: number; tensors: Record<string, RawTensor> }>;
   loadStateDict(state: { step: number; tensors: Record<string, RawTensor> }): Promise<void>;
+  /** Steps taken as of the last finished optimizer job. */
   stepCount(): number;
+}
+
+/** Hooks that prove the error and threading contract; used by the test suite only. */
+export interface NativeTesting {
+  throwError(kind: 'c10' | 'std' | 'argument' | 'format' | 'arg'): Promise<void>;
+  sleep(ms: number): Promise<number>;
+  /** A job of `ms` on the model's strand. */
+  sleepOnModel(model: NativeModelHandle, ms: number): Promise<number>;
+  addTensors(a: RawTensor, b: RawTensor): Promise<RawTensor>;
 }
 
 export interface NativeAddon {
@@ -68,18 +179,19 @@ export interface NativeAddon {
   cachingAllocator: boolean;
   buildInfo(): NativeBuildInfo;
   setNumThreads(n: number): void;
-  manualSeed(seed: number): void;
-  Model: new (config: Record<string, unknown>, opts: Record<string, unknown>) => NativeModelHandle;
-  AdamW: new (model: NativeModelHandle, opts: Record<string, unknown>) => NativeOptimizerHandle;
-  readSafetensors(path: string, opts: Record<string, unknown>): Promise<{ tensors: Record<string, RawTensor>; metadata: Record<string, string> | null }>;
+  /** Seeds libtorch's default generators, as a job. */
+  manualSeed(seed: number): Promise<void>;
+  Model: new (config: NativeModelConfig) => NativeModelHandle;
+  AdamW: new (model: NativeModelHandle, opts: NativeAdamWOptions) => NativeOptimizerHandle;
+  readSafetensors(path: string): Promise<{ tensors: Record<string, RawTensor>; metadata: Record<string, string> | null }>;
   readSafetensorsHeader(path: string): Promise<{ name: string; dtype: string; shape: number[]; offsets: [number, number] }[]>;
   writeSafetensors(path: string, tensors: Record<string, RawTensor>, metadata: Record<string, string> | null): Promise<void>;
   readTorchPickle(path: string): Promise<Record<string, RawTensor>>;
-  /** Test hooks for the error and async contract. */
-  testThrow(kind: 'c10' | 'std' | 'arg'): Promise<void>;
-  testSleep(ms: number): Promise<number>;
-  addTensors(a: RawTensor, b: RawTensor): Promise<RawTensor>;
+  setErrorClasses(classes: { InvalidArgumentError: ErrorClass; FormatError: ErrorClass; NativeError: ErrorClass }): void;
+  testing: NativeTesting;
 }
+
+type ErrorClass = new (message: string) => Error;
 
 export interface LoadedAddon {
   addon: NativeAddon;
@@ -111,6 +223,9 @@ export function loadAddon(): LoadedAddon {
   }
   try {
     const addon = require(path) as NativeAddon;
+    // Native rejections and throws carry the library's classes (better-sqlite3 hands its SqliteError over
+    // the same way), so `instanceof InvalidArgumentError` works whichever side found the problem.
+    addon.setErrorClasses({ InvalidArgumentError, FormatError, NativeError });
     loaded = { addon, path, prebuilt: path.includes(`${join('prebuilds', '')}`) };
     return loaded;
   } catch (err) {

@@ -3,6 +3,7 @@
  * matter here, and validated. Unsupported values fail loudly, naming the key.
  */
 import { FormatError, InvalidArgumentError, UnsupportedConfigError } from '../errors.js';
+import type { NativeModelConfig, NativeSpecialTokens } from '../native.js';
 
 export interface ViTConfig {
   model_type: 'vit';
@@ -233,4 +234,43 @@ export function tinyConfig(opts: { imageSize?: number; vocabSize?: number; encod
     model_type: 'gpt2', vocab_size: vocab, n_positions: 64, n_embd: hidden, n_layer: layers, n_head: 4,
     resid_pdrop: 0.0, embd_pdrop: 0.0, attn_pdrop: 0.0, bos_token_id: vocab - 1, eos_token_id: vocab - 1, pad_token_id: vocab - 1,
   });
+}
+
+/**
+ * The complete object the native model is built from: every field the C++ side reads, with Hugging Face's
+ * defaults already applied by normalizeConfig (the addon has no defaults of its own).
+ */
+export function nativeModelConfig(c: VisionEncoderDecoderConfig): NativeModelConfig {
+  const e = c.encoder;
+  const encoder: NativeModelConfig['encoder'] = e.model_type === 'vit'
+    ? {
+        model_type: 'vit', hidden_size: e.hidden_size, num_hidden_layers: e.num_hidden_layers, num_attention_heads: e.num_attention_heads,
+        intermediate_size: e.intermediate_size, image_size: e.image_size, patch_size: e.patch_size, num_channels: e.num_channels,
+        layer_norm_eps: e.layer_norm_eps, hidden_dropout_prob: e.hidden_dropout_prob, attention_probs_dropout_prob: e.attention_probs_dropout_prob,
+        initializer_range: e.initializer_range, qkv_bias: e.qkv_bias, hidden_act: e.hidden_act,
+      }
+    : {
+        model_type: 'swin', image_size: e.image_size, patch_size: e.patch_size, num_channels: e.num_channels, embed_dim: e.embed_dim,
+        window_size: e.window_size, depths: [...e.depths], num_heads: [...e.num_heads], mlp_ratio: e.mlp_ratio, layer_norm_eps: e.layer_norm_eps,
+        hidden_dropout_prob: e.hidden_dropout_prob, attention_probs_dropout_prob: e.attention_probs_dropout_prob, drop_path_rate: e.drop_path_rate,
+        initializer_range: e.initializer_range, qkv_bias: e.qkv_bias, hidden_act: e.hidden_act,
+      };
+  const d = c.decoder;
+  return {
+    encoder,
+    decoder: {
+      vocab_size: d.vocab_size, n_positions: d.n_positions, n_embd: d.n_embd, n_layer: d.n_layer, n_head: d.n_head,
+      n_inner: d.n_inner ?? 4 * d.n_embd, // GPT2MLP: inner_dim = n_inner if not None else 4 * hidden_size
+      layer_norm_epsilon: d.layer_norm_epsilon, resid_pdrop: d.resid_pdrop, embd_pdrop: d.embd_pdrop, attn_pdrop: d.attn_pdrop,
+      initializer_range: d.initializer_range, activation_function: d.activation_function, add_cross_attention: d.add_cross_attention,
+      scale_attn_weights: d.scale_attn_weights, scale_attn_by_inverse_layer_idx: d.scale_attn_by_inverse_layer_idx,
+      tie_word_embeddings: d.tie_word_embeddings,
+    },
+    ...specialTokens(c),
+  };
+}
+
+/** The token ids the native model uses to build decoder inputs from labels. */
+export function specialTokens(c: VisionEncoderDecoderConfig): NativeSpecialTokens {
+  return { decoder_start_token_id: c.decoder_start_token_id, pad_token_id: c.pad_token_id, eos_token_id: c.eos_token_id };
 }

@@ -4,6 +4,7 @@
  * and per-call options override both.
  */
 import { InvalidArgumentError } from '../errors.js';
+import type { NativeGenerateOptions } from '../native.js';
 import type { VisionEncoderDecoderConfig } from './config.js';
 
 export interface GenerateOptions {
@@ -90,6 +91,10 @@ export function validateGenerateOptions(opts: Partial<GenerateOptions>, config: 
     throw new InvalidArgumentError('decoder_start_token_id is not set on the model config; set model.config.decoder_start_token_id (GPT-2: 50256) or pass it to generate');
   }
   const vocab = config.decoder.vocab_size;
+  if (o.bad_words_ids !== null) {
+    const ok = Array.isArray(o.bad_words_ids) && o.bad_words_ids.every((seq) => Array.isArray(seq) && seq.length > 0 && seq.every((t) => Number.isInteger(t) && t >= 0 && t < vocab));
+    check(ok, `an array of non-empty arrays of token ids in [0, ${vocab})`, 'bad_words_ids', o.bad_words_ids);
+  }
   for (const k of ['decoder_start_token_id', 'eos_token_id', 'pad_token_id'] as const) {
     const v = o[k];
     if (v !== null) check(Number.isInteger(v) && v >= 0 && v < vocab, `a token id in [0, ${vocab})`, k, v);
@@ -98,4 +103,16 @@ export function validateGenerateOptions(opts: Partial<GenerateOptions>, config: 
     throw new InvalidArgumentError(`max_length (${o.max_length}) exceeds the decoder's n_positions (${config.decoder.n_positions})`);
   }
   return o;
+}
+
+/** The complete, validated options the native generate reads (it has no defaults of its own). */
+export function nativeGenerateOptions(o: GenerateOptions): NativeGenerateOptions {
+  if (o.decoder_start_token_id === null) throw new InvalidArgumentError('decoder_start_token_id is not set'); // validateGenerateOptions ensures it
+  return {
+    max_length: o.max_length, min_length: o.min_length, num_beams: o.num_beams, num_return_sequences: o.num_return_sequences,
+    no_repeat_ngram_size: o.no_repeat_ngram_size, length_penalty: o.length_penalty, repetition_penalty: o.repetition_penalty,
+    early_stopping: o.early_stopping, do_sample: o.do_sample, temperature: o.temperature, top_k: o.top_k, top_p: o.top_p, seed: o.seed,
+    decoder_start_token_id: o.decoder_start_token_id, eos_token_id: o.eos_token_id, pad_token_id: o.pad_token_id,
+    bad_words_ids: (o.bad_words_ids ?? []).map((ids) => [...ids]),
+  };
 }

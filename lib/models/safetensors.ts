@@ -3,7 +3,7 @@ import { native } from '../native.js';
 import { Tensor } from '../tensor.js';
 
 export async function readSafetensors(path: string): Promise<{ tensors: Record<string, Tensor>; metadata: Record<string, string> | null }> {
-  const { tensors, metadata } = await native().readSafetensors(path, {});
+  const { tensors, metadata } = await native().readSafetensors(path);
   const out: Record<string, Tensor> = {};
   for (const [k, t] of Object.entries(tensors)) out[k] = Tensor.from(t.data, t.shape);
   return { tensors: out, metadata };

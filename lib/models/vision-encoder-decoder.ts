@@ -6,11 +6,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError, InvalidArgumentError, TorchCaptionError } from '../errors.js';
-import { native, type NativeModelHandle, type RawTensor } from '../native.js';
+import { native, type NativeLoadReport, type NativeModelHandle, type NativeOptimizerHandle, type RawTensor } from '../native.js';
 import { Tensor } from '../tensor.js';
-import { composeConfig, normalizeConfig, type VisionEncoderDecoderConfig } from './config.js';
+import { composeConfig, nativeModelConfig, normalizeConfig, specialTokens, type VisionEncoderDecoderConfig } from './config.js';
 import { resolveModelDir, SAFETENSORS_INDEX, weightFiles } from './hub.js';
-import { generationDefaults, validateGenerateOptions, type GenerateOptions, type GenerateOutput } from './generation.js';
+import { generationDefaults, nativeGenerateOptions, validateGenerateOptions, type GenerateOptions, type GenerateOutput } from './generation.js';
 
 export type Device = 'cpu' | 'cuda' | `cuda:${number}` | 'auto';
 export type ModelDType = 'float32' | 'bfloat16' | 'float16';
@@ -77,12 +77,42 @@ function weightsOf(dir: string): string[] {
   return files;
 }
 
+const DTYPES: readonly ModelDType[] = ['float32', 'bfloat16', 'float16'];
+
+/**
+ * The device string the addon gets: 'auto' resolved, the spelling checked, CUDA checked to be there. The
+ * one place where devices are validated (the addon only asserts).
+ */
+export function resolveDevice(device: unknown): string {
+  if (typeof device !== 'string' || !/^(cpu|cuda|cuda:\d+|auto)$/.test(device)) {
+    throw new InvalidArgumentError(`Expected device 'cpu', 'cuda', 'cuda:N' or 'auto' but received ${JSON.stringify(device)}`);
+  }
+  if (device === 'cpu') return device;
+  const info = native().buildInfo();
+  if (device === 'auto') return info.cudaAvailable ? 'cuda' : 'cpu';
+  if (!info.cudaAvailable) {
+    throw new InvalidArgumentError(`device '${device}' was asked for but CUDA is not available in this libtorch build (run \`torch-caption doctor\`)`);
+  }
+  const index = device.startsWith('cuda:') ? Number(device.slice(5)) : 0;
+  if (index >= info.cudaDeviceCount) {
+    throw new InvalidArgumentError(`device '${device}' was asked for but this machine has ${info.cudaDeviceCount} CUDA device(s)`);
+  }
+  return device;
+}
+
+/** A native model built from a validated config (the modules are created off the event loop). */
+async function buildNative(cfg: VisionEncoderDecoderConfig, seed: number, device: Device): Promise<NativeModelHandle> {
+  const handle = new (native().Model)(nativeModelConfig(cfg));
+  await handle.build({ seed, device: resolveDevice(device) });
+  return handle;
+}
+
 /** Load one weights file or all shards of one; a tensor is missing only when no shard has it. */
-async function loadWeightFiles(handle: NativeModelHandle, files: string[]): Promise<{ missing: string[]; unexpected: string[] }> {
+async function loadWeightFiles(handle: NativeModelHandle, files: string[]): Promise<NativeLoadReport> {
   let missing: Set<string> | null = null;
   const unexpected = new Set<string>();
   for (const f of files) {
-    const r = await handle.loadSafetensors(f, {});
+    const r = await handle.loadWeights(f);
     missing = missing === null ? new Set(r.missing) : new Set(r.missing.filter((n) => missing!.has(n)));
     for (const n of r.unexpected) unexpected.add(n);
   }
@@ -111,7 +141,7 @@ export class VisionEncoderDecoder {
   /** A model with Hugging Face style random initialisation (deterministic for a seed). */
   static async fromConfig(config: unknown, opts: { seed?: number; device?: Device } = {}): Promise<VisionEncoderDecoder> {
     const cfg = normalizeConfig(config);
-    const handle = new (native().Model)(cfg as unknown as Record<string, unknown>, { seed: opts.seed ?? 0, device: opts.device ?? 'cpu' });
+    const handle = await buildNative(cfg, opts.seed ?? 0, opts.device ?? 'cpu');
     return new VisionEncoderDecoder(cfg, handle, generationDefaults(cfg, undefined));
   }
 
@@ -121,7 +151,7 @@ export class VisionEncoderDecoder {
     const cfg = normalizeConfig(await readJson(join(dir, 'config.json')));
     const genPath = join(dir, 'generation_config.json');
     const gen = existsSync(genPath) ? (await readJson(genPath)) as Record<string, unknown> : undefined;
-    const handle = new (native().Model)(cfg as unknown as Record<string, unknown>, { seed: 0, device: 'cpu' });
+    const handle = await buildNative(cfg, 0, 'cpu');
     const model = new VisionEncoderDecoder(cfg, handle, generationDefaults(cfg, gen));
     const report = await loadWeightFiles(handle, weightsOf(dir));
     model.checkLoadReport(report, dir, opts.allowMissing ?? false);
@@ -140,7 +170,7 @@ export class VisionEncoderDecoder {
     const encCfg = (await readJson(join(encDir, 'config.json'))) as Record<string, unknown>;
     const decCfg = (await readJson(join(decDir, 'config.json'))) as Record<string, unknown>;
     const cfg = composeConfig(encCfg, decCfg);
-    const handle = new (native().Model)(cfg as unknown as Record<string, unknown>, { seed: opts.seed ?? 0, device: 'cpu' });
+    const handle = await buildNative(cfg, opts.seed ?? 0, 'cpu');
     const model = new VisionEncoderDecoder(cfg, handle, generationDefaults(cfg, undefined));
     // Load each part under its prefix, then report what neither provided beyond the new cross-attention.
     const loaded = new Set<string>();
@@ -153,7 +183,7 @@ export class VisionEncoderDecoder {
         renamed[key] = t;
         loaded.add(key);
       }
-      await handle.loadStateDict(renamed, {});
+      await handle.loadStateDict(renamed);
     }
     const missing = handle.parameterInfo().map((p) => p.name).filter((n) => !loaded.has(n));
     const expectedNew = (n: string): boolean => /crossattention|ln_cross_attn|enc_to_dec_proj|pooler/.test(n);
@@ -161,7 +191,7 @@ export class VisionEncoderDecoder {
     if (unexpectedMissing.length && !opts.allowMissing) {
       throw new TorchCaptionError(`The encoder/decoder checkpoints lack: ${unexpectedMissing.slice(0, 20).join(', ')}${unexpectedMissing.length > 20 ? ', …' : ''} (pass allowMissing: true to initialise them)`);
     }
-    await handle.initWeights(opts.seed ?? 0, { only: missing.filter(expectedNew) });
+    await handle.initWeights({ seed: opts.seed ?? 0, only: missing.filter(expectedNew) });
     await model.to(opts.device ?? 'cpu', opts.dtype ?? 'float32');
     return model;
   }
@@ -178,11 +208,11 @@ export class VisionEncoderDecoder {
 
   /** Teacher-forced forward pass (no gradients). */
   async forward(inputs: ForwardInputs, opts: { label_smoothing?: number } = {}): Promise<ForwardOutput> {
-    const out = await this.handle.forward(toRawInputs(inputs), { label_smoothing: opts.label_smoothing ?? 0 });
+    const out = await this.handle.forward(toRawInputs(inputs), { label_smoothing: opts.label_smoothing ?? 0, logits: true });
     return {
       ...(typeof out.loss === 'number' ? { loss: out.loss } : {}),
-      logits: fromRaw(out.logits as RawTensor) as Tensor<'float32'>,
-      encoder_last_hidden_state: fromRaw(out.encoder_last_hidden_state as RawTensor) as Tensor<'float32'>,
+      logits: fromRaw(out.logits!) as Tensor<'float32'>,
+      encoder_last_hidden_state: fromRaw(out.encoder_last_hidden_state) as Tensor<'float32'>,
     };
   }
 
@@ -190,7 +220,7 @@ export class VisionEncoderDecoder {
   async backward(inputs: ForwardInputs, opts: { loss_scale?: number; label_smoothing?: number } = {}): Promise<{ loss: number }> {
     if (!inputs.labels) throw new InvalidArgumentError('Expected labels for backward');
     const out = await this.handle.backward(toRawInputs(inputs), { loss_scale: opts.loss_scale ?? 1, label_smoothing: opts.label_smoothing ?? 0 });
-    return { loss: out.loss as number };
+    return { loss: out.loss };
   }
 
   /** Accumulated gradients by HF parameter name (parameters without a gradient are left out). */
@@ -198,8 +228,9 @@ export class VisionEncoderDecoder {
     return mapRecord(await this.handle.gradients(), fromRaw);
   }
 
-  zeroGrad(): void {
-    this.handle.zeroGrad();
+  /** Clears the gradients. Queued behind the model's running job; await it only to know it is done. */
+  zeroGrad(): Promise<void> {
+    return this.handle.zeroGrad();
   }
 
   /** Replace the gradients of the named parameters (for custom training loops). */
@@ -213,7 +244,7 @@ export class VisionEncoderDecoder {
   }
 
   async loadStateDict(state: Record<string, Tensor>, opts: { strict?: boolean } = {}): Promise<{ missing: string[]; unexpected: string[] }> {
-    const report = await this.handle.loadStateDict(mapRecord(state, (t, k) => toRaw(t, k)), {});
+    const report = await this.handle.loadStateDict(mapRecord(state, (t, k) => toRaw(t, k)));
     if (opts.strict ?? true) this.checkLoadReport(report, 'the state dict', false);
     return report;
   }
@@ -221,7 +252,7 @@ export class VisionEncoderDecoder {
   /** Write config.json, generation_config.json and model.safetensors (and processor/tokenizer files if attached). */
   async save(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
-    await this.handle.saveSafetensors(join(dir, 'model.safetensors'), {});
+    await this.handle.saveSafetensors(join(dir, 'model.safetensors'));
     await writeFile(join(dir, 'config.json'), JSON.stringify(this.config, null, 2) + '\n');
     await writeFile(join(dir, 'generation_config.json'), JSON.stringify(this.generationConfig, null, 2) + '\n');
     if (this.imageProcessor) await this.imageProcessor.save(dir);
@@ -231,7 +262,9 @@ export class VisionEncoderDecoder {
   /** Training mode (dropout on) or evaluation mode. */
   train(on = true): this {
     this.training = on;
-    this.handle.setTraining(on);
+    // Queued on the model's strand, so every later job sees the new mode; it cannot fail once the model
+    // is built, which every VisionEncoderDecoder is.
+    this.handle.setTraining(on).catch(() => undefined);
     return this;
   }
 
@@ -252,14 +285,15 @@ export class VisionEncoderDecoder {
   }
 
   async to(device: Device, dtype: ModelDType = 'float32'): Promise<this> {
-    await this.handle.to(device, dtype);
+    if (!DTYPES.includes(dtype)) throw new InvalidArgumentError(`Expected dtype 'float32', 'bfloat16' or 'float16' but received ${JSON.stringify(dtype)}`);
+    await this.handle.to(resolveDevice(device), dtype);
     return this;
   }
 
   /** Caption token ids for a batch of images, with transformers' generate semantics. */
   async generate(pixel_values: Tensor, options: Partial<GenerateOptions> = {}): Promise<GenerateOutput> {
     const o = validateGenerateOptions({ ...this.generationConfig, ...options }, this.config);
-    const out = await this.handle.generate(toRaw(pixel_values, 'pixel_values'), o as unknown as Record<string, unknown>);
+    const out = await this.handle.generate(toRaw(pixel_values, 'pixel_values'), nativeGenerateOptions(o));
     const sequences = fromRaw(out.sequences).toNested2D();
     if (!this.warnedTruncation && o.eos_token_id !== null && sequences.some((s) => s.length >= o.max_length && !s.slice(1).includes(o.eos_token_id!))) {
       this.warnedTruncation = true;
@@ -269,6 +303,103 @@ export class VisionEncoderDecoder {
       sequences,
       ...(out.sequences_scores ? { sequences_scores: fromRaw(out.sequences_scores).toArray() } : {}),
     };
+  }
+
+  // ---- training-loop building blocks (the Trainer uses these; custom loops may too)
+
+  /** One optimizer step in one native call: forward+backward per micro-batch, clipping, AdamW, zeroing. */
+  async trainStep(microBatches: readonly { pixel_values: Tensor; labels: Tensor }[], opts: TrainStepOptions): Promise<TrainStepResult> {
+    if (!Array.isArray(microBatches) || microBatches.length === 0) throw new InvalidArgumentError('Expected at least one micro-batch for trainStep');
+    if (opts.optimizer?.model !== this) throw new InvalidArgumentError('Expected an AdamW over this model for trainStep (the optimizer was made for another model)');
+    const autocast = opts.autocast ?? '';
+    checkAutocast(autocast, this.device);
+    const lossScale = opts.loss_scale ?? 1;
+    if (!(lossScale > 0) || !Number.isFinite(lossScale)) throw new InvalidArgumentError(`Expected a positive finite loss_scale but received ${lossScale}`);
+    const seed = opts.seed ?? null;
+    if (seed !== null && !(Number.isInteger(seed) && seed >= 0)) throw new InvalidArgumentError(`Expected a non-negative integer seed but received ${seed}`);
+    const micro = microBatches.map((b, i) => {
+      const raw = toRawInputs(b);
+      if (!raw.labels) throw new InvalidArgumentError(`Expected labels in micro-batch ${i} of trainStep`);
+      return { pixel_values: raw.pixel_values!, labels: raw.labels };
+    });
+    return this.handle.trainStep(micro, {
+      optimizer: opts.optimizer.handle,
+      max_grad_norm: opts.max_grad_norm ?? 0,
+      learning_rate: opts.learning_rate ?? opts.optimizer.learningRate,
+      label_smoothing: opts.label_smoothing ?? 0,
+      autocast,
+      loss_scale: lossScale,
+      seed,
+    });
+  }
+
+  /** Load one weights file (model.safetensors, a shard of it, or pytorch_model.bin) into this model. */
+  async loadWeightsFile(path: string): Promise<{ missing: string[]; unexpected: string[] }> {
+    return this.handle.loadWeights(path);
+  }
+
+  /** Set decoder_start/pad/eos token ids on the config and on the native model (which builds decoder inputs from them). */
+  async setSpecialTokens(ids: { decoder_start_token_id: number; pad_token_id: number; eos_token_id: number }): Promise<void> {
+    this.config.decoder_start_token_id = ids.decoder_start_token_id;
+    this.config.pad_token_id = ids.pad_token_id;
+    this.config.eos_token_id = ids.eos_token_id;
+    await this.handle.setSpecialTokens(specialTokens(this.config));
+  }
+}
+
+/** What trainStep needs of an optimizer: an AdamW over the same model. */
+export interface TrainStepOptimizer {
+  /** @internal */
+  readonly handle: NativeOptimizerHandle;
+  /** @internal */
+  readonly model: unknown;
+  readonly learningRate: number;
+}
+
+export interface TrainStepOptions {
+  optimizer: TrainStepOptimizer;
+  /** Clip the global gradient norm to this (0: no clipping). */
+  max_grad_norm?: number;
+  /** Default: the optimizer's learning rate. */
+  learning_rate?: number;
+  label_smoothing?: number;
+  /** Mixed precision: autocast the forward pass ('' = float32). float16 needs CUDA. */
+  autocast?: AutocastDType;
+  /** Loss scale (GradScaler); gradients are unscaled before clipping, and an overflow skips the update. */
+  loss_scale?: number;
+  /** Reseed dropout for this step (resumable runs draw the same masks). */
+  seed?: number | null;
+}
+
+export interface TrainStepResult {
+  /** Mean loss over the micro-batches. */
+  loss: number;
+  /** Global gradient norm before clipping. */
+  grad_norm: number;
+  /** True when the update was not applied (non-finite gradients). */
+  skipped: boolean;
+}
+
+export type AutocastDType = '' | 'bfloat16' | 'float16';
+
+/**
+ * Where mixed precision runs: bfloat16 on CPU and CUDA, float16 on CUDA only. The one check of it (the
+ * addon only asserts); `names` lets the Trainer word the message in TrainingArguments terms.
+ */
+export function checkAutocast(
+  autocast: unknown,
+  device: string,
+  names: { fp16: string; bf16: string; mixed: string } = { fp16: 'fp16 mixed precision', bf16: "use bf16 on CPU (autocast: 'bfloat16')", mixed: 'mixed precision' },
+): void {
+  if (autocast !== '' && autocast !== 'bfloat16' && autocast !== 'float16') {
+    throw new InvalidArgumentError(`Expected autocast 'bfloat16', 'float16' or '' but received ${JSON.stringify(autocast)}`);
+  }
+  if (autocast === '') return;
+  if (!device.startsWith('cuda') && !device.startsWith('cpu')) {
+    throw new InvalidArgumentError(`${names.mixed} is supported on CPU and CUDA devices, not on ${device}`);
+  }
+  if (autocast === 'float16' && !device.startsWith('cuda')) {
+    throw new InvalidArgumentError(`${names.fp16} needs a CUDA device but the model is on ${device}; ${names.bf16}`);
   }
 }
 
@@ -281,5 +412,5 @@ function mapRecord<A, B>(rec: Record<string, A>, f: (a: A, key: string) => B): R
 /** Read a safetensors file or pytorch_model.bin into raw tensors. */
 export async function readWeights(path: string): Promise<Record<string, RawTensor>> {
   if (path.endsWith('.bin')) return native().readTorchPickle(path);
-  return (await native().readSafetensors(path, {})).tensors;
+  return (await native().readSafetensors(path)).tensors;
 }

@@ -1,6 +1,6 @@
 /**
  * Typed facade over the image-processing functions of the native addon (native/addon/processing_binding.cc):
- * Pillow-exact resize plus rescale/normalize, run on the libuv thread pool.
+ * Pillow-exact resize plus rescale/normalize, run as jobs on the addon's image threads.
  */
 import { NativeLoadError } from '../errors.js';
 import { loadAddon } from '../native.js';

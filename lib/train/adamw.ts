@@ -28,7 +28,8 @@ export class AdamW {
   /** @internal */
   readonly handle: NativeOptimizerHandle;
   private lr: number;
-  private readonly model: VisionEncoderDecoder;
+  /** @internal The model this optimizer updates (trainStep checks that they match). */
+  readonly model: VisionEncoderDecoder;
 
   constructor(model: VisionEncoderDecoder, opts: AdamWOptions = {}) {
     this.model = model;
@@ -50,13 +51,15 @@ export class AdamW {
   }
 
   /** Clear the gradients of the optimized model (set to none, as torch's zero_grad(set_to_none=True)). */
-  zeroGrad(): void {
-    this.model.zeroGrad();
+  zeroGrad(): Promise<void> {
+    return this.model.zeroGrad();
   }
 
+  /** Takes effect for the next step: queued on the model's strand behind the jobs already called. */
   setLearningRate(lr: number): void {
+    if (!(lr >= 0)) throw new InvalidArgumentError(`Expected a non-negative number for lr but received ${lr}`);
     this.lr = lr;
-    this.handle.setLearningRate(lr);
+    this.handle.setLearningRate(lr).catch(() => undefined); // cannot fail: the value is checked above
   }
 
   get learningRate(): number {

@@ -135,7 +135,7 @@ export async function saveOptimizerState(dir: string, state: AdamWState): Promis
 export async function loadOptimizerState(dir: string): Promise<AdamWState> {
   const path = join(dir, OPTIMIZER_NAME);
   if (!existsSync(path)) throw new FormatError(`${dir} has no ${OPTIMIZER_NAME}; cannot resume the optimizer`);
-  const { tensors, metadata } = await native().readSafetensors(path, {});
+  const { tensors, metadata } = await native().readSafetensors(path);
   let step = Number(metadata?.step);
   if (!Number.isInteger(step)) {
     const meta = await readJsonFile<{ step?: number }>(join(dir, OPTIMIZER_META_NAME));

@@ -25,7 +25,7 @@ import type { Dataset } from '../data/dataset.js';
 import type { Batch, DataLoader, LoaderState } from '../data/loader.js';
 import type { DataItem } from '../data/types.js';
 import { scoreCaptions } from '../metrics/score.js';
-import type { VisionEncoderDecoder } from '../models/vision-encoder-decoder.js';
+import { checkAutocast, type VisionEncoderDecoder } from '../models/vision-encoder-decoder.js';
 import type { GenerateOptions } from '../models/generation.js';
 import { AdamW, HF_NO_DECAY } from './adamw.js';
 import { GradScaler, type GradScalerOptions, type GradScalerState } from './grad-scaler.js';
@@ -205,14 +205,9 @@ export class Trainer {
 
   #checkPrecision(): void {
     const a = this.args;
-    if (!a.fp16 && !a.bf16) return;
-    const device = this.model.device;
-    if (a.fp16 && !device.startsWith('cuda')) {
-      throw new InvalidArgumentError(`fp16 = true needs a CUDA device but the model is on ${device}; on CPU use bf16 = true (autocast to bfloat16) or leave both false`);
-    }
-    if (!device.startsWith('cuda') && !device.startsWith('cpu')) {
-      throw new InvalidArgumentError(`${a.fp16 ? 'fp16' : 'bf16'} = true is supported on CPU and CUDA devices, not on ${device}`);
-    }
+    checkAutocast(this.#autocast(), this.model.device, {
+      fp16: 'fp16 = true', bf16: 'on CPU use bf16 = true (autocast to bfloat16) or leave both false', mixed: `${a.fp16 ? 'fp16' : 'bf16'} = true`,
+    });
   }
 
   /** The native autocast dtype for the train step. */
@@ -282,23 +277,7 @@ export class Trainer {
     this.#prepared = true;
     if (!this.#nativeSyncNeeded) return;
     const cfg = this.model.config;
-    const h = this.model.handle as NativeModelHandle & { setSpecialTokens?: (ids: Record<string, number>) => void };
-    if (typeof h.setSpecialTokens === 'function') {
-      h.setSpecialTokens({ decoder_start_token_id: cfg.decoder_start_token_id!, pad_token_id: cfg.pad_token_id!, eos_token_id: cfg.eos_token_id! });
-      return;
-    }
-    // No setter on this addon build: rebuild the native model from the updated config with the same weights.
-    const device = h.device();
-    const dtype = h.parameterInfo()[0]?.dtype ?? 'float32';
-    const state = await h.stateDict();
-    const fresh = new (native().Model)(cfg as unknown as Record<string, unknown>, { seed: 0, device: 'cpu' });
-    const report = await fresh.loadStateDict(state, {});
-    if (report.missing.length || report.unexpected.length) {
-      throw new TorchCaptionError(`Could not rebuild the native model with the new token ids (missing: ${report.missing.join(', ')}; unexpected: ${report.unexpected.join(', ')})`);
-    }
-    await fresh.to(device, dtype === 'float32' || dtype === 'bfloat16' || dtype === 'float16' ? dtype : 'float32');
-    fresh.setTraining(this.model.isTraining);
-    (this.model as unknown as { handle: NativeModelHandle }).handle = fresh;
+    await this.model.setSpecialTokens({ decoder_start_token_id: cfg.decoder_start_token_id!, pad_token_id: cfg.pad_token_id!, eos_token_id: cfg.eos_token_id! });
   }
 
   // ------------------------------------------------------------------------------------------- logging
@@ -515,8 +494,6 @@ export class Trainer {
       this.optimizer!.setLearningRate(lr);
       return lr;
     };
-    const seedFn = (native() as Partial<ReturnType<typeof native>>).manualSeed;
-    const canSeed = typeof seedFn === 'function';
 
     this.model.train();
     await this.#emit('on_train_begin');
@@ -574,10 +551,10 @@ export class Trainer {
           await this.#emit('on_step_begin');
           this.#inStep = true;
           setLr();
-          if (canSeed) seedFn!(stepSeed(a.seed, st.global_step));
-          const micro = group.batches.map((b) => ({ pixel_values: toRaw(b.pixel_values), labels: toRaw(b.labels) }));
-          const r = await this.model.handle.trainStep(micro, {
-            optimizer: this.optimizer.handle,
+          const micro = group.batches.map((b) => ({ pixel_values: b.pixel_values, labels: b.labels }));
+          const r = await this.model.trainStep(micro, {
+            optimizer: this.optimizer,
+            seed: stepSeed(a.seed, st.global_step),
             max_grad_norm: a.max_grad_norm,
             learning_rate: this.optimizer.learningRate,
             label_smoothing: a.label_smoothing_factor,
@@ -645,7 +622,7 @@ export class Trainer {
       await this.#emit('on_save');
     }
     if (!interrupted && a.load_best_model_at_end && st.best_model_checkpoint && existsSync(join(st.best_model_checkpoint, 'model.safetensors'))) {
-      const report = await this.model.handle.loadSafetensors(join(st.best_model_checkpoint, 'model.safetensors'), {});
+      const report = await this.model.loadWeightsFile(join(st.best_model_checkpoint, 'model.safetensors'));
       if (report.missing.length || report.unexpected.length) throw new TorchCaptionError(`Could not load the best model from ${st.best_model_checkpoint}`);
       this.#line(`Loaded the best model from ${st.best_model_checkpoint} (${a.metric_for_best_model} = ${st.best_metric})`);
     }
@@ -734,7 +711,7 @@ export class Trainer {
         await writeJson(join(tmp, RNG_STATE_NAME), {
           seed: a.seed,
           data_seed: a.data_seed,
-          per_step_seeding: typeof (native() as Partial<ReturnType<typeof native>>).manualSeed === 'function',
+          per_step_seeding: true,
           note: 'dropout is reseeded from (seed, global_step) before every step; the data order and caption sampling follow (data_seed or seed, epoch, position)',
         });
         await writeJson(join(tmp, LOADER_STATE_NAME), this.#loaderState);
@@ -753,7 +730,7 @@ export class Trainer {
   async #loadCheckpoint(path: string, loaderState: LoaderState | undefined): Promise<void> {
     const weights = join(path, 'model.safetensors');
     if (!existsSync(weights)) throw new InvalidArgumentError(`Expected model.safetensors in the checkpoint ${path} but found none`);
-    const report = await this.model.handle.loadSafetensors(weights, {});
+    const report = await this.model.loadWeightsFile(weights);
     if (report.missing.length || report.unexpected.length) {
       throw new TorchCaptionError(`The checkpoint ${path} does not match the model (missing: ${report.missing.slice(0, 10).join(', ')}; unexpected: ${report.unexpected.slice(0, 10).join(', ')})`);
     }

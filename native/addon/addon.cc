@@ -1,4 +1,5 @@
-// Module registration and the small free functions of the addon (build info, safetensors I/O, test hooks).
+// Module registration and the small free functions of the addon (build info, safetensors I/O); test hooks
+// live on `exports.testing`, which only the test suite uses.
 #include <napi.h>
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -8,10 +9,12 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <thread>
 
 #include "addon/allocator.h"
 #include "addon/bridge.h"
+#include "addon/jobs.h"
 #include "addon/model_binding.h"
 #include "addon/processing_binding.h"
 #include "io/checkpoint.h"
@@ -23,7 +26,7 @@ namespace {
 Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto o = Napi::Object::New(env);
-  o.Set("addonVersion", "0.1.0");
+  o.Set("addonVersion", TC_ADDON_VERSION);
   o.Set("torchVersion", TORCH_VERSION);
   o.Set("torchDir", TC_TORCH_DIR);
   o.Set("cxx11Abi", bool(_GLIBCXX_USE_CXX11_ABI));
@@ -43,15 +46,21 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) throw_argument_error(info.Env(), "Expected a number of threads");
   at::set_num_threads(int(info[0].As<Napi::Number>().Int32Value()));
   return info.Env().Undefined();
 }
 
-// Seeds libtorch's default generators (CPU and CUDA): dropout and stochastic depth draw from them.
+// Seeds libtorch's default generators (CPU and CUDA): dropout and stochastic depth draw from them. A job,
+// like everything that touches libtorch state: it runs after the jobs queued before it on the same pool
+// thread may have started, so the Trainer seeds inside its train step instead (trainStep's `seed`).
 Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "Expected a number for seed");
-  torch::manual_seed(uint64_t(info[0].As<Napi::Number>().Int64Value()));
-  return info.Env().Undefined();
+  if (info.Length() < 1 || !info[0].IsNumber()) throw_argument_error(info.Env(), "Expected a number for seed");
+  const uint64_t seed = uint64_t(info[0].As<Napi::Number>().Int64Value());
+  return run_job(info.Env(), [seed]() -> Finisher {
+    torch::manual_seed(seed);
+    return finish_undefined();
+  });
 }
 
 Napi::Object header_entry(Napi::Env env, const SafetensorsEntry& e) {
@@ -68,17 +77,14 @@ Napi::Object header_entry(Napi::Env env, const SafetensorsEntry& e) {
   return o;
 }
 
-std::string path_arg(const Napi::CallbackInfo& info, const char* fn) {
-  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), std::string("Expected a file path for ") + fn);
-  return info[0].As<Napi::String>().Utf8Value();
-}
+std::string path_arg(const Napi::CallbackInfo& info, const char* fn) { return arg_string(info, 0, fn); }
 
 Napi::Value ReadSafetensorsHeader(const Napi::CallbackInfo& info) {
   auto path = path_arg(info, "readSafetensorsHeader");
   return run_job(info.Env(), [path]() -> Finisher {
-    auto file = std::make_shared<SafetensorsFile>(path);
-    return [file](Napi::Env env) -> Napi::Value {
-      const auto& h = file->header();
+    // A copy of the header: the file (its memory map) is closed here, on the worker.
+    auto h = SafetensorsFile(path).header();
+    return [h](Napi::Env env) -> Napi::Value {
       auto a = Napi::Array::New(env, h.tensors.size());
       for (size_t i = 0; i < h.tensors.size(); ++i) a.Set(uint32_t(i), header_entry(env, h.tensors[i]));
       return a;
@@ -90,13 +96,14 @@ Napi::Value ReadSafetensors(const Napi::CallbackInfo& info) {
   auto path = path_arg(info, "readSafetensors");
   return run_job(info.Env(), [path]() -> Finisher {
     SafetensorsFile file(path);
-    NamedTensors tensors;
+    HostNamed tensors;
     for (const auto& e : file.header().tensors) {
       auto t = file.tensor(e);
       // F16/BF16/F64 and narrow ints come back widened to the bridge's dtypes
       if (t.is_floating_point()) t = t.to(torch::kFloat32);
       else if (t.scalar_type() == torch::kInt16 || t.scalar_type() == torch::kInt8 || t.scalar_type() == torch::kUInt8) t = t.to(torch::kInt32);
-      tensors.emplace_back(e.name, t);
+      // kShared: the tensor may still point into the memory map, which closes with `file`
+      tensors.emplace_back(e.name, to_host(t, Ownership::kShared));
     }
     auto meta = file.header().metadata;
     bool has_meta = file.header().has_metadata;
@@ -120,8 +127,7 @@ Napi::Value ReadSafetensors(const Napi::CallbackInfo& info) {
 Napi::Value WriteSafetensors(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto path = path_arg(info, "writeSafetensors");
-  if (info.Length() < 2 || !info[1].IsObject()) throw Napi::TypeError::New(env, "Expected a {name: tensor} object for writeSafetensors");
-  auto obj = info[1].As<Napi::Object>();
+  auto obj = arg_object(info, 1, "writeSafetensors");
   NamedTensors tensors = named_from_js(obj, "writeSafetensors");
   std::vector<std::pair<std::string, std::string>> meta;
   if (info.Length() > 2 && info[2].IsObject()) {
@@ -141,26 +147,25 @@ Napi::Value WriteSafetensors(const Napi::CallbackInfo& info) {
 Napi::Value ReadTorchPickle(const Napi::CallbackInfo& info) {
   auto path = path_arg(info, "readTorchPickle");
   return run_job(info.Env(), [path]() -> Finisher {
-    auto tensors = read_torch_pickle(path);
-    return [tensors](Napi::Env env) -> Napi::Value {
-      auto o = Napi::Object::New(env);
-      for (const auto& [n, t] : tensors) o.Set(n, tensor_to_js(env, t.is_floating_point() ? t.to(torch::kFloat32) : t));
-      return o;
-    };
+    HostNamed tensors;
+    for (const auto& [n, t] : read_torch_pickle(path)) tensors.emplace_back(n, to_host(t, Ownership::kFresh));
+    return [tensors](Napi::Env env) -> Napi::Value { return named_to_js(env, tensors); };
   });
 }
 
-// ---- test hooks: prove the error and threading contract from JS ----
+// ---- test hooks (exports.testing): prove the error and threading contract from JS ----
 
 Napi::Value TestThrow(const Napi::CallbackInfo& info) {
   std::string kind = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-  if (kind == "arg") throw Napi::TypeError::New(info.Env(), "Expected 'c10', 'std' or 'arg' for kind (test)");
+  if (kind == "arg") throw_argument_error(info.Env(), "Expected 'c10', 'std', 'argument', 'format' or 'arg' for kind (test)");
   return run_job(info.Env(), [kind]() -> Finisher {
     if (kind == "c10") {
       // a genuine libtorch error: matmul of mismatched shapes
       auto r = torch::matmul(torch::ones({2, 3}), torch::ones({4, 5}));
       (void)r;
     }
+    if (kind == "argument") throw ArgumentError("test ArgumentError from a native job");
+    if (kind == "format") throw FormatError("test FormatError from a native job");
     throw std::runtime_error("test std::exception from a native job");
   });
 }
@@ -177,7 +182,7 @@ Napi::Value AddTensors(const Napi::CallbackInfo& info) {
   auto a = tensor_from_js(info[0], "a");
   auto b = tensor_from_js(info[1], "b");
   return run_job(info.Env(), [a, b]() -> Finisher {
-    auto c = a + b;
+    auto c = to_host(a + b, Ownership::kFresh);
     return [c](Napi::Env env) -> Napi::Value { return tensor_to_js(env, c); };
   }, nullptr, {info[0], info[1]});
 }
@@ -204,8 +209,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tune_malloc();
   const bool caching = install_caching_cpu_allocator();
   exports.Set("cachingAllocator", Napi::Boolean::New(env, caching));
-  // Two job threads: jobs on one model are serialized by its lock, jobs on different models overlap.
-  start_workers(env, 2);
+  // Two torch threads (libtorch parallelizes inside ops; jobs on different models overlap) and one image
+  // thread per core (decoding the next batch never waits behind a training step).
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  start_runtime(env, 2, int(std::min(cores, 8u)));
+  exports.Set("setErrorClasses", Napi::Function::New<SetErrorClasses>(env, "setErrorClasses"));
   exports.Set("buildInfo", Napi::Function::New<BuildInfo>(env, "buildInfo"));
   exports.Set("setNumThreads", Napi::Function::New<SetNumThreads>(env, "setNumThreads"));
   exports.Set("manualSeed", Napi::Function::New<ManualSeed>(env, "manualSeed"));
@@ -213,10 +221,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("readSafetensors", Napi::Function::New<ReadSafetensors>(env, "readSafetensors"));
   exports.Set("writeSafetensors", Napi::Function::New<WriteSafetensors>(env, "writeSafetensors"));
   exports.Set("readTorchPickle", Napi::Function::New<ReadTorchPickle>(env, "readTorchPickle"));
-  exports.Set("testThrow", Napi::Function::New<TestThrow>(env, "testThrow"));
-  exports.Set("testSleep", Napi::Function::New<TestSleep>(env, "testSleep"));
-  exports.Set("addTensors", Napi::Function::New<AddTensors>(env, "addTensors"));
-  InitModel(env, exports);
+  auto testing = Napi::Object::New(env);
+  testing.Set("throwError", Napi::Function::New<TestThrow>(env, "throwError"));
+  testing.Set("sleep", Napi::Function::New<TestSleep>(env, "sleep"));
+  testing.Set("addTensors", Napi::Function::New<AddTensors>(env, "addTensors"));
+  exports.Set("testing", testing);
+  InitModel(env, exports, testing);
   InitProcessing(env, exports);
   return exports;
 }

@@ -1,6 +1,8 @@
 // Image preprocessing binding: validates arguments on the main thread, copies them into a plain struct,
-// and runs the Pillow-exact resize + normalization (io/resample.h) on the libuv thread pool. The worker
-// never touches V8; the typed arrays it reads and writes are kept alive by persistent references.
+// and runs the Pillow-exact resize + normalization (image/resample.h) as a job on the addon's image pool
+// (addon/jobs.h): the same job mechanism as every other native call, on threads of its own so that the
+// next batch is decoded while a training step holds the torch threads. The work never touches V8; the
+// typed arrays it reads and writes stay alive through the job's `keep` references.
 #include "addon/processing_binding.h"
 
 #include <cmath>
@@ -8,7 +10,8 @@
 #include <exception>
 #include <string>
 
-#include "io/resample.h"
+#include "addon/jobs.h"
+#include "image/resample.h"
 
 namespace {
 
@@ -54,7 +57,7 @@ std::string describe(const Napi::Value& v) {
 }
 
 [[noreturn]] void fail(Napi::Env env, const std::string& what, const std::string& for_name, const Napi::Value& got) {
-  throw Napi::TypeError::New(env, "Expected " + what + " for " + for_name + " but received " + describe(got));
+  tc::throw_argument_error(env, "Expected " + what + " for " + for_name + " but received " + describe(got));
 }
 
 int get_dim(Napi::Env env, const Napi::Value& v, const char* name) {
@@ -73,19 +76,15 @@ int get_filter(Napi::Env env, const Napi::Value& v, const char* name) {
   return static_cast<int>(d);
 }
 
-bool get_bool_field(Napi::Env env, const Napi::Object& o, const char* key, bool fallback) {
+// Every field of NativePreprocessOptions is required: its defaults are the ImageProcessor's (lib/processing).
+bool get_bool_field(Napi::Env env, const Napi::Object& o, const char* key) {
   const Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return fallback;
   if (!v.IsBoolean()) fail(env, "a boolean", std::string("opts.") + key, v);
   return v.As<Napi::Boolean>().Value();
 }
 
-void get_triple(Napi::Env env, const Napi::Object& o, const char* key, float out[3], float fallback) {
+void get_triple(Napi::Env env, const Napi::Object& o, const char* key, float out[3]) {
   const Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) {
-    out[0] = out[1] = out[2] = fallback;
-    return;
-  }
   const std::string name = std::string("opts.") + key;
   if (!v.IsArray() && !v.IsTypedArray()) fail(env, "an array of 3 finite numbers", name, v);
   const Napi::Object arr = v.As<Napi::Object>();
@@ -111,80 +110,6 @@ Napi::Uint8Array get_rgb(Napi::Env env, const Napi::Value& v, int w, int h) {
   return a;
 }
 
-class PreprocessWorker : public Napi::AsyncWorker {
- public:
-  PreprocessWorker(Napi::Env env, Napi::Uint8Array rgb, int w, int h, int out_w, int out_h, int filter,
-                   const tc::NormalizeParams& params, Napi::Float32Array out, size_t out_offset)
-      : Napi::AsyncWorker(env, "torchCaptionPreprocess"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        rgb_ref_(Napi::Persistent(rgb)),
-        out_ref_(Napi::Persistent(out)),
-        src_(rgb.Data()),
-        dst_(out.Data() + out_offset),
-        w_(w), h_(h), out_w_(out_w), out_h_(out_h), filter_(filter), params_(params) {}
-
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      tc::preprocess_rgb8(src_, w_, h_, out_w_, out_h_, filter_, params_, dst_);
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-
-  void OnOK() override { deferred_.Resolve(out_ref_.Value()); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  Napi::Reference<Napi::Uint8Array> rgb_ref_;
-  Napi::Reference<Napi::Float32Array> out_ref_;
-  const uint8_t* src_;
-  float* dst_;
-  int w_, h_, out_w_, out_h_, filter_;
-  tc::NormalizeParams params_;
-};
-
-class ResampleWorker : public Napi::AsyncWorker {
- public:
-  ResampleWorker(Napi::Env env, Napi::Uint8Array rgb, int w, int h, Napi::Uint8Array out, int out_w, int out_h, int filter,
-                 bool reference)
-      : Napi::AsyncWorker(env, "torchCaptionResample"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        rgb_ref_(Napi::Persistent(rgb)),
-        out_ref_(Napi::Persistent(out)),
-        src_(rgb.Data()),
-        dst_(out.Data()),
-        w_(w), h_(h), out_w_(out_w), out_h_(out_h), filter_(filter), reference_(reference) {}
-
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      if (reference_) {
-        tc::resample_rgb8_reference(src_, w_, h_, dst_, out_w_, out_h_, filter_);
-      } else {
-        tc::resample_rgb8(src_, w_, h_, dst_, out_w_, out_h_, filter_);
-      }
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-
-  void OnOK() override { deferred_.Resolve(out_ref_.Value()); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  Napi::Reference<Napi::Uint8Array> rgb_ref_;
-  Napi::Reference<Napi::Uint8Array> out_ref_;
-  const uint8_t* src_;
-  uint8_t* dst_;
-  int w_, h_, out_w_, out_h_, filter_;
-  bool reference_;
-};
-
 Napi::Value PreprocessRgb(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int w = get_dim(env, info[1], "width");
@@ -196,15 +121,13 @@ Napi::Value PreprocessRgb(const Napi::CallbackInfo& info) {
   const int out_h = get_dim(env, o.Get("outHeight"), "opts.outHeight");
   const int filter = get_filter(env, o.Get("filter"), "opts.filter");
   tc::NormalizeParams p;
-  p.do_rescale = get_bool_field(env, o, "doRescale", true);
-  p.do_normalize = get_bool_field(env, o, "doNormalize", true);
+  p.do_rescale = get_bool_field(env, o, "doRescale");
+  p.do_normalize = get_bool_field(env, o, "doNormalize");
   const Napi::Value rf = o.Get("rescaleFactor");
-  if (!rf.IsUndefined()) {
-    if (!rf.IsNumber() || !std::isfinite(rf.As<Napi::Number>().DoubleValue())) fail(env, "a finite number", "opts.rescaleFactor", rf);
-    p.rescale_factor = rf.As<Napi::Number>().DoubleValue();
-  }
-  get_triple(env, o, "mean", p.mean, 0.5f);
-  get_triple(env, o, "std", p.std, 0.5f);
+  if (!rf.IsNumber() || !std::isfinite(rf.As<Napi::Number>().DoubleValue())) fail(env, "a finite number", "opts.rescaleFactor", rf);
+  p.rescale_factor = rf.As<Napi::Number>().DoubleValue();
+  get_triple(env, o, "mean", p.mean);
+  get_triple(env, o, "std", p.std);
 
   const size_t n = static_cast<size_t>(out_w) * static_cast<size_t>(out_h) * 3;
   Napi::Float32Array out;
@@ -229,10 +152,9 @@ Napi::Value PreprocessRgb(const Napi::CallbackInfo& info) {
   } else {
     out = Napi::Float32Array::New(env, n);
   }
-  auto* worker = new PreprocessWorker(env, rgb, w, h, out_w, out_h, filter, p, out, offset);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  const uint8_t* src = rgb.Data();
+  float* dst = out.Data() + offset;
+  return tc::run_job_into(env, [=] { tc::preprocess_rgb8(src, w, h, out_w, out_h, filter, p, dst); }, out, {rgb}, tc::Pool::kImage);
 }
 
 Napi::Value Resample(const Napi::CallbackInfo& info, bool reference) {
@@ -244,10 +166,12 @@ Napi::Value Resample(const Napi::CallbackInfo& info, bool reference) {
   const int out_h = get_dim(env, info[4], "outHeight");
   const int filter = get_filter(env, info[5], "filter");
   Napi::Uint8Array out = Napi::Uint8Array::New(env, static_cast<size_t>(out_w) * static_cast<size_t>(out_h) * 3);
-  auto* worker = new ResampleWorker(env, rgb, w, h, out, out_w, out_h, filter, reference);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  const uint8_t* src = rgb.Data();
+  uint8_t* dst = out.Data();
+  return tc::run_job_into(env, [=] {
+    if (reference) tc::resample_rgb8_reference(src, w, h, dst, out_w, out_h, filter);
+    else tc::resample_rgb8(src, w, h, dst, out_w, out_h, filter);
+  }, out, {rgb}, tc::Pool::kImage);
 }
 
 Napi::Value ResampleRgb(const Napi::CallbackInfo& info) {

@@ -5,11 +5,11 @@
 //     opts = { outWidth, outHeight, filter (PIL 0..5), doRescale, rescaleFactor, doNormalize, mean: [3], std: [3] }
 //     Resizes interleaved RGB uint8 with Pillow's exact arithmetic, then rescales/normalizes into planar
 //     float32 [3, outHeight, outWidth]; writes into `out` at `outOffset` (floats) when given, else into a
-//     new Float32Array. Runs on the libuv thread pool.
+//     new Float32Array. Runs as a job on the addon's image pool (addon/jobs.h).
 //   resampleRgb(rgb: Uint8Array, width, height, outWidth, outHeight, filter): Promise<Uint8Array>
 //     The resize alone (interleaved RGB uint8 out).
 //   resampleRgbReference(...same...): the resize through the plain scalar loops (tests compare the two).
-// Bad arguments throw a TypeError "Expected X for Y but received Z" synchronously.
+// Bad arguments throw InvalidArgumentError "Expected X for Y but received Z" synchronously.
 #pragma once
 #include <napi.h>
 

@@ -256,6 +256,7 @@ GenerateResult beam_search(Stepper& st, int64_t batch, const GenerateOptions& o)
   return {to_tensor(best, o.pad_token_id), torch::tensor(best_scores)};
 }
 
+// Invariants only: the user-facing checks, with their messages, are validateGenerateOptions's.
 void validate(const GenerateOptions& o) {
   TORCH_CHECK(o.decoder_start_token_id >= 0, "generate: decoder_start_token_id is not set (model config or option)");
   TORCH_CHECK(o.max_length >= 1, "generate: Expected max_length >= 1 but received ", o.max_length);
@@ -272,8 +273,7 @@ void validate(const GenerateOptions& o) {
 }  // namespace
 
 GenerateResult generate(VisionEncoderDecoder& model, const torch::Tensor& pixel_values, const GenerateOptions& opts) {
-  GenerateOptions o = opts;
-  if (o.pad_token_id < 0) o.pad_token_id = o.eos_token_id;
+  const GenerateOptions& o = opts;
   validate(o);
   // Inference mode: no autograd bookkeeping at all (cheaper than NoGradGuard for the many small ops of
   // a decoding loop); nothing created here is ever used for training.

@@ -9,20 +9,22 @@
 
 namespace tc {
 
+// Every field is filled by lib/models/generation.ts (transformers' defaults and the checks on user
+// values live there); -1 token ids mean "not set".
 struct GenerateOptions {
-  int64_t max_length = 20;  // counts the decoder start token, as in transformers
-  int64_t min_length = 0;
-  int64_t num_beams = 1;
-  int64_t num_return_sequences = 1;
-  int64_t no_repeat_ngram_size = 0;
-  double length_penalty = 1.0;
-  double repetition_penalty = 1.0;
-  bool early_stopping = false;
-  bool do_sample = false;
-  double temperature = 1.0;
-  int64_t top_k = 50;
-  double top_p = 1.0;
-  uint64_t seed = 0;
+  int64_t max_length{};  // counts the decoder start token, as in transformers
+  int64_t min_length{};
+  int64_t num_beams{};
+  int64_t num_return_sequences{};
+  int64_t no_repeat_ngram_size{};
+  double length_penalty{};
+  double repetition_penalty{};
+  bool early_stopping{};
+  bool do_sample{};
+  double temperature{};
+  int64_t top_k{};
+  double top_p{};
+  uint64_t seed{};
   int64_t decoder_start_token_id = -1, eos_token_id = -1, pad_token_id = -1;
   std::vector<std::vector<int64_t>> bad_words_ids;
 };

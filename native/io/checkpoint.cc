@@ -1,5 +1,7 @@
 #include "io/checkpoint.h"
 
+#include "errors.h"
+
 #include <cstring>
 #include <map>
 #include <memory>
@@ -83,14 +85,14 @@ NamedTensors read_torch_pickle(const std::string& path) {
   try {
     zip = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
   } catch (const c10::Error& e) {
-    throw std::runtime_error(path + " is not a torch.save zip archive (torch >= 1.6): " + e.what_without_backtrace() + "." + hint);
+    throw FormatError(path + " is not a torch.save zip archive (torch >= 1.6): " + e.what_without_backtrace() + "." + hint);
   }
-  if (!zip->hasRecord("data.pkl")) throw std::runtime_error(path + " has no data.pkl record: not a torch.save file." + hint);
+  if (!zip->hasRecord("data.pkl")) throw FormatError(path + " has no data.pkl record: not a torch.save file." + hint);
   auto read_record = [&](const std::string& name) {
     try {
       return zip->getRecord(name);
     } catch (const c10::Error& e) {
-      throw std::runtime_error(path + ": cannot read the record " + name + " (" + e.what_without_backtrace() + ")");
+      throw FormatError(path + ": cannot read the record " + name + " (" + e.what_without_backtrace() + ")");
     }
   };
   auto [pkl, pkl_size] = read_record("data.pkl");
@@ -98,7 +100,7 @@ NamedTensors read_torch_pickle(const std::string& path) {
   try {
     entries = parse_torch_state_dict_pickle(static_cast<const uint8_t*>(pkl.get()), pkl_size);
   } catch (const std::runtime_error& e) {
-    throw std::runtime_error(path + ": " + e.what() + "." + hint);
+    throw FormatError(path + ": " + e.what() + "." + hint);
   }
   // Storages are shared between tensors (tied weights): each record is read once.
   std::map<std::string, torch::Tensor> storages;
@@ -107,18 +109,18 @@ NamedTensors read_torch_pickle(const std::string& path) {
     const std::string record = "data/" + e.storage_key;
     auto it = storages.find(e.storage_key);
     if (it == storages.end()) {
-      if (!zip->hasRecord(record)) throw std::runtime_error(path + ": the storage " + record + " of " + e.name + " is missing");
+      if (!zip->hasRecord(record)) throw FormatError(path + ": the storage " + record + " of " + e.name + " is missing");
       auto [ptr, bytes] = read_record(record);
       const size_t elem = torch_pickle_element_size(e.dtype);
       if (bytes != size_t(e.storage_numel) * elem)
-        throw std::runtime_error(path + ": " + record + " holds " + std::to_string(bytes) + " bytes but " + e.name + " says " +
+        throw FormatError(path + ": " + record + " holds " + std::to_string(bytes) + " bytes but " + e.name + " says " +
                                  std::to_string(e.storage_numel) + " " + e.dtype + " elements");
       auto flat = torch::empty({e.storage_numel}, torch::TensorOptions().dtype(scalar_type_of(e.dtype)));
       if (bytes) std::memcpy(flat.data_ptr(), ptr.get(), bytes);
       it = storages.emplace(e.storage_key, flat).first;
     }
     const auto& flat = it->second;
-    if (flat.scalar_type() != scalar_type_of(e.dtype)) throw std::runtime_error(path + ": " + e.name + " reads storage " + record + " as another dtype");
+    if (flat.scalar_type() != scalar_type_of(e.dtype)) throw FormatError(path + ": " + e.name + " reads storage " + record + " as another dtype");
     // The view must stay inside its storage.
     int64_t last = e.storage_offset;
     bool empty = false;
@@ -127,7 +129,7 @@ NamedTensors read_torch_pickle(const std::string& path) {
       else last += (e.shape[d] - 1) * e.stride[d];
     }
     if (!empty && last >= e.storage_numel)
-      throw std::runtime_error(path + ": " + e.name + " reaches past the end of its storage " + record);
+      throw FormatError(path + ": " + e.name + " reaches past the end of its storage " + record);
     auto t = empty ? torch::empty(e.shape, flat.options()) : flat.as_strided(e.shape, e.stride, e.storage_offset).clone(torch::MemoryFormat::Contiguous);
     out.emplace_back(e.name, t);
   }

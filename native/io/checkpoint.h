@@ -21,8 +21,9 @@ NamedTensors module_state(const torch::nn::Module& m);
 // neither loaded nor reported. Shape mismatches throw, naming the tensor and both shapes.
 LoadReport load_state(torch::nn::Module& m, const NamedTensors& source, bool tied_lm_head);
 
-// Reads a PyTorch `torch.save(state_dict)` zip (pytorch_model.bin) with libtorch's restricted unpickler,
-// which only rebuilds tensors and containers and never runs code from the file.
+// Reads a PyTorch `torch.save(state_dict)` zip (pytorch_model.bin): libtorch's zip reader for the archive,
+// our own restricted unpickler (io/torch_pickle.h) for data.pkl, which only rebuilds tensors and
+// containers and never runs code from the file. Broken archives throw FormatError.
 NamedTensors read_torch_pickle(const std::string& path);
 
 }  // namespace tc

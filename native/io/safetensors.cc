@@ -1,5 +1,7 @@
 #include "io/safetensors.h"
 
+#include "errors.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -15,7 +17,7 @@
 
 namespace tc {
 namespace {
-[[noreturn]] void fail(const std::string& msg) { throw std::runtime_error("invalid safetensors file: " + msg); }
+[[noreturn]] void fail(const std::string& msg) { throw FormatError("invalid safetensors file: " + msg); }
 }  // namespace
 
 torch::ScalarType safetensors_scalar_type(const std::string& d) {
@@ -70,7 +72,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   } catch (const std::exception& e) {
     if (map_) ::munmap(const_cast<uint8_t*>(map_), size_);
     map_ = nullptr;
-    throw std::runtime_error(path + ": " + e.what());
+    throw FormatError(path + ": " + e.what());
   }
 }
 

@@ -1,4 +1,5 @@
 // safetensors header parser, free of torch so that the fuzz target (native/fuzz) builds in seconds.
+#include "errors.h"
 #include "io/safetensors_header.h"
 
 #include <algorithm>
@@ -13,7 +14,7 @@ namespace {
 constexpr uint64_t kMaxHeader = 100ull << 20;  // the reference implementation's limit
 constexpr int kMaxDepth = 16;
 
-[[noreturn]] void fail(const std::string& msg) { throw std::runtime_error("invalid safetensors file: " + msg); }
+[[noreturn]] void fail(const std::string& msg) { throw FormatError("invalid safetensors file: " + msg); }
 
 // A small strict JSON reader for the header. Hand-written on purpose: the header is untrusted binary
 // input, so the parser bounds its depth, never reads past `end`, and accepts only the value kinds a

@@ -1,4 +1,5 @@
 #include "io/torch_pickle.h"
+#include "errors.h"
 
 #include <cstring>
 #include <map>
@@ -51,7 +52,7 @@ class Arena {
 };
 
 [[noreturn]] void fail(const std::string& what, size_t pos) {
-  throw std::runtime_error("data.pkl: " + what + " (at byte " + std::to_string(pos) + ")");
+  throw FormatError("data.pkl: " + what + " (at byte " + std::to_string(pos) + ")");
 }
 
 const std::map<std::string, std::string>& storage_dtypes() {

@@ -1,5 +1,7 @@
-// Plain config structs, filled from the validated JS config (lib/models/config.ts) in one place
-// (addon/model_binding.cc). Field names are the Hugging Face config.json keys.
+// Plain config structs. Field names are the Hugging Face config.json keys. They have no defaults of their
+// own: lib/models/config.ts fills every field (Hugging Face's defaults live there, once) and the binding
+// (addon/model_binding.cc) copies the complete object in. Members are zero-initialized only so that a
+// struct is never read uninitialized.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -8,34 +10,34 @@
 namespace tc {
 
 struct ViTConfig {
-  int64_t hidden_size = 768, num_hidden_layers = 12, num_attention_heads = 12, intermediate_size = 3072;
-  int64_t image_size = 224, patch_size = 16, num_channels = 3;
-  double layer_norm_eps = 1e-12, hidden_dropout_prob = 0.0, attention_probs_dropout_prob = 0.0;
-  bool qkv_bias = true;
-  std::string hidden_act = "gelu";
-  double initializer_range = 0.02;
-  bool add_pooling_layer = true;  // HF's ViTModel always creates the (unused) pooler
+  int64_t hidden_size{}, num_hidden_layers{}, num_attention_heads{}, intermediate_size{};
+  int64_t image_size{}, patch_size{}, num_channels{};
+  double layer_norm_eps{}, hidden_dropout_prob{}, attention_probs_dropout_prob{}, initializer_range{};
+  bool qkv_bias{};
+  std::string hidden_act;
+  // HF's ViTModel always builds its (unused) pooler inside a VisionEncoderDecoderModel: an architecture
+  // fact, not a config.json field.
+  static constexpr bool add_pooling_layer = true;
 };
 
 struct SwinConfig {
-  int64_t image_size = 224, patch_size = 4, num_channels = 3, embed_dim = 96, window_size = 7;
-  std::vector<int64_t> depths{2, 2, 6, 2}, num_heads{3, 6, 12, 24};
-  double mlp_ratio = 4.0, layer_norm_eps = 1e-5, hidden_dropout_prob = 0.0, attention_probs_dropout_prob = 0.0,
-         drop_path_rate = 0.1;
-  double initializer_range = 0.02;
-  bool qkv_bias = true;
-  std::string hidden_act = "gelu";
+  int64_t image_size{}, patch_size{}, num_channels{}, embed_dim{}, window_size{};
+  std::vector<int64_t> depths, num_heads;
+  double mlp_ratio{}, layer_norm_eps{}, hidden_dropout_prob{}, attention_probs_dropout_prob{}, drop_path_rate{};
+  double initializer_range{};
+  bool qkv_bias{};
+  std::string hidden_act;
+  // Width after the last stage: every patch merging doubles the channels.
   int64_t hidden_size() const { return embed_dim << (depths.size() - 1); }
 };
 
 struct GPT2Config {
-  int64_t vocab_size = 50257, n_positions = 1024, n_embd = 768, n_layer = 12, n_head = 12, n_inner = 0;
-  double initializer_range = 0.02;
-  double layer_norm_epsilon = 1e-5, resid_pdrop = 0.1, embd_pdrop = 0.1, attn_pdrop = 0.1;
-  std::string activation_function = "gelu_new";
-  bool add_cross_attention = true, scale_attn_weights = true, scale_attn_by_inverse_layer_idx = false;
-  bool tie_word_embeddings = true;
-  int64_t inner() const { return n_inner > 0 ? n_inner : 4 * n_embd; }
+  int64_t vocab_size{}, n_positions{}, n_embd{}, n_layer{}, n_head{};
+  int64_t n_inner{};  // resolved by the JS layer (config.json's null means 4 * n_embd)
+  double initializer_range{}, layer_norm_epsilon{}, resid_pdrop{}, embd_pdrop{}, attn_pdrop{};
+  std::string activation_function;
+  bool add_cross_attention{}, scale_attn_weights{}, scale_attn_by_inverse_layer_idx{}, tie_word_embeddings{};
+  int64_t inner() const { return n_inner; }
 };
 
 struct EncoderDecoderConfig {
@@ -43,6 +45,7 @@ struct EncoderDecoderConfig {
   ViTConfig vit;
   SwinConfig swin;
   GPT2Config gpt2;
+  // -1: not set (config.json's null)
   int64_t decoder_start_token_id = -1, pad_token_id = -1, eos_token_id = -1;
   int64_t encoder_hidden_size() const { return encoder_type == "swin" ? swin.hidden_size() : vit.hidden_size; }
 };

@@ -9,8 +9,9 @@
 
 namespace tc {
 
+// Filled by lib/optim/adamw.ts, where torch's defaults and the range checks live.
 struct AdamWOptions {
-  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.01;
+  double lr{}, beta1{}, beta2{}, eps{}, weight_decay{};
   std::vector<std::string> no_decay;  // substrings of parameter names that get no weight decay
 };
 

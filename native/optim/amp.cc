@@ -47,18 +47,16 @@ void set_autocast(torch::DeviceType d, bool enabled, torch::ScalarType dtype) {
 }  // namespace
 
 std::optional<torch::ScalarType> parse_autocast_dtype(const std::string& name) {
-  if (name.empty() || name == "float32") return std::nullopt;
+  if (name.empty()) return std::nullopt;
   if (name == "bfloat16") return torch::kBFloat16;
-  if (name == "float16") return torch::kHalf;
-  throw std::invalid_argument("Expected autocast 'bfloat16', 'float16' or '' but received '" + name + "'");
+  TORCH_CHECK(name == "float16", "autocast dtype '", name, "' (lib/train validates it)");
+  return torch::kHalf;
 }
 
 void check_autocast_supported(torch::ScalarType dtype, const torch::Device& device) {
-  if (device.is_cuda()) return;
-  if (!device.is_cpu()) throw std::invalid_argument("mixed precision is supported on CPU and CUDA, not on " + device.str());
-  // CPU autocast in libtorch 1.x knows only bfloat16; float16 training without CUDA is not worth it.
-  if (dtype == torch::kHalf)
-    throw std::invalid_argument("fp16 mixed precision needs a CUDA device (this model is on cpu); use bf16 on CPU");
+  // CPU autocast in libtorch 1.x knows only bfloat16.
+  TORCH_CHECK(device.is_cuda() || (device.is_cpu() && dtype != torch::kHalf), "autocast to ", dtype, " on ", device.str(),
+              " (the JS layer checks the device first)");
 }
 
 AutocastGuard::AutocastGuard(std::optional<torch::ScalarType> dtype, torch::DeviceType device) : device_(device) {

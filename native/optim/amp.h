@@ -11,11 +11,9 @@
 
 namespace tc {
 
-// "bfloat16" | "float16" -> dtype; "" -> none. Throws std::invalid_argument naming the choices.
+// "bfloat16" | "float16" -> dtype; "" -> none. The JS layer (lib/models/vision-encoder-decoder.ts)
+// validates the choice and the device; these are the invariant checks behind it.
 std::optional<torch::ScalarType> parse_autocast_dtype(const std::string& name);
-
-// Throws std::invalid_argument when this libtorch cannot autocast to `dtype` on `device`
-// (float16 needs CUDA; bfloat16 works on CPU and CUDA).
 void check_autocast_supported(torch::ScalarType dtype, const torch::Device& device);
 
 // Turns autocast on for one device type for its lifetime and restores the previous state after,

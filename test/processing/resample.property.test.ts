@@ -1,6 +1,7 @@
-// Property tests of the native Pillow-exact resampler (native/io/resample.cc) and its binding.
+// Property tests of the native Pillow-exact resampler (native/image/resample.cc) and its binding.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../../lib/errors.js';
 import { nativeProcessing } from '../../lib/processing/native-image.js';
 
 const addon = nativeProcessing();
@@ -81,14 +82,14 @@ describe('resampler properties', () => {
 describe('binding argument checks', () => {
   const opts = { outWidth: 2, outHeight: 2, filter: 2, doRescale: true, rescaleFactor: 1 / 255, doNormalize: true, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } as const;
 
-  it('throws TypeErrors in the "Expected X for Y but received Z" format', () => {
+  it('throws InvalidArgumentErrors (TypeErrors before the classes crossed the boundary) in the "Expected X for Y but received Z" format', () => {
     expect(() => addon.preprocessRgb('x' as never, 1, 1, opts)).toThrow(/^Expected a Uint8Array \(or Buffer\) of interleaved RGB bytes for rgb but received string "x"$/);
     expect(() => addon.preprocessRgb(new Uint8Array(5), 2, 1, opts)).toThrow('Expected a Uint8Array of length 6 (2x1x3) for rgb but received Uint8Array of length 5');
     expect(() => addon.preprocessRgb(new Uint8Array(3), 1.5, 1, opts)).toThrow('Expected a positive integer for width but received number 1.5');
     expect(() => addon.preprocessRgb(new Uint8Array(3), 1, 1, { ...opts, filter: 9 })).toThrow(/PIL resampling filter 0\.\.5 for opts\.filter but received number 9/);
     expect(() => addon.preprocessRgb(new Uint8Array(3), 1, 1, { ...opts, mean: [1, 2] as never })).toThrow(/for opts\.mean but received array of length 2/);
     expect(() => addon.preprocessRgb(new Uint8Array(3), 1, 1, opts, new Float32Array(3))).toThrow(RangeError);
-    expect(() => addon.resampleRgb(new Uint8Array(3), 1, 1, 0, 1, 2)).toThrow(TypeError);
+    expect(() => addon.resampleRgb(new Uint8Array(3), 1, 1, 0, 1, 2)).toThrow(InvalidArgumentError);
   });
 
   it('writes into a caller buffer at an offset', async () => {

@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../lib/errors.js';
-import type { Tensor } from '../../lib/tensor.js';
 import { AdamW } from '../../lib/train/adamw.js';
 import { GradScaler } from '../../lib/train/grad-scaler.js';
 import { Trainer } from '../../lib/train/trainer.js';
@@ -18,10 +17,7 @@ const outDir = outDirs();
 /** One fixed batch of the tiny synthetic set, as the native train step takes it. */
 async function firstBatch(s: Awaited<ReturnType<typeof tinySetup>>) {
   const loader = s.train.batches({ batch_size: 8, imageProcessor: s.image_processor, tokenizer: s.tokenizer, captionSampling: 'first', max_length: 16 });
-  for await (const b of loader) {
-    const raw = (t: Tensor) => ({ dtype: t.dtype, shape: [...t.shape], data: t.data });
-    return { pixel_values: raw(b.pixel_values), labels: raw(b.labels) };
-  }
+  for await (const b of loader) return { pixel_values: b.pixel_values, labels: b.labels };
   throw new Error('empty dataset');
 }
 
@@ -79,8 +75,8 @@ describe('native train step: loss scaling', () => {
     const optA = new AdamW(a.model, { lr: 1e-3, weight_decay: 0.01 });
     const optB = new AdamW(b.model, { lr: 1e-3, weight_decay: 0.01 });
     for (let i = 0; i < 2; i++) {
-      const ra = await a.model.handle.trainStep([batch, batch], { optimizer: optA.handle, max_grad_norm: 1, loss_scale: 1 });
-      const rb = await b.model.handle.trainStep([batch, batch], { optimizer: optB.handle, max_grad_norm: 1, loss_scale: 2 ** 16 });
+      const ra = await a.model.trainStep([batch, batch], { optimizer: optA, max_grad_norm: 1, loss_scale: 1 });
+      const rb = await b.model.trainStep([batch, batch], { optimizer: optB, max_grad_norm: 1, loss_scale: 2 ** 16 });
       expect(rb.skipped).toBe(false);
       expect(rb.loss).toBe(ra.loss);
       expect(rb.grad_norm).toBe(ra.grad_norm);
@@ -93,7 +89,7 @@ describe('native train step: loss scaling', () => {
     const batch = await firstBatch(a);
     const before = await a.model.stateDict();
     const opt = new AdamW(a.model, { lr: 1e-3 });
-    const r = await a.model.handle.trainStep([batch], { optimizer: opt.handle, max_grad_norm: 1, loss_scale: 2 ** 130 });
+    const r = await a.model.trainStep([batch], { optimizer: opt, max_grad_norm: 1, loss_scale: 2 ** 130 });
     expect(r.skipped).toBe(true);
     expect(Number.isFinite(r.loss)).toBe(true);
     expect(Number.isFinite(r.grad_norm)).toBe(false);
@@ -102,8 +98,8 @@ describe('native train step: loss scaling', () => {
     // The overflowed gradients were dropped: the next clean step is the first step of a fresh model.
     const fresh = await tinySetup({ seed: 4 });
     const optF = new AdamW(fresh.model, { lr: 1e-3 });
-    await fresh.model.handle.trainStep([batch], { optimizer: optF.handle, max_grad_norm: 1 });
-    await a.model.handle.trainStep([batch], { optimizer: opt.handle, max_grad_norm: 1 });
+    await fresh.model.trainStep([batch], { optimizer: optF, max_grad_norm: 1 });
+    await a.model.trainStep([batch], { optimizer: opt, max_grad_norm: 1 });
     expect(maxAbsDiff(await fresh.model.stateDict(), await a.model.stateDict())).toBe(0);
   });
 
@@ -111,9 +107,11 @@ describe('native train step: loss scaling', () => {
     const a = await tinySetup({ seed: 5 });
     const batch = await firstBatch(a);
     const opt = new AdamW(a.model, { lr: 1e-3 });
-    expect(() => a.model.handle.trainStep([batch], { optimizer: opt.handle, autocast: 'float16' })).toThrow(/fp16 mixed precision needs a CUDA device.*use bf16 on CPU/);
-    expect(() => a.model.handle.trainStep([batch], { optimizer: opt.handle, autocast: 'int8' })).toThrow(/Expected autocast 'bfloat16', 'float16' or ''/);
-    expect(() => a.model.handle.trainStep([batch], { optimizer: opt.handle, loss_scale: 0 })).toThrow(/positive finite loss_scale/);
+    // Checked on the JS side before anything is queued: the step rejects with the library's argument error.
+    await expect(a.model.trainStep([batch], { optimizer: opt, autocast: 'float16' })).rejects.toThrow(/fp16 mixed precision needs a CUDA device.*use bf16 on CPU/);
+    await expect(a.model.trainStep([batch], { optimizer: opt, autocast: 'int8' as never })).rejects.toThrow(/Expected autocast 'bfloat16', 'float16' or ''/);
+    await expect(a.model.trainStep([batch], { optimizer: opt, loss_scale: 0 })).rejects.toThrow(/positive finite loss_scale/);
+    await expect(a.model.trainStep([batch], { optimizer: opt, loss_scale: 0 })).rejects.toThrow(InvalidArgumentError);
   });
 });
 
@@ -123,11 +121,11 @@ describe('native train step: bf16 autocast on CPU', () => {
     const b = await tinySetup({ seed: 6 });
     const batch = await firstBatch(a);
     const inputs = { pixel_values: batch.pixel_values, labels: batch.labels };
-    const f32 = (await a.model.handle.forward(inputs, {})).loss as number;
+    const f32 = (await a.model.forward(inputs)).loss as number;
     const optA = new AdamW(a.model, { lr: 1e-3 });
     const optB = new AdamW(b.model, { lr: 1e-3 });
-    const r32 = await a.model.handle.trainStep([batch], { optimizer: optA.handle, max_grad_norm: 1 });
-    const r16 = await b.model.handle.trainStep([batch], { optimizer: optB.handle, max_grad_norm: 1, autocast: 'bfloat16' });
+    const r32 = await a.model.trainStep([batch], { optimizer: optA, max_grad_norm: 1 });
+    const r16 = await b.model.trainStep([batch], { optimizer: optB, max_grad_norm: 1, autocast: 'bfloat16' });
     expect(r32.loss).toBe(f32);
     expect(r16.skipped).toBe(false);
     expect(r16.loss).not.toBe(r32.loss);
@@ -140,10 +138,10 @@ describe('native train step: bf16 autocast on CPU', () => {
     expect(maxAbsDiff(wa, wb)).toBeLessThan(5e-3);
     // Autocast is thread-local on the addon's workers: later float32 passes must not see it.
     const again: number[] = [];
-    for (let i = 0; i < 4; i++) again.push((await b.model.handle.forward(inputs, {})).loss as number);
+    for (let i = 0; i < 4; i++) again.push((await b.model.forward(inputs)).loss as number);
     const b2 = await tinySetup({ seed: 6 });
     await b2.model.loadStateDict(wb);
-    const ref = (await b2.model.handle.forward(inputs, {})).loss as number;
+    const ref = (await b2.model.forward(inputs)).loss as number;
     expect(again).toEqual([ref, ref, ref, ref]);
   });
 });

@@ -36,16 +36,16 @@ describe('Tensor', () => {
     ] as const) {
       const t = Tensor.from(data as never, shape);
       const zero = Tensor.zeros(shape, t.dtype);
-      const r = await native().addTensors({ dtype: t.dtype, shape: [...shape], data: t.data }, { dtype: zero.dtype, shape: [...shape], data: zero.data });
+      const r = await native().testing.addTensors({ dtype: t.dtype, shape: [...shape], data: t.data }, { dtype: zero.dtype, shape: [...shape], data: zero.data });
       expect(r.shape).toEqual(shape);
       expect(Array.from(r.data as ArrayLike<unknown>)).toEqual(Array.from(data as ArrayLike<unknown>));
     }
   });
 
   it('validates tensors at the native boundary', async () => {
-    expect(() => native().addTensors({ dtype: 'float32', shape: [3], data: new Float32Array(2) }, { dtype: 'float32', shape: [3], data: new Float32Array(3) }))
+    expect(() => native().testing.addTensors({ dtype: 'float32', shape: [3], data: new Float32Array(2) }, { dtype: 'float32', shape: [3], data: new Float32Array(3) }))
       .toThrow(/Expected 3 elements/);
-    expect(() => native().addTensors({ dtype: 'float64' as 'float32', shape: [1], data: new Float32Array(1) }, { dtype: 'float32', shape: [1], data: new Float32Array(1) }))
+    expect(() => native().testing.addTensors({ dtype: 'float64' as 'float32', shape: [1], data: new Float32Array(1) }, { dtype: 'float32', shape: [1], data: new Float32Array(1) }))
       .toThrow(/Expected dtype float32, int64, int32 or bool/);
   });
 });

@@ -1,7 +1,7 @@
 // Pillow-exact resampling (see resample.h). Written from the behaviour of Pillow 9.4's libImaging
 // (Resample.c, Geometry.c); every floating-point expression keeps Pillow's operand order and types so the
 // fixed-point coefficients, and therefore the output bytes, are identical.
-#include "io/resample.h"
+#include "image/resample.h"
 
 #include <algorithm>
 #include <cmath>

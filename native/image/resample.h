@@ -38,12 +38,13 @@ void resample_rgb8(const uint8_t* src, int w, int h, uint8_t* dst, int out_w, in
 // vectorized path is tested against. Same output bytes, slower.
 void resample_rgb8_reference(const uint8_t* src, int w, int h, uint8_t* dst, int out_w, int out_h, int filter);
 
+// Filled from the ImageProcessor's config (lib/processing holds the defaults).
 struct NormalizeParams {
-  bool do_rescale = true;
-  double rescale_factor = 1.0 / 255.0;
-  bool do_normalize = true;
-  float mean[3] = {0.5f, 0.5f, 0.5f};
-  float std[3] = {0.5f, 0.5f, 0.5f};
+  bool do_rescale{};
+  double rescale_factor{};
+  bool do_normalize{};
+  float mean[3]{};
+  float std[3]{};
 };
 
 // Interleaved RGB uint8 [h, w, 3] -> planar float32 [3, h, w] (writes 3 * w * h floats to `out`).
