@@ -11,6 +11,7 @@ import { Tensor } from '../tensor.js';
 import { composeConfig, normalizeConfig, type VisionEncoderDecoderConfig } from './config.js';
 import { resolveModelDir, SAFETENSORS_INDEX, weightFiles } from './hub.js';
 import { generationDefaults, validateGenerateOptions, type GenerateOptions, type GenerateOutput } from './generation.js';
+import type { AdamW } from '../train/adamw.js';
 
 export type Device = 'cpu' | 'cuda' | `cuda:${number}` | 'auto';
 export type ModelDType = 'float32' | 'bfloat16' | 'float16';
@@ -270,6 +271,53 @@ export class VisionEncoderDecoder {
       ...(out.sequences_scores ? { sequences_scores: fromRaw(out.sequences_scores).toArray() } : {}),
     };
   }
+
+  // ------------------------------------------------------------------ training and loading (used by the Trainer)
+  // These keep every native call of a training run behind the model, so that lib/train never needs the handle.
+
+  /** One optimizer step in one native call: forward+backward per micro-batch, clipping, AdamW, zeroing. */
+  async trainStep(microBatches: readonly { pixel_values: Tensor; labels: Tensor }[], opts: TrainStepOptions): Promise<TrainStepResult> {
+    const micro = microBatches.map((b) => ({ pixel_values: toRaw(b.pixel_values, 'pixel_values'), labels: toRaw(b.labels, 'labels') }));
+    // Until the native step takes the seed inside its job, seed on this thread just before it (same draws).
+    if (opts.seed !== undefined) native().manualSeed(opts.seed);
+    const r = await this.handle.trainStep(micro, { ...opts, optimizer: opts.optimizer.handle });
+    return { loss: Number(r.loss), grad_norm: Number(r.grad_norm), skipped: Boolean(r.skipped) };
+  }
+
+  /** Load one weights file (model.safetensors / a shard / pytorch_model.bin) into this model. */
+  async loadWeightsFile(path: string): Promise<{ missing: string[]; unexpected: string[] }> {
+    return this.handle.loadSafetensors(path, {});
+  }
+
+  /** Set the special token ids in config and in the native model (which copied them when it was built). */
+  setSpecialTokens(ids: { decoder_start_token_id: number; pad_token_id: number; eos_token_id: number }): void {
+    this.config.decoder_start_token_id = ids.decoder_start_token_id;
+    this.config.pad_token_id = ids.pad_token_id;
+    this.config.eos_token_id = ids.eos_token_id;
+    this.handle.setSpecialTokens(ids);
+  }
+}
+
+/** Options of VisionEncoderDecoder.trainStep. */
+export interface TrainStepOptions {
+  optimizer: AdamW;
+  max_grad_norm: number;
+  learning_rate: number;
+  label_smoothing: number;
+  autocast: '' | 'bfloat16' | 'float16';
+  /** Loss multiplier for dynamic loss scaling; the gradients are unscaled before clipping. */
+  loss_scale: number;
+  /** Dropout seed for this step (a resumed run then draws the same masks as an uninterrupted one). */
+  seed?: number;
+}
+
+export interface TrainStepResult {
+  /** Mean loss over the micro-batches. */
+  loss: number;
+  /** Gradient norm before clipping. */
+  grad_norm: number;
+  /** True when the update was not applied (non-finite loss or gradients). */
+  skipped: boolean;
 }
 
 function mapRecord<A, B>(rec: Record<string, A>, f: (a: A, key: string) => B): Record<string, B> {
