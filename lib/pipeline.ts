@@ -49,7 +49,8 @@ export async function pipeline(task: 'image-to-text', model: string | VisionEnco
     for (let i = 0; i < list.length; i += batch_size) {
       const pixels = await imageProcessor.preprocess(list.slice(i, i + batch_size));
       const { sequences } = await m.generate(pixels, gen);
-      const perImage = (gen.num_return_sequences ?? 1);
+      // generate merges the call options over the model's generation config; count sequences the same way.
+      const perImage = ({ ...m.generationConfig, ...gen }.num_return_sequences ?? 1);
       for (let j = 0; j < sequences.length; j += perImage) {
         out.push({ generated_text: tokenizer.decode(sequences[j]!, { skip_special_tokens: true }).trim() });
       }

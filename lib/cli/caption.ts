@@ -1,10 +1,10 @@
-/** `torch-caption caption --model DIR [--num-beams N] [--max-length N] [--json] IMAGE...` */
+/** `torch-caption caption --model DIR [--num-beams N] [--max-length N] [--json] [--fail-fast] IMAGE...` */
 import type { Command } from 'commander';
 import { readdir, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { SingleBar } from 'cli-progress';
-import { pipeline } from '../pipeline.js';
-import { parsePositiveInt, printJson, UsageError } from './common.js';
+import { pipeline, type ImageToTextPipeline } from '../pipeline.js';
+import { EXIT_FAILED, parsePositiveInt, printJson, UsageError } from './common.js';
 
 const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.bmp', '.avif']);
 
@@ -30,6 +30,51 @@ export async function expandImages(args: string[]): Promise<string[]> {
   return out;
 }
 
+type GenOptions = NonNullable<Parameters<ImageToTextPipeline>[1]>;
+
+interface BatchResult {
+  captions: { file: string; caption: string }[];
+  failed: { file: string; reason: string }[];
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+}
+
+/**
+ * Caption one batch. When it fails, each image is decoded alone to find the bad ones, and the rest are
+ * captioned without them: one corrupt file must not cost the other images of its batch. A failure that no
+ * single image explains (the model, the options) is rethrown.
+ */
+async function captionBatch(captioner: ImageToTextPipeline, files: string[], gen: GenOptions): Promise<BatchResult> {
+  let batchError: unknown;
+  try {
+    const out = await captioner(files, gen);
+    return { captions: files.map((file, j) => ({ file, caption: out[j]!.generated_text })), failed: [] };
+  } catch (err) {
+    batchError = err;
+  }
+  const good: string[] = [];
+  const failed: BatchResult['failed'] = [];
+  for (const file of files) {
+    try {
+      await captioner.imageProcessor.preprocess(file);
+      good.push(file);
+    } catch (err) {
+      failed.push({ file, reason: firstLine(err) });
+    }
+  }
+  if (failed.length === 0) throw batchError;
+  const out = good.length ? await captioner(good, gen) : [];
+  return { captions: good.map((file, j) => ({ file, caption: out[j]!.generated_text })), failed };
+}
+
+/** "Cannot decode image /a/b.jpg: premature end" -> "cannot decode: premature end" (the path is printed once). */
+function reasonFor(file: string, reason: string): string {
+  const prefix = `Cannot decode image ${file}: `;
+  return reason.startsWith(prefix) ? `cannot decode: ${reason.slice(prefix.length)}` : reason;
+}
+
 export function registerCaption(program: Command): void {
   program
     .command('caption')
@@ -40,24 +85,32 @@ export function registerCaption(program: Command): void {
     .option('--batch-size <n>', 'images per batch', (v) => parsePositiveInt(v, '--batch-size'), 8)
     .option('--device <device>', 'cpu, cuda, cuda:N or auto', 'cpu')
     .option('--json', 'one JSON object per line: {"image", "caption"}')
+    .option('--fail-fast', 'stop at the first image that cannot be read or decoded (default: caption the others, report each bad one on stderr, exit 1 at the end)')
     .argument('<images...>', 'image files, folders or globs')
-    .action(async (images: string[], opts: { model: string; numBeams?: number; maxLength?: number; batchSize: number; device: string; json?: boolean }) => {
+    .action(async (images: string[], opts: { model: string; numBeams?: number; maxLength?: number; batchSize: number; device: string; json?: boolean; failFast?: boolean }) => {
       const files = await expandImages(images);
       if (files.length === 0) throw new UsageError('No images found');
       const captioner = await pipeline('image-to-text', opts.model, { device: opts.device as 'cpu' });
       const bar = process.stderr.isTTY && files.length > 8 ? new SingleBar({ format: 'captioning {bar} {value}/{total} images | ETA {eta}s', stream: process.stderr }) : null;
       bar?.start(files.length, 0);
-      for (let i = 0; i < files.length; i += opts.batchSize) {
-        const batch = files.slice(i, i + opts.batchSize);
-        const gen = { ...(opts.numBeams ? { num_beams: opts.numBeams } : {}), ...(opts.maxLength ? { max_length: opts.maxLength } : {}) };
-        const out = await captioner(batch, { ...gen, batch_size: opts.batchSize });
-        bar?.increment(batch.length);
-        batch.forEach((file, j) => {
-          const caption = out[j]!.generated_text;
-          if (opts.json) printJson({ image: file, caption });
-          else process.stdout.write(`${file}\t${caption}\n`);
-        });
+      const gen: GenOptions = { ...(opts.numBeams ? { num_beams: opts.numBeams } : {}), ...(opts.maxLength ? { max_length: opts.maxLength } : {}), batch_size: opts.batchSize };
+      let failures = 0;
+      try {
+        for (let i = 0; i < files.length; i += opts.batchSize) {
+          const batch = files.slice(i, i + opts.batchSize);
+          // --fail-fast: the batch's error ends the run, as it always did.
+          const r = opts.failFast ? { captions: (await captioner(batch, gen)).map((o, j) => ({ file: batch[j]!, caption: o.generated_text })), failed: [] } : await captionBatch(captioner, batch, gen);
+          bar?.increment(batch.length);
+          for (const { file, caption } of r.captions) {
+            if (opts.json) printJson({ image: file, caption });
+            else process.stdout.write(`${file}\t${caption}\n`);
+          }
+          for (const { file, reason } of r.failed) process.stderr.write(`torch-caption: skipped ${file}: ${reasonFor(file, reason)}\n`);
+          failures += r.failed.length;
+        }
+      } finally {
+        bar?.stop();
       }
-      bar?.stop();
+      if (failures > 0) process.exitCode = EXIT_FAILED;
     });
 }

@@ -241,6 +241,7 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
   #carry = 0;
   #batches = 0;
   #stats: LoaderStats = emptyStats();
+  #lastEpochStats: LoaderStats | null = null;
   #running = false;
   #rawMode: 'probe' | 'pass' | 'encode' = 'probe';
 
@@ -313,9 +314,17 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
     return this.#epoch;
   }
 
-  /** Counts of the current epoch so far (a copy). */
+  /** Counts of the current epoch so far (a copy); all zeros again once an epoch has ended. */
   get stats(): LoaderStats {
     return cloneStats(this.#stats);
+  }
+
+  /**
+   * Counts of the last epoch that ran to its end (a copy), also when that end threw a DataQualityError;
+   * null before any epoch of this loader ended (it is not part of state(), so a resumed loader starts with null).
+   */
+  get lastEpochStats(): LoaderStats | null {
+    return this.#lastEpochStats === null ? null : cloneStats(this.#lastEpochStats);
   }
 
   /** Position after the last batch handed out (JSON-serializable). */
@@ -489,6 +498,8 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
 
   async #endEpoch(epoch: number): Promise<void> {
     const stats = cloneStats(this.#stats);
+    // Kept before the report and the quality check, so the counts stay readable whatever they throw.
+    this.#lastEpochStats = cloneStats(stats);
     const report: EpochReport = { epoch, batches: this.#batches, stats };
     if (this.#onEpochEnd) await this.#onEpochEnd(report);
     const skipped = totalSkipped(stats);

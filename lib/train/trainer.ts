@@ -1,7 +1,7 @@
 /**
  * Trainer: the Hugging Face Trainer / Seq2SeqTrainer loop for VisionEncoderDecoder captioners.
  *
- * - One native call per optimizer step: model.handle.trainStep gets every micro-batch of the gradient
+ * - One native call per optimizer step: model.trainStep gets every micro-batch of the gradient
  *   accumulation at once (forward + backward per micro-batch, clipping, AdamW, zeroing). The next group of
  *   batches is pulled from the loader while that step runs.
  * - Evaluation: eval_loss from teacher-forced forward passes and, with predict_with_generate, generated captions
@@ -19,10 +19,8 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, NonFiniteLossError, TorchCaptionError, describe } from '../errors.js';
-import { native, type NativeModelHandle, type RawTensor } from '../native.js';
-import type { Tensor } from '../tensor.js';
 import type { Dataset } from '../data/dataset.js';
-import type { Batch, DataLoader, LoaderState } from '../data/loader.js';
+import type { Batch, BatchesOptions, DataLoader, LoaderState } from '../data/loader.js';
 import type { DataItem } from '../data/types.js';
 import { scoreCaptions } from '../metrics/score.js';
 import { checkAutocast, type VisionEncoderDecoder } from '../models/vision-encoder-decoder.js';
@@ -108,8 +106,33 @@ interface Group {
 
 const EMPTY_DONE: Group = Object.freeze({ batches: [], states: [], done: true }) as Group;
 
-function toRaw(t: Tensor): RawTensor {
-  return { dtype: t.dtype, shape: [...t.shape], data: t.data };
+/** What fit() decided before the first step; fixed for the run (a callback may still move state.max_steps). */
+interface Plan {
+  readonly outputDir: string;
+  readonly resumePath: string | null;
+  /** The saved data position; undefined for a fresh run or a checkpoint without loader_state.json. */
+  readonly resumeLoader: LoaderState | undefined;
+  readonly loader: DataLoader<DataItem>;
+  /** gradient_accumulation_steps: batches per optimizer step. */
+  readonly accumulation: number;
+  /** Undefined for a dataset of unknown length (then max_steps alone bounds the run). */
+  readonly batchesPerEpoch: number | undefined;
+  readonly maxSteps: number;
+  /** Number.MAX_SAFE_INTEGER when the length is unknown. */
+  readonly numEpochs: number;
+  readonly warmup: number;
+}
+
+/** What this run (not the checkpoint it resumed from) has done: train_loss and the logged loss come from it. */
+interface RunCounters {
+  /** Loss summed since the last logged step. */
+  trLossSum: number;
+  lastLoggedStep: number;
+  runLossSum: number;
+  runSteps: number;
+  runSamples: number;
+  /** The norm of the last applied step (an overflow-skipped step keeps the previous one). */
+  lastGradNorm: number;
 }
 
 function round(v: number, digits: number): number {
@@ -125,7 +148,8 @@ function stepSeed(seed: number, step: number): number {
 }
 
 function isModel(m: unknown): m is VisionEncoderDecoder {
-  return typeof m === 'object' && m !== null && 'handle' in m && 'config' in m && typeof (m as { generate?: unknown }).generate === 'function';
+  return typeof m === 'object' && m !== null && 'config' in m && typeof (m as { generate?: unknown }).generate === 'function' &&
+    typeof (m as { trainStep?: unknown }).trainStep === 'function';
 }
 
 export class Trainer {
@@ -368,6 +392,24 @@ export class Trainer {
     return remove;
   }
 
+  /** The dataset.batches options shared by the training and the evaluation loaders. */
+  #loaderOptions(kind: 'train' | 'eval'): BatchesOptions {
+    const a = this.args;
+    const shared = {
+      max_length: a.max_target_length,
+      imageProcessor: this.image_processor,
+      tokenizer: this.tokenizer,
+      prefetch: a.dataloader_prefetch_factor ?? 2,
+      ...(a.dataloader_num_workers > 0 ? { concurrency: a.dataloader_num_workers } : {}),
+      log: (m: string) => this.#line(m),
+    };
+    if (kind === 'eval') {
+      // Evaluation scores against every reference anyway; the first caption keeps eval_loss reproducible.
+      return { ...shared, batch_size: a.per_device_eval_batch_size, captionSampling: 'first' };
+    }
+    return { ...shared, batch_size: a.per_device_train_batch_size, captionSampling: 'random', drop_last: a.dataloader_drop_last };
+  }
+
   async #trainLoader(resumeFrom: LoaderState | undefined): Promise<DataLoader<DataItem>> {
     const a = this.args;
     const seed = a.data_seed ?? a.seed;
@@ -375,18 +417,7 @@ export class Trainer {
     // when items can be fetched by position, else a 1000-item shuffle buffer (HF IterableDataset's default).
     const randomAccess = await this.train_dataset!.hasRandomAccess();
     const ds = this.train_dataset!.shuffle({ seed, buffer_size: randomAccess ? Infinity : 1000 });
-    return ds.batches({
-      batch_size: a.per_device_train_batch_size,
-      max_length: a.max_target_length,
-      imageProcessor: this.image_processor,
-      tokenizer: this.tokenizer,
-      captionSampling: 'random',
-      prefetch: a.dataloader_prefetch_factor ?? 2,
-      ...(a.dataloader_num_workers > 0 ? { concurrency: a.dataloader_num_workers } : {}),
-      drop_last: a.dataloader_drop_last,
-      ...(resumeFrom ? { resumeFrom } : { seed }),
-      log: (m) => this.#line(m),
-    });
+    return ds.batches({ ...this.#loaderOptions('train'), ...(resumeFrom ? { resumeFrom } : { seed }) });
   }
 
   async #fetchGroup(it: AsyncIterator<Batch>, loader: DataLoader<DataItem>, n: number): Promise<Group> {
@@ -404,6 +435,28 @@ export class Trainer {
   }
 
   async #fit(resumeArg: string | boolean | null): Promise<TrainOutput> {
+    const plan = await this.#plan(resumeArg);
+    this.#createOptimizerAndScheduler(plan);
+    await this.#restore(plan);
+    this.#openLogs(plan);
+
+    this.model.train();
+    await this.#emit('on_train_begin');
+    if (this.args.eval_on_start && this.eval_dataset) await this.evaluate();
+    this.#progress.start(plan.maxSteps, this.state.global_step);
+    const startTime = Date.now();
+    const run: RunCounters = { trLossSum: 0, lastLoggedStep: this.state.global_step, runLossSum: 0, runSteps: 0, runSamples: 0, lastGradNorm: 0 };
+
+    while (!this.control.should_training_stop && this.#stopRequested === null && this.state.global_step < this.state.max_steps) {
+      if (plan.loader.epoch >= plan.numEpochs) break;
+      await this.#epoch(plan, run);
+    }
+    this.#progress.stop();
+    return this.#finish(plan, run, startTime);
+  }
+
+  /** Where the run starts and how long it lasts, decided once from the data and the arguments. */
+  async #plan(resumeArg: string | boolean | null): Promise<Plan> {
     const a = this.args;
     const outputDir = resolve(a.output_dir);
     await mkdir(outputDir, { recursive: true });
@@ -415,21 +468,20 @@ export class Trainer {
         this.#line(`Note: ${outputDir} already holds ${existing.length} checkpoint(s) (latest checkpoint-${existing[existing.length - 1]!.step}); starting fresh. Pass resume_from_checkpoint: true to continue from it.`);
       }
     }
-
-    // Data, resumed at the saved position when resuming.
+    // The loader resumes at the saved data position, so no batches are replayed.
     let resumeLoader: LoaderState | undefined;
     if (resumePath) {
       const p = join(resumePath, LOADER_STATE_NAME);
       if (existsSync(p)) resumeLoader = await readJsonFile<LoaderState>(p);
     }
     const loader = await this.#trainLoader(resumeLoader);
-    const G = a.gradient_accumulation_steps;
+    const accumulation = a.gradient_accumulation_steps;
     const batchesPerEpoch = await loader.numBatches();
     let maxSteps: number;
     let numEpochs: number;
     if (batchesPerEpoch !== undefined) {
       if (batchesPerEpoch === 0) throw new InvalidArgumentError('The train_dataset is empty (or smaller than one batch with dataloader_drop_last)');
-      const updatesPerEpoch = Math.max(1, Math.ceil(batchesPerEpoch / G));
+      const updatesPerEpoch = Math.max(1, Math.ceil(batchesPerEpoch / accumulation));
       if (a.max_steps > 0) {
         maxSteps = a.max_steps;
         numEpochs = Math.ceil(maxSteps / updatesPerEpoch);
@@ -444,178 +496,190 @@ export class Trainer {
       maxSteps = a.max_steps;
       numEpochs = Number.MAX_SAFE_INTEGER;
     }
+    const warmup = warmupSteps(maxSteps, a.warmup_steps, a.warmup_ratio);
+    return Object.freeze({ outputDir, resumePath, resumeLoader, loader, accumulation, batchesPerEpoch, maxSteps, numEpochs, warmup });
+  }
 
-    // Optimizer and schedule (HF: AdamW without weight decay on biases and LayerNorm weights).
+  /** HF: AdamW without weight decay on biases and LayerNorm weights, and the lr schedule over the planned steps. */
+  #createOptimizerAndScheduler(plan: Plan): void {
+    const a = this.args;
     this.optimizer = new AdamW(this.model, {
       lr: a.learning_rate, betas: [a.adam_beta1, a.adam_beta2], eps: a.adam_epsilon, weight_decay: a.weight_decay, no_decay: HF_NO_DECAY,
     });
-    const warmup = warmupSteps(maxSteps, a.warmup_steps, a.warmup_ratio);
     this.lr_scheduler = new LearningRateSchedule(a.lr_scheduler_type, a.learning_rate, {
-      num_warmup_steps: warmup, num_training_steps: maxSteps, ...a.lr_scheduler_kwargs,
+      num_warmup_steps: plan.warmup, num_training_steps: plan.maxSteps, ...a.lr_scheduler_kwargs,
     });
+  }
 
-    // State (restored when resuming).
+  /** Fresh state, or the checkpoint's when resuming; the optimizer must exist (its state is loaded too). */
+  async #restore(plan: Plan): Promise<void> {
+    const a = this.args;
     this.state = new TrainerState();
     this.control = new TrainerControl();
     this.#lastCheckpoint = null;
     this.#lastSavedStep = -1;
     this.#schedulerSteps = 0;
-    if (resumePath) await this.#loadCheckpoint(resumePath, resumeLoader);
+    if (plan.resumePath) await this.#loadCheckpoint(plan.resumePath, plan.resumeLoader);
     const st = this.state;
-    st.max_steps = maxSteps;
-    st.num_train_epochs = numEpochs === Number.MAX_SAFE_INTEGER ? 0 : numEpochs;
+    st.max_steps = plan.maxSteps;
+    st.num_train_epochs = plan.numEpochs === Number.MAX_SAFE_INTEGER ? 0 : plan.numEpochs;
     st.train_batch_size = a.per_device_train_batch_size;
     setStateIntervals(st, a);
-    if (resumePath && !resumeLoader && batchesPerEpoch !== undefined && st.global_step > 0) {
+    if (plan.resumePath && !plan.resumeLoader && plan.batchesPerEpoch !== undefined && st.global_step > 0) {
       // A checkpoint without loader_state.json (e.g. from Python): start the epoch the step falls in.
-      const epoch = Math.floor(st.global_step / Math.max(1, Math.ceil(batchesPerEpoch / G)));
-      loader.setEpoch(epoch);
-      this.#line(`Note: ${resumePath} has no ${LOADER_STATE_NAME}; the data restarts at the beginning of epoch ${epoch}`);
+      const epoch = Math.floor(st.global_step / Math.max(1, Math.ceil(plan.batchesPerEpoch / plan.accumulation)));
+      plan.loader.setEpoch(epoch);
+      this.#line(`Note: ${plan.resumePath} has no ${LOADER_STATE_NAME}; the data restarts at the beginning of epoch ${epoch}`);
     }
-    this.#loaderState = loader.state();
+    this.#loaderState = plan.loader.state();
+  }
 
-    // Logging.
+  #openLogs(plan: Plan): void {
+    const a = this.args;
+    const st = this.state;
+    const { outputDir, batchesPerEpoch, accumulation: G, warmup } = plan;
     this.#jsonl = new JsonlLogger(join(outputDir, 'trainer_log.jsonl'));
     if (a.report_to.includes('tensorboard')) {
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
       this.#tb = new TensorBoardWriter(a.logging_dir ?? join(outputDir, 'runs', `${stamp}_${hostname()}`));
     }
-    if (resumePath) this.#jsonl.write({ event: 'resume', step: st.global_step, checkpoint: resumePath });
+    if (plan.resumePath) this.#jsonl.write({ event: 'resume', step: st.global_step, checkpoint: plan.resumePath });
     const samplesPerStep = a.per_device_train_batch_size * G;
     this.#line(
-      `Training: ${batchesPerEpoch !== undefined ? `${batchesPerEpoch} batches per epoch, ` : ''}${maxSteps} optimizer steps` +
+      `Training: ${batchesPerEpoch !== undefined ? `${batchesPerEpoch} batches per epoch, ` : ''}${plan.maxSteps} optimizer steps` +
         `${batchesPerEpoch !== undefined ? ` (${st.num_train_epochs} epoch${st.num_train_epochs === 1 ? '' : 's'})` : ''}, batch ${a.per_device_train_batch_size}` +
         `${G > 1 ? ` x ${G} accumulated = ${samplesPerStep}` : ''}, lr ${a.learning_rate} (${a.lr_scheduler_type}${warmup ? `, ${warmup} warmup steps` : ''}), ` +
         `${this.model.numParameters({ trainableOnly: true }).toLocaleString('en-US')} trainable parameters; output in ${outputDir}`,
     );
+  }
 
-    const setLr = (): number => {
-      const lr = this.lr_scheduler!.at(this.#schedulerSteps);
-      this.optimizer!.setLearningRate(lr);
-      return lr;
-    };
-
-    this.model.train();
-    await this.#emit('on_train_begin');
-    if (a.eval_on_start && this.eval_dataset) await this.evaluate();
-    this.#progress.start(maxSteps, st.global_step);
-
-    const startTime = Date.now();
-    let trLossSum = 0;
-    let lastLoggedStep = st.global_step;
-    let runLossSum = 0;
-    let runSteps = 0;
-    let runSamples = 0;
-    let lastGradNorm = 0;
-
-    const maybeLogSaveEvaluate = async (): Promise<void> => {
-      if (this.control.should_log && st.global_step > lastLoggedStep) {
-        const logs: Record<string, number> = {
-          loss: round(trLossSum / (st.global_step - lastLoggedStep), 4),
-          grad_norm: lastGradNorm,
-          learning_rate: this.lr_scheduler!.at(this.#schedulerSteps),
-        };
-        trLossSum = 0;
-        lastLoggedStep = st.global_step;
-        await this.log(logs);
-      }
-      if (this.control.should_evaluate && this.eval_dataset) {
-        const metrics = await this.evaluate();
-        this.#determineBest(metrics);
-      } else if (this.control.should_evaluate) {
-        this.control.should_evaluate = false;
-      }
-      if (this.control.should_save) {
-        await this.#saveCheckpoint();
-        await this.#emit('on_save');
-      }
-    };
-
-    while (!this.control.should_training_stop && this.#stopRequested === null && st.global_step < st.max_steps) {
-      const epochIndex = loader.epoch;
-      if (epochIndex >= numEpochs) break;
-      await this.#emit('on_epoch_begin');
-      const it = loader[Symbol.asyncIterator]();
-      let pending: Promise<Group> = this.#fetchGroup(it, loader, G);
-      let epochDone = false;
-      try {
-        for (;;) {
-          const group = await pending;
-          if (group.batches.length === 0) {
-            epochDone = true;
-            break;
-          }
-          // Pull the next group while this step runs.
-          pending = group.done ? Promise.resolve(EMPTY_DONE) : this.#fetchGroup(it, loader, G);
-          pending.catch(() => undefined);
-          await this.#emit('on_step_begin');
-          this.#inStep = true;
-          setLr();
-          const micro = group.batches.map((b) => ({ pixel_values: b.pixel_values, labels: b.labels }));
-          const r = await this.model.trainStep(micro, {
-            optimizer: this.optimizer,
-            seed: stepSeed(a.seed, st.global_step),
-            max_grad_norm: a.max_grad_norm,
-            learning_rate: this.optimizer.learningRate,
-            label_smoothing: a.label_smoothing_factor,
-            autocast: this.#autocast(),
-            loss_scale: this.scaler?.scale ?? 1,
-          });
-          const loss = Number(r.loss);
-          const gradNorm = Number(r.grad_norm);
-          // With loss scaling, overflowing gradients (finite loss) skip the update and back the scale off.
-          const overflow = this.scaler !== null && r.skipped && Number.isFinite(loss);
-          if (overflow) {
-            this.#jsonl.write({ event: 'overflow', step: st.global_step + 1, loss_scale: this.scaler!.scale, grad_norm: gradNorm });
-          }
-          this.scaler?.update(r.skipped);
-          if (!overflow && (!Number.isFinite(loss) || !Number.isFinite(gradNorm))) {
-            const what = !Number.isFinite(loss) ? `loss became ${loss}` : `gradient norm became ${gradNorm}`;
-            this.#jsonl.write({ event: 'non_finite', step: st.global_step + 1, loss, grad_norm: gradNorm });
-            throw new NonFiniteLossError(
-              `Training stopped: the ${what} at step ${st.global_step + 1} (the update was skipped). ` +
-                `Last good checkpoint: ${this.#lastCheckpoint ?? 'none (nothing saved yet)'}. ` +
-                'Try a lower learning_rate, more warmup_steps, or max_grad_norm; resume with resume_from_checkpoint.',
-              st.global_step + 1,
-            );
-          }
-          st.global_step++;
-          if (!overflow) this.#schedulerSteps++;
-          lastGradNorm = overflow ? lastGradNorm : gradNorm;
-          this.#inStep = false;
-          this.#loaderState = group.states[group.states.length - 1]!;
-          const rows = group.batches.reduce((n, b) => n + b.labels.shape[0]!, 0);
-          st.epoch = batchesPerEpoch !== undefined ? epochIndex + Math.min(1, this.#loaderState.batches / batchesPerEpoch) : epochIndex;
-          trLossSum += loss;
-          runLossSum += loss;
-          runSteps++;
-          runSamples += rows;
-          if (st.max_steps !== this.#progress.total) this.#progress.setTotal(st.max_steps); // a callback changed the plan
-          this.#progress.update(st.global_step, rows, { epoch: st.epoch, loss, learning_rate: this.optimizer.learningRate });
-          await this.#emit('on_step_end', { loss });
-          await maybeLogSaveEvaluate();
-          if (this.control.should_training_stop || this.#stopRequested !== null || this.control.should_epoch_stop) break;
+  /** One pass over the loader from its current position (the rest of an epoch when resuming). */
+  async #epoch(plan: Plan, run: RunCounters): Promise<void> {
+    const { loader, accumulation: G } = plan;
+    const st = this.state;
+    const epochIndex = loader.epoch;
+    await this.#emit('on_epoch_begin');
+    const it = loader[Symbol.asyncIterator]();
+    let pending: Promise<Group> = this.#fetchGroup(it, loader, G);
+    let epochDone = false;
+    try {
+      for (;;) {
+        const group = await pending;
+        if (group.batches.length === 0) {
+          epochDone = true;
+          break;
         }
-      } finally {
-        this.#inStep = false;
-        await pending.catch(() => undefined);
-        await it.return?.(undefined);
+        // Pull the next group while this step runs.
+        pending = group.done ? Promise.resolve(EMPTY_DONE) : this.#fetchGroup(it, loader, G);
+        pending.catch(() => undefined);
+        await this.#emit('on_step_begin');
+        const { loss, rows } = await this.#optimizerStep(plan, run, group, epochIndex);
+        if (st.max_steps !== this.#progress.total) this.#progress.setTotal(st.max_steps); // a callback changed the plan
+        this.#progress.update(st.global_step, rows, { epoch: st.epoch!, loss, learning_rate: this.optimizer!.learningRate });
+        await this.#emit('on_step_end', { loss });
+        await this.#maybeLogSaveEvaluate(run);
+        if (this.control.should_training_stop || this.#stopRequested !== null || this.control.should_epoch_stop) break;
       }
-      if (!epochDone && this.control.should_epoch_stop && this.#stopRequested === null) {
-        // A callback ended the epoch early: the next iteration starts the next epoch.
-        loader.setEpoch(epochIndex + 1);
-        epochDone = true;
-      }
-      if (epochDone) this.#loaderState = loader.state();
-      if (this.#stopRequested !== null) break;
-      if (epochDone || this.control.should_training_stop) {
-        if (epochDone && batchesPerEpoch !== undefined) st.epoch = epochIndex + 1;
-        await this.#emit('on_epoch_end');
-        await maybeLogSaveEvaluate();
-      }
+    } finally {
+      this.#inStep = false;
+      await pending.catch(() => undefined);
+      await it.return?.(undefined);
     }
-    this.#progress.stop();
+    if (!epochDone && this.control.should_epoch_stop && this.#stopRequested === null) {
+      // A callback ended the epoch early: the next iteration starts the next epoch.
+      loader.setEpoch(epochIndex + 1);
+      epochDone = true;
+    }
+    if (epochDone) this.#loaderState = loader.state();
+    // On a stop request the final save happens in #finish, without an epoch end in between.
+    if (this.#stopRequested !== null) return;
+    if (epochDone || this.control.should_training_stop) {
+      if (epochDone && plan.batchesPerEpoch !== undefined) st.epoch = epochIndex + 1;
+      await this.#emit('on_epoch_end');
+      await this.#maybeLogSaveEvaluate(run);
+    }
+  }
 
+  /**
+   * One optimizer step over a group of gradient-accumulation micro-batches. A step skipped by loss scaling
+   * still counts as a global step (as in HF) but does not advance the schedule or the reported grad_norm.
+   */
+  async #optimizerStep(plan: Plan, run: RunCounters, group: Group, epochIndex: number): Promise<{ loss: number; rows: number }> {
+    const a = this.args;
+    const st = this.state;
+    const optimizer = this.optimizer!;
+    this.#inStep = true;
+    optimizer.setLearningRate(this.lr_scheduler!.at(this.#schedulerSteps));
+    const r = await this.model.trainStep(group.batches, {
+      optimizer,
+      max_grad_norm: a.max_grad_norm,
+      learning_rate: optimizer.learningRate,
+      label_smoothing: a.label_smoothing_factor,
+      autocast: this.#autocast(),
+      loss_scale: this.scaler?.scale ?? 1,
+      seed: stepSeed(a.seed, st.global_step),
+    });
+    const { loss, grad_norm: gradNorm } = r;
+    // With loss scaling, overflowing gradients (finite loss) skip the update and back the scale off.
+    const overflow = this.scaler !== null && r.skipped && Number.isFinite(loss);
+    if (overflow) {
+      this.#jsonl!.write({ event: 'overflow', step: st.global_step + 1, loss_scale: this.scaler!.scale, grad_norm: gradNorm });
+    }
+    this.scaler?.update(r.skipped);
+    if (!overflow && (!Number.isFinite(loss) || !Number.isFinite(gradNorm))) {
+      const what = !Number.isFinite(loss) ? `loss became ${loss}` : `gradient norm became ${gradNorm}`;
+      this.#jsonl!.write({ event: 'non_finite', step: st.global_step + 1, loss, grad_norm: gradNorm });
+      throw new NonFiniteLossError(
+        `Training stopped: the ${what} at step ${st.global_step + 1} (the update was skipped). ` +
+          `Last good checkpoint: ${this.#lastCheckpoint ?? 'none (nothing saved yet)'}. ` +
+          'Try a lower learning_rate, more warmup_steps, or max_grad_norm; resume with resume_from_checkpoint.',
+        st.global_step + 1,
+      );
+    }
+    st.global_step++;
+    if (!overflow) this.#schedulerSteps++;
+    run.lastGradNorm = overflow ? run.lastGradNorm : gradNorm;
+    this.#inStep = false;
+    // A checkpoint taken now must resume after the last batch of this step, not after the prefetched ones.
+    this.#loaderState = group.states[group.states.length - 1]!;
+    const rows = group.batches.reduce((n, b) => n + b.labels.shape[0]!, 0);
+    st.epoch = plan.batchesPerEpoch !== undefined ? epochIndex + Math.min(1, this.#loaderState.batches / plan.batchesPerEpoch) : epochIndex;
+    run.trLossSum += loss;
+    run.runLossSum += loss;
+    run.runSteps++;
+    run.runSamples += rows;
+    return { loss, rows };
+  }
+
+  /** HF's _maybe_log_save_evaluate: act on the flags the callbacks set for this step or epoch end. */
+  async #maybeLogSaveEvaluate(run: RunCounters): Promise<void> {
+    const st = this.state;
+    if (this.control.should_log && st.global_step > run.lastLoggedStep) {
+      const logs: Record<string, number> = {
+        loss: round(run.trLossSum / (st.global_step - run.lastLoggedStep), 4),
+        grad_norm: run.lastGradNorm,
+        learning_rate: this.lr_scheduler!.at(this.#schedulerSteps),
+      };
+      run.trLossSum = 0;
+      run.lastLoggedStep = st.global_step;
+      await this.log(logs);
+    }
+    if (this.control.should_evaluate && this.eval_dataset) {
+      const metrics = await this.evaluate();
+      this.#determineBest(metrics);
+    } else if (this.control.should_evaluate) {
+      this.control.should_evaluate = false;
+    }
+    if (this.control.should_save) {
+      await this.#saveCheckpoint();
+      await this.#emit('on_save');
+    }
+  }
+
+  /** Final checkpoint after a stop, best model, train_* metrics, trainer_state.json and the report. */
+  async #finish(plan: Plan, run: RunCounters, startTime: number): Promise<TrainOutput> {
+    const a = this.args;
+    const st = this.state;
     const interrupted = this.#stopRequested !== null;
     if (interrupted && this.#lastSavedStep !== st.global_step) {
       await this.#saveCheckpoint();
@@ -627,20 +691,20 @@ export class Trainer {
       this.#line(`Loaded the best model from ${st.best_model_checkpoint} (${a.metric_for_best_model} = ${st.best_metric})`);
     }
     const runtime = (Date.now() - startTime) / 1000;
-    const trainLoss = runSteps ? runLossSum / runSteps : NaN;
+    const trainLoss = run.runSteps ? run.runLossSum / run.runSteps : NaN;
     const metrics: Record<string, number> = {
       train_runtime: round(runtime, 4),
-      train_samples_per_second: round(runtime > 0 ? runSamples / runtime : 0, 3),
-      train_steps_per_second: round(runtime > 0 ? runSteps / runtime : 0, 3),
+      train_samples_per_second: round(runtime > 0 ? run.runSamples / runtime : 0, 3),
+      train_steps_per_second: round(runtime > 0 ? run.runSteps / runtime : 0, 3),
       total_flos: 0,
       train_loss: trainLoss,
     };
     await this.log(metrics);
     await this.#emit('on_train_end');
-    await writeJson(join(outputDir, TRAINER_STATE_NAME), this.#stateJson());
+    await writeJson(join(plan.outputDir, TRAINER_STATE_NAME), this.#stateJson());
     if (st.epoch !== null) metrics.epoch = round(st.epoch, 4);
     try {
-      await this.writeReport(join(outputDir, 'report.html'));
+      await this.writeReport(join(plan.outputDir, 'report.html'));
     } catch (err) {
       this.#line(`Could not write the HTML report: ${(err as Error).message}`);
     }
@@ -779,16 +843,7 @@ export class Trainer {
     const wasTraining = this.model.isTraining;
     this.model.eval();
     const start = Date.now();
-    const loader = dataset.batches({
-      batch_size: a.per_device_eval_batch_size,
-      max_length: a.max_target_length,
-      imageProcessor: this.image_processor,
-      tokenizer: this.tokenizer,
-      captionSampling: 'first',
-      prefetch: a.dataloader_prefetch_factor ?? 2,
-      ...(a.dataloader_num_workers > 0 ? { concurrency: a.dataloader_num_workers } : {}),
-      log: (m) => this.#line(m),
-    });
+    const loader = dataset.batches(this.#loaderOptions('eval'));
     const genOpts = this.#generateOptions();
     let lossSum = 0;
     let rows = 0;

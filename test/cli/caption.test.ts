@@ -38,6 +38,7 @@ describe('torch-caption CLI', () => {
     expect(missing.stderr.trim().split('\n')).toHaveLength(1);
     expect(cli('--help').status).toBe(0);
     expect(cli('caption', '--help').stdout).toMatch(/--num-beams/);
+    expect(cli('caption', '--help').stdout).toMatch(/--fail-fast/);
   });
 });
 
@@ -57,5 +58,47 @@ describeWithFixtures('torch-caption caption on a fixture model', (fixtures) => {
     expect(beam.stdout.trim().split('\n')).toHaveLength(2);
     expect(readdirSync(dir)).toHaveLength(4);
     expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('not an image');
+  });
+
+  it('captions the good images of a folder, reports each bad one on stderr and exits 1 (--fail-fast stops at the first)', async () => {
+    const model = join(fixtures, 'models', 'vit-gpt2-tiny');
+    const dir = mkdtempSync(join(tmpdir(), 'tc-cli-bad-'));
+    for (const f of ['china.jpg', 'flower.jpg', 'rgba.png']) copyFileSync(join(fixtures, 'images', f), join(dir, f));
+    writeFileSync(join(dir, 'broken.jpg'), readFileSync(join(fixtures, 'images', 'flower.jpg')).subarray(0, 300)); // truncated
+    writeFileSync(join(dir, 'garbage.png'), 'this is not a png at all');
+    const good = ['china.jpg', 'flower.jpg', 'rgba.png'].map((f) => join(dir, f));
+    const clean = cli('caption', '--model', model, ...good);
+    expect(clean.status, clean.stderr).toBe(0);
+    const cleanLines = clean.stdout.trim().split('\n');
+    expect(cleanLines).toHaveLength(3);
+
+    // batches of 2: [broken, china], [flower, garbage], [rgba]; every batch but the last holds a bad image
+    const r = cli('caption', '--model', model, '--batch-size', '2', dir);
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stdout.trim().split('\n')).toEqual(cleanLines);
+    const errs = r.stderr.trim().split('\n');
+    expect(errs).toHaveLength(2);
+    expect(errs[0]).toContain(join(dir, 'broken.jpg'));
+    expect(errs[0]).toMatch(/premature end|corrupt|truncat/i);
+    expect(errs[1]).toContain(join(dir, 'garbage.png'));
+    expect(errs[1]).toMatch(/unsupported image format|cannot decode/i);
+
+    const json = cli('caption', '--model', model, '--json', dir);
+    expect(json.status, json.stderr).toBe(1);
+    const lines = json.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.image)).toEqual(good);
+    expect(lines.map((l) => `${l.image}\t${l.caption}`)).toEqual(cleanLines);
+    expect(json.stderr.trim().split('\n')).toHaveLength(2);
+
+    // --fail-fast: nothing after the first bad image (broken.jpg sorts first, china.jpg is in its batch)
+    const ff = cli('caption', '--model', model, '--fail-fast', dir);
+    expect(ff.status).toBe(1);
+    expect(ff.stdout).toBe('');
+    expect(ff.stderr.trim().split('\n')).toHaveLength(1);
+    expect(ff.stderr).toContain(join(dir, 'broken.jpg'));
+    const ff1 = cli('caption', '--model', model, '--fail-fast', '--batch-size', '1', join(dir, 'china.jpg'), join(dir, 'broken.jpg'), join(dir, 'flower.jpg'));
+    expect(ff1.status).toBe(1);
+    expect(ff1.stdout.trim().split('\n')).toEqual([cleanLines[0]]);
+    expect(ff1.stderr).toContain(join(dir, 'broken.jpg'));
   });
 });

@@ -98,6 +98,42 @@ describe('Dataset.batches', () => {
     expect(report).toMatchObject({ epoch: 0, batches: 1, stats: { seen: 3, yielded: 2, dropped: 1, skipped: {} } });
   });
 
+  it('keeps the last finished epoch\'s counts in lastEpochStats while stats resets', async () => {
+    const img = await solidImage(5, 5, [9, 8, 7]);
+    const ds = datasets.fromItems([
+      ...['a', 'b', 'c'].map((id) => ({ id, image: img, captions: [`item ${id}`] })),
+      { id: 'gone', image: path.join(dir, 'no-such-image.png'), captions: ['never read'] },
+      ...['d', 'e'].map((id) => ({ id, image: img, captions: [`item ${id}`] })),
+    ]);
+    const reports: EpochReport[] = [];
+    const loader = ds.batches(opts({ batch_size: 2, drop_last: true, maxSkipRatio: 0.5, onEpochEnd: (r) => { reports.push(r); } }));
+    expect(loader.lastEpochStats).toBeNull();
+    let batches = 0;
+    for await (const b of loader) {
+      batches++;
+      expect(b.ids).toHaveLength(2);
+      expect(loader.lastEpochStats).toBeNull(); // the epoch has not ended yet
+    }
+    expect(batches).toBe(2);
+    const want = { seen: 6, yielded: 4, skipped: { missing_file: 1 }, normalized: {}, dropped: 1 };
+    expect(loader.lastEpochStats).toMatchObject(want);
+    expect(loader.lastEpochStats!.examples.missing_file![0]).toContain('no-such-image.png');
+    expect(loader.lastEpochStats).toEqual(reports[0]!.stats);
+    expect(reports[0]!.batches).toBe(batches);
+    expect(loader.stats).toEqual({ seen: 0, yielded: 0, skipped: {}, normalized: {}, dropped: 0, examples: {} }); // reset as before
+    // a copy: changing it changes nothing inside the loader
+    loader.lastEpochStats!.seen = 99;
+    expect(loader.lastEpochStats!.seen).toBe(6);
+    // the next epoch replaces it only when it ends
+    const it2 = loader[Symbol.asyncIterator]();
+    await it2.next();
+    expect(loader.stats.yielded).toBe(2);
+    expect(loader.lastEpochStats).toMatchObject(want);
+    while (!(await it2.next()).done);
+    expect(loader.lastEpochStats).toEqual(reports[1]!.stats);
+    expect(loader.lastEpochStats).toMatchObject(want);
+  });
+
   it('samples captions: first, seeded random (per epoch), or all', async () => {
     const items: DataItem[] = Array.from({ length: 12 }, (_, i) => ({ id: `i${i}`, image: { data: new Uint8Array(12), width: 2, height: 2, channels: 3 }, captions: ['c0', 'c1', 'c2'] }));
     const ds = datasets.fromItems(items);

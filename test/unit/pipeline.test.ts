@@ -1,6 +1,7 @@
 import { expect, it } from 'vitest';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { describeWithFixtures } from '../helpers/fixtures.js';
 import { pipeline } from '../../lib/pipeline.js';
 import { VisionEncoderDecoder } from '../../lib/models/vision-encoder-decoder.js';
@@ -29,5 +30,26 @@ describeWithFixtures('pipeline image-to-text', (fixtures) => {
     await expect(pipeline('image-to-text', model)).rejects.toThrow(/image processor and a tokenizer/);
     const captioner = await pipeline('image-to-text', model, { imageProcessor: await ImageProcessor.fromPretrained(dir), tokenizer: await Tokenizer.fromPretrained(dir) });
     expect((await captioner(join(fixtures, 'images', 'gray.jpg')))[0]!.generated_text.length).toBeGreaterThan(0);
+  });
+
+  it('gives one caption per image when generation_config.json asks for several sequences', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'tc-pipeline-'));
+    try {
+      for (const f of readdirSync(dir)) copyFileSync(join(dir, f), join(tmp, f));
+      writeFileSync(join(tmp, 'generation_config.json'), JSON.stringify({ num_beams: 2, num_return_sequences: 2, max_length: 8 }));
+      const captioner = await pipeline('image-to-text', tmp);
+      expect(captioner.model.generationConfig.num_return_sequences).toBe(2);
+      const images = ['flower.jpg', 'china.jpg', 'gray.jpg'].map((f) => join(fixtures, 'images', f));
+      const out = await captioner(images, { batch_size: 2 });
+      expect(out).toHaveLength(3);
+      // each image's caption is its best beam, as generate (with the folder's generation config) gives it
+      const { sequences } = await captioner.model.generate(await captioner.imageProcessor.preprocess(images));
+      expect(sequences).toHaveLength(6);
+      expect(out.map((o) => o.generated_text)).toEqual([0, 2, 4].map((i) => captioner.tokenizer.decode(sequences[i]!, { skip_special_tokens: true }).trim()));
+      // explicit options still win over the folder's
+      expect(await captioner(images, { num_return_sequences: 1 })).toHaveLength(3);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
