@@ -9,6 +9,10 @@ export { GENERATION_DEFAULTS, type GenerateOptions, type GenerateOutput } from '
 export { readSafetensors, writeSafetensors, readSafetensorsHeader } from './models/safetensors.js';
 export { AdamW, HF_NO_DECAY, type AdamWOptions, type AdamWState } from './train/adamw.js';
 export { ImageProcessor, Tokenizer, buildLabels } from './processing/index.js';
+export {
+  isRawImage, tokenizerIdCount,
+  type RawImage, type ImageSource, type ImageInput, type CaptionTokenizer, type LabelTokenizer, type CaptionImageProcessor, type ImagePreprocessor,
+} from './types.js';
 export { pipeline, type ImageToTextPipeline, type ImageToTextOutput } from './pipeline.js';
 export { datasets, Dataset } from './data/index.js';
 export { scoreCaptions } from './metrics/index.js';

@@ -10,9 +10,12 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { lowercase, Tokenizer as RustTokenizer, whitespacePreTokenizer } from 'tokenizers';
-import { expected, FormatError, InvalidArgumentError } from '../errors.js';
+import { expected, FormatError } from '../errors.js';
 import { Tokenizer } from '../processing/tokenizer.js';
-import type { CaptionTokenizer } from './types.js';
+import type { CaptionTokenizer } from '../types.js';
+
+/** loadTokenizer moved to lib/processing/load-tokenizer.ts (inference needs it without lib/train); re-exported here. */
+export { loadTokenizer } from '../processing/load-tokenizer.js';
 
 export const DEFAULT_EOS = '<|endoftext|>';
 export const DEFAULT_UNK = '[UNK]';
@@ -211,14 +214,3 @@ export class WordLevelTokenizer implements CaptionTokenizer {
   }
 }
 
-
-/**
- * Load the tokenizer of a model folder with lib/processing's Tokenizer: byte-level BPE (GPT-2) or word level
- * (as the demo saves), normalizer and pre-tokenizer run by the `tokenizers` library.
- */
-export async function loadTokenizer(dir: string): Promise<CaptionTokenizer> {
-  if (!existsSync(join(dir, 'tokenizer.json')) && !existsSync(join(dir, 'vocab.json'))) {
-    throw new InvalidArgumentError(`Expected a tokenizer (tokenizer.json, or vocab.json + merges.txt) in ${dir} but found none`);
-  }
-  return Tokenizer.fromPretrained(dir) as Promise<CaptionTokenizer>;
-}

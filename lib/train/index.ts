@@ -16,4 +16,4 @@ export { RawImageSupport } from './raw-images.js';
 export { runDemo, DEMO_DEFAULTS, type DemoOptions, type DemoResult, type DemoSample } from './demo.js';
 export { GradScaler, type GradScalerOptions, type GradScalerState } from './grad-scaler.js';
 export { AdamW, HF_NO_DECAY, type AdamWOptions, type AdamWState } from './adamw.js';
-export type { CaptionTokenizer, CaptionImageProcessor } from './types.js';
+export type { CaptionTokenizer, CaptionImageProcessor } from '../types.js';

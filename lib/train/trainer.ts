@@ -42,7 +42,7 @@ import { imageDataUri, writeReport, type ReportSample } from './report.js';
 import { LearningRateSchedule, warmupSteps } from './schedules.js';
 import { TensorBoardWriter, tensorboardTag } from './tensorboard.js';
 import { resolveTrainingArguments, type TrainingArguments, type TrainingArgumentsInput } from './training-args.js';
-import { tokenizerIdCount, type CaptionImageProcessor, type CaptionTokenizer } from './types.js';
+import { tokenizerIdCount, type CaptionImageProcessor, type CaptionTokenizer } from '../types.js';
 
 /** What compute_metrics receives (HF's EvalPrediction, with decoded captions since labels are text here). */
 export interface EvalPrediction {
