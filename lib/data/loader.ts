@@ -15,7 +15,7 @@ import sharp from 'sharp';
 import { expected, InvalidArgumentError, TorchCaptionError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { buildLabels } from '../processing/index.js';
-import type { Dataset, IterationContext } from './dataset.js';
+import type { BatchSource, IterationContext } from './node.js';
 import { hashInts, Rng, toSeed } from './random.js';
 import { normalizeCaption } from './text.js';
 import { isRawImage, type ImageInput, type ImagePreprocessor, type LabelTokenizer, type RawImage } from '../types.js';
@@ -218,7 +218,7 @@ function positiveInt(value: unknown, name: string): number {
 const DEFAULT_MAX_LENGTH = 64;
 
 export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<Batch> {
-  readonly #dataset: Dataset<T>;
+  readonly #dataset: BatchSource<T>;
   readonly #batchSize: number;
   readonly #maxLength: number;
   readonly #processor: ImagePreprocessor;
@@ -240,7 +240,7 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
   #running = false;
   #rawMode: 'probe' | 'pass' | 'encode' = 'probe';
 
-  constructor(dataset: Dataset<T>, options: BatchesOptions) {
+  constructor(dataset: BatchSource<T>, options: BatchesOptions) {
     if (options === null || typeof options !== 'object') expected('an options object', 'batches', options);
     this.#dataset = dataset;
     this.#batchSize = positiveInt(options.batch_size, 'batch_size');
