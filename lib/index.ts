@@ -7,7 +7,7 @@ export { VisionEncoderDecoder, type Device, type ModelDType, type LoadOptions, t
 export { normalizeConfig, composeConfig, tinyConfig, type VisionEncoderDecoderConfig, type ViTConfig, type SwinConfig, type GPT2Config } from './models/config.js';
 export { GENERATION_DEFAULTS, type GenerateOptions, type GenerateOutput } from './models/generation.js';
 export { readSafetensors, writeSafetensors, readSafetensorsHeader } from './models/safetensors.js';
-export { AdamW, HF_NO_DECAY, type AdamWOptions, type AdamWState } from './train/adamw.js';
+export { AdamW, HF_NO_DECAY, type AdamWOptions, type AdamWState } from './optim/index.js';
 export { ImageProcessor, Tokenizer, buildLabels } from './processing/index.js';
 export {
   isRawImage, tokenizerIdCount,

@@ -10,7 +10,7 @@ import { basename, join, resolve } from 'node:path';
 import { FormatError, InvalidArgumentError } from '../errors.js';
 import { readJson } from '../json.js';
 import { native, type RawTensor } from '../native.js';
-import type { AdamWState } from './adamw.js';
+import type { AdamWState } from '../optim/adamw.js';
 
 export const CHECKPOINT_PREFIX = 'checkpoint-';
 export const TRAINER_STATE_NAME = 'trainer_state.json';

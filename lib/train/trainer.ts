@@ -27,8 +27,8 @@ import type { DataItem } from '../data/types.js';
 import { scoreCaptions } from '../metrics/score.js';
 import type { VisionEncoderDecoder } from '../models/vision-encoder-decoder.js';
 import type { GenerateOptions } from '../models/generation.js';
-import { AdamW, HF_NO_DECAY } from './adamw.js';
-import { GradScaler, type GradScalerOptions, type GradScalerState } from './grad-scaler.js';
+import { AdamW, HF_NO_DECAY } from '../optim/adamw.js';
+import { GradScaler, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler.js';
 import {
   CallbackHandler, DefaultFlowCallback, metricKey, setStateIntervals, TrainerControl, TrainerState,
   type CallbackEvent, type CallbackExtras, type LogEntry, type TrainerCallback,
