@@ -2,7 +2,7 @@
 // 24-token captions, for the tiny / small / base sizes of DESIGN.md (median step after two warm-up steps).
 // TRAIN_SIZES=tiny,small to choose.
 import { VisionEncoderDecoder } from '../dist/lib/models/vision-encoder-decoder.js';
-import { AdamW } from '../dist/lib/train/adamw.js';
+import { AdamW } from '../dist/lib/optim/adamw.js';
 import { Tensor } from '../dist/lib/tensor.js';
 import { benchConfig, randomPixels } from './models.mjs';
 

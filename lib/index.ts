@@ -7,8 +7,12 @@ export { VisionEncoderDecoder, type Device, type ModelDType, type LoadOptions, t
 export { normalizeConfig, composeConfig, tinyConfig, type VisionEncoderDecoderConfig, type ViTConfig, type SwinConfig, type GPT2Config } from './models/config.js';
 export { GENERATION_DEFAULTS, type GenerateOptions, type GenerateOutput } from './models/generation.js';
 export { readSafetensors, writeSafetensors, readSafetensorsHeader } from './models/safetensors.js';
-export { AdamW, HF_NO_DECAY, type AdamWOptions, type AdamWState } from './train/adamw.js';
+export { AdamW, HF_NO_DECAY, type AdamWOptions, type AdamWState } from './optim/index.js';
 export { ImageProcessor, Tokenizer, buildLabels } from './processing/index.js';
+export {
+  isRawImage, tokenizerIdCount,
+  type RawImage, type ImageSource, type ImageInput, type CaptionTokenizer, type LabelTokenizer, type CaptionImageProcessor, type ImagePreprocessor,
+} from './types.js';
 export { pipeline, type ImageToTextPipeline, type ImageToTextOutput } from './pipeline.js';
 export { datasets, Dataset } from './data/index.js';
 export { scoreCaptions } from './metrics/index.js';

@@ -6,9 +6,8 @@ import { InvalidArgumentError } from './errors.js';
 import { VisionEncoderDecoder, type LoadOptions } from './models/vision-encoder-decoder.js';
 import { resolveModelDir } from './models/hub.js';
 import type { GenerateOptions } from './models/generation.js';
-import { ImageProcessor, Tokenizer, type ImageInput } from './processing/index.js';
-import { loadTokenizer } from './train/demo-tokenizer.js';
-import type { CaptionTokenizer } from './train/types.js';
+import { ImageProcessor, loadTokenizer, Tokenizer, type ImageInput } from './processing/index.js';
+import type { CaptionTokenizer } from './types.js';
 
 export interface ImageToTextOutput {
   generated_text: string;

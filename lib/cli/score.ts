@@ -6,8 +6,7 @@
  * `{id: [captions]}`. Prints a table, or with --json one JSON object as the last stdout line.
  */
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
-import { FormatError } from '../errors.js';
+import { readJson } from '../json.js';
 import { scoreCaptions, type CocoScores, type PredictionsInput, type ReferencesInput } from '../metrics/index.js';
 import { UsageError } from './common.js';
 
@@ -20,20 +19,16 @@ interface ScoreCliOptions {
   tokenized?: boolean;
 }
 
-async function readJson(path: string, flag: string): Promise<unknown> {
-  let text: string;
+/** readJson, with a file that cannot be read reported as bad usage (exit 2) rather than a failed job. */
+async function readJsonArg(path: string, flag: string): Promise<unknown> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readJson(path, `the ${flag} file`);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+    const cause = (err as { cause?: NodeJS.ErrnoException }).cause;
+    if (!cause?.code) throw err; // it was read but does not parse: FormatError
     throw new UsageError(
-      `Expected a readable JSON file for ${flag} but received ${JSON.stringify(path)} (${code === 'ENOENT' ? 'no such file' : (err as Error).message})`,
+      `Expected a readable JSON file for ${flag} but received ${JSON.stringify(path)} (${cause.code === 'ENOENT' ? 'no such file' : cause.message})`,
     );
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new FormatError(`Expected JSON in the ${flag} file ${path} but it does not parse: ${(err as Error).message}`);
   }
 }
 
@@ -46,8 +41,8 @@ function table(rows: string[][]): string {
 
 /** Run the score command; returns the scores (for tests) after printing them. */
 export async function runScore(opts: ScoreCliOptions, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<CocoScores> {
-  const predictions = await readJson(opts.predictions, '--predictions');
-  const references = await readJson(opts.references, '--references');
+  const predictions = await readJsonArg(opts.predictions, '--predictions');
+  const references = await readJsonArg(opts.references, '--references');
   const scores = scoreCaptions(predictions as PredictionsInput, references as ReferencesInput, {
     perImage: opts.perImage === true,
     meteorJar: opts.meteorJar,

@@ -13,28 +13,10 @@ import { expected, InvalidArgumentError } from '../errors.js';
 import { hashInts, hashString, Rng, toSeed } from './random.js';
 import type { DataItem } from './types.js';
 import { DataLoader, type BatchesOptions } from './loader.js';
+import type { BatchSource, DatasetNode, IterationContext, RandomAccess } from './node.js';
 
-/** Per-iteration context: the epoch decides shuffle orders. */
-export interface IterationContext {
-  readonly epoch: number;
-}
-
-/** Random access to one epoch's items. */
-export interface RandomAccess<T> {
-  readonly length: number;
-  get(index: number): Promise<T>;
-}
-
-/**
- * One stage of a pipeline. Implement this to write a custom source: `stream` must yield the items
- * from position `start` on (0-based, in this node's order for `ctx.epoch`); `access` returns random
- * access for the epoch or null; `size` the number of items when known without reading them all.
- */
-export interface DatasetNode<T> {
-  access(ctx: IterationContext): Promise<RandomAccess<T> | null>;
-  stream(ctx: IterationContext, start: number): AsyncGenerator<T, void, undefined>;
-  size(ctx: IterationContext): Promise<number | undefined>;
-}
+// The node interfaces live in node.ts (shared with loader.ts); re-exported here, their old home.
+export type { DatasetNode, IterationContext, RandomAccess } from './node.js';
 
 /** Streams items of a random-access view from `start`. */
 async function* streamAccess<T>(access: RandomAccess<T>, start: number): AsyncGenerator<T, void, undefined> {
@@ -379,7 +361,7 @@ export interface IterateOptions {
  * A lazy, streaming dataset of items. Ops return new datasets and never mutate this one (except
  * setEpoch). Iterate with `for await`, or turn into training batches with `batches()`.
  */
-export class Dataset<T extends DataItem = DataItem> implements AsyncIterable<T> {
+export class Dataset<T extends DataItem = DataItem> implements AsyncIterable<T>, BatchSource<T> {
   /** The pipeline stage behind this dataset. */
   readonly node: DatasetNode<T>;
   #epoch = 0;

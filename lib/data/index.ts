@@ -32,7 +32,8 @@ export const datasets = Object.freeze({
 });
 
 export { Dataset, isTestId } from './dataset.js';
-export type { DatasetNode, IterateOptions, IterationContext, RandomAccess, ShuffleOptions, SplitOptions } from './dataset.js';
+export type { IterateOptions, ShuffleOptions, SplitOptions } from './dataset.js';
+export type { BatchSource, DatasetNode, IterationContext, RandomAccess } from './node.js';
 export { DataLoader, DataQualityError, classifyImageError } from './loader.js';
 export type {
   Batch, BatchesOptions, CaptionSampling, EpochReport, ImagePreprocessor, LoaderState, LoaderStats,

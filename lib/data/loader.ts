@@ -15,18 +15,14 @@ import sharp from 'sharp';
 import { expected, InvalidArgumentError, TorchCaptionError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { buildLabels } from '../processing/index.js';
-import type { Dataset, IterationContext } from './dataset.js';
+import type { BatchSource, IterationContext } from './node.js';
 import { hashInts, Rng, toSeed } from './random.js';
 import { normalizeCaption } from './text.js';
-import { isRawImage, type DataItem, type ItemImage, type RawImage } from './types.js';
+import { isRawImage, type ImageInput, type ImagePreprocessor, type LabelTokenizer, type RawImage } from '../types.js';
+import type { DataItem } from './types.js';
 
-/** Anything with ImageProcessor's preprocess: image(s) in, float32 [B,3,H,W] out. */
-export interface ImagePreprocessor {
-  preprocess(inputs: ItemImage | readonly ItemImage[]): Promise<Tensor>;
-}
-
-/** The tokenizer type buildLabels accepts (Tokenizer, or anything with encode and eos_token_id). */
-type LabelTokenizer = Parameters<typeof buildLabels>[1];
+/** ImagePreprocessor (anything with ImageProcessor's preprocess) lives in lib/types.ts; re-exported under its old home. */
+export type { ImagePreprocessor } from '../types.js';
 
 export type CaptionSampling = 'random' | 'first' | 'all';
 
@@ -222,7 +218,7 @@ function positiveInt(value: unknown, name: string): number {
 const DEFAULT_MAX_LENGTH = 64;
 
 export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<Batch> {
-  readonly #dataset: Dataset<T>;
+  readonly #dataset: BatchSource<T>;
   readonly #batchSize: number;
   readonly #maxLength: number;
   readonly #processor: ImagePreprocessor;
@@ -245,7 +241,7 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
   #running = false;
   #rawMode: 'probe' | 'pass' | 'encode' = 'probe';
 
-  constructor(dataset: Dataset<T>, options: BatchesOptions) {
+  constructor(dataset: BatchSource<T>, options: BatchesOptions) {
     if (options === null || typeof options !== 'object') expected('an options object', 'batches', options);
     this.#dataset = dataset;
     this.#batchSize = positiveInt(options.batch_size, 'batch_size');
@@ -255,7 +251,7 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
       expected('an object with preprocess(images)', 'imageProcessor', proc);
     }
     this.#processor = proc;
-    const tok = options.tokenizer as unknown as { encode?: unknown } | null;
+    const tok = options.tokenizer as { encode?: unknown } | null;
     if (tok === null || typeof tok !== 'object' || typeof tok.encode !== 'function') {
       expected('a tokenizer with encode(text)', 'tokenizer', options.tokenizer);
     }
@@ -407,7 +403,7 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
     if (captions.length === 0) return bad('empty_caption', id);
     if (captions.length < caps.length) fixes.add('dropped_empty_caption');
     const image: unknown = item.image;
-    let input: ItemImage;
+    let input: ImageInput;
     if (typeof image === 'string') {
       if (image.length === 0) return bad('missing_file', `${id}: empty path`);
       try {
@@ -458,7 +454,7 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
    * image goes in as is; if the processor refuses it as an argument (InvalidArgumentError), this
    * loader encodes raw images losslessly from then on.
    */
-  async #preprocess(input: ItemImage): Promise<Tensor> {
+  async #preprocess(input: ImageInput): Promise<Tensor> {
     if (!isRawImage(input) || this.#rawMode === 'pass') return this.#processor.preprocess(input);
     if (this.#rawMode === 'encode') return this.#processor.preprocess(await encodeRawImage(input));
     try {

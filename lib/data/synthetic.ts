@@ -13,7 +13,8 @@
  * "two shapes: ...", "there is a ...") follow as extra references.
  */
 import { expected } from '../errors.js';
-import { Dataset, type DatasetNode, type RandomAccess } from './dataset.js';
+import { Dataset } from './dataset.js';
+import type { DatasetNode, RandomAccess } from './node.js';
 import { hashInts, Rng, toSeed } from './random.js';
 import type { DataItem, RawImage } from './types.js';
 

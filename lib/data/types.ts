@@ -1,21 +1,16 @@
 /**
  * The data item every source produces and every op passes on.
  */
+import type { ImageInput } from '../types.js';
+
+// The image types live in lib/types.ts (one name per concept); re-exported here for lib/data's users.
+export { isRawImage, type ImageInput, type RawImage } from '../types.js';
 
 /**
- * Decoded pixels handed straight to the image processor, skipping file decoding: 8-bit samples,
- * interleaved (HWC, row-major), `data.length === width * height * channels`. The synthetic shapes
- * set produces these (channels 3, RGB).
+ * What an item's `image` may be: a file path, encoded bytes (JPEG/PNG/WebP/...; a Buffer is a Uint8Array),
+ * or raw pixels. The same type as ImageInput (lib/types.ts), kept under its lib/data name.
  */
-export interface RawImage {
-  readonly data: Uint8Array;
-  readonly width: number;
-  readonly height: number;
-  readonly channels: 1 | 2 | 3 | 4;
-}
-
-/** What an item's `image` may be: a file path, encoded bytes (JPEG/PNG/WebP/...), or raw pixels. */
-export type ItemImage = string | Buffer | Uint8Array | RawImage;
+export type ItemImage = ImageInput;
 
 /**
  * One dataset item: an image and its reference captions.
@@ -28,12 +23,4 @@ export interface DataItem {
   image: ItemImage;
   captions: string[];
   error?: string;
-}
-
-/** True for a {data, width, height, channels} raw-pixel object. */
-export function isRawImage(value: unknown): value is RawImage {
-  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return false;
-  const v = value as Partial<RawImage>;
-  return v.data instanceof Uint8Array && typeof v.width === 'number' && typeof v.height === 'number'
-    && typeof v.channels === 'number';
 }

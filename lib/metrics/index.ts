@@ -24,7 +24,7 @@ export type {
   PredictionsInput,
   ReferencesInput,
 } from './inputs.js';
-export { bleu, rouge, rougeScore, wer, werCounts, werWords, editDistance } from './hf.js';
+export { bleu, rouge, rougeScore, wer, werCounts, werWords, editDistance } from './evaluate.js';
 export type {
   BleuOptions,
   BleuResult,
@@ -34,11 +34,11 @@ export type {
   RougeScore,
   RougeType,
   WerOptions,
-} from './hf.js';
+} from './evaluate.js';
 export { meteor, meteorDetails, meteorAlign } from './meteor.js';
 export type { MeteorAlignment, MeteorImageDetails, MeteorOptions, MeteorResult } from './meteor.js';
-export { meteorJarScore } from './meteorJar.js';
-export type { MeteorJarOptions, MeteorJarResult } from './meteorJar.js';
+export { meteorJarScore } from './meteor-jar.js';
+export type { MeteorJarOptions, MeteorJarResult } from './meteor-jar.js';
 export { nltkWordTokenize, rougeTokenize, tokenize13a } from './tokenizers.js';
 export { porterStem } from './porter.js';
 export { WordNet } from './wordnet.js';

@@ -10,7 +10,7 @@
  * score = (1 - gamma * (chunks / m)^beta) * P*R / (alpha*P + (1-alpha)*R), 0 on any division by zero.
  */
 import { describe, InvalidArgumentError } from '../errors.js';
-import { alignHf, type HfPredictions, type HfReferences } from './hf.js';
+import { alignHf, type HfPredictions, type HfReferences } from './evaluate.js';
 import { porterStem } from './porter.js';
 import { npMean } from './pytext.js';
 import { nltkWordTokenize } from './tokenizers.js';

@@ -6,7 +6,7 @@
 import { InvalidArgumentError, describe } from '../errors.js';
 import { cocoBleu, cocoCider, cocoRouge, prepareCorpus, prepareTokenized, type CocoImage, type PreparedCorpus, type TokenizedImage } from './coco.js';
 import { alignCaptions, type PredictionsInput, type ReferencesInput } from './inputs.js';
-import { meteorJarScore, meteorUnavailableReason } from './meteorJar.js';
+import { meteorJarScore, meteorUnavailableReason } from './meteor-jar.js';
 import { cocoTokensInto } from './ptb.js';
 
 /** Scorer names as pycocoevalcap's COCOEvalCap reports them (Bleu gives Bleu_1..Bleu_4). */

@@ -12,9 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import sharp, { type KernelEnum, type Metadata, type Sharp, type SharpOptions } from 'sharp';
 import { FormatError, InvalidArgumentError } from '../errors.js';
-
-/** A path or the bytes of an encoded image (JPEG, PNG, WebP, GIF, TIFF, AVIF, ...). */
-export type ImageInput = string | Uint8Array;
+import type { ImageSource } from '../types.js';
 
 /** sharp's default pixel limit (0x3FFF * 0x3FFF). */
 export const DEFAULT_LIMIT_INPUT_PIXELS = 268402689;
@@ -34,13 +32,13 @@ export interface RgbImage {
 }
 
 /** How an input is named in error messages. */
-export function describeInput(input: ImageInput, index?: number): string {
+export function describeInput(input: ImageSource, index?: number): string {
   if (typeof input === 'string') return input;
   const where = index === undefined ? 'image' : `image ${index}`;
   return `${where} (${input.constructor?.name ?? 'Uint8Array'} of ${input.byteLength} bytes)`;
 }
 
-async function readInput(input: ImageInput, label: string): Promise<Buffer> {
+async function readInput(input: ImageSource, label: string): Promise<Buffer> {
   if (typeof input === 'string') {
     try {
       return await readFile(input);
@@ -139,7 +137,7 @@ interface Prepared {
   jpeg: boolean;
 }
 
-async function prepare(input: ImageInput, opts: DecodeOptions, label: string): Promise<Prepared> {
+async function prepare(input: ImageSource, opts: DecodeOptions, label: string): Promise<Prepared> {
   const buf = await readInput(input, label);
   const limit = opts.limitInputPixels ?? DEFAULT_LIMIT_INPUT_PIXELS;
   const sharpOpts: SharpOptions = {
@@ -177,7 +175,7 @@ async function rawRgb(pipeline: Sharp): Promise<RgbImage> {
   return { data, width: info.width, height: info.height };
 }
 
-export async function decodeRgb(input: ImageInput, opts: DecodeOptions = {}, label = describeInput(input)): Promise<RgbImage> {
+export async function decodeRgb(input: ImageSource, opts: DecodeOptions = {}, label = describeInput(input)): Promise<RgbImage> {
   return decodePrepared(await prepare(input, opts, label));
 }
 
@@ -188,7 +186,7 @@ export async function decodeRgb(input: ImageInput, opts: DecodeOptions = {}, lab
  * `size` maps the stored image size to the output size.
  */
 export async function decodeResizedFast(
-  input: ImageInput,
+  input: ImageSource,
   opts: DecodeOptions,
   label: string,
   kernel: keyof KernelEnum,

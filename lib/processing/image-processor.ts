@@ -11,10 +11,9 @@ import { join } from 'node:path';
 import type { KernelEnum } from 'sharp';
 import { expected, FormatError, InvalidArgumentError, UnsupportedConfigError } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import { decodeResizedFast, decodeRgb, DEFAULT_LIMIT_INPUT_PIXELS, describeInput, type ImageInput, type RgbImage } from './decode.js';
+import { isRawImage, type ImageInput, type ImageSource, type RawImage } from '../types.js';
+import { decodeResizedFast, decodeRgb, DEFAULT_LIMIT_INPUT_PIXELS, describeInput, type RgbImage } from './decode.js';
 import { nativeProcessing } from './native-image.js';
-
-export type { ImageInput } from './decode.js';
 
 /** PIL resampling filters: 0 NEAREST, 1 LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX, 5 HAMMING. */
 export type PilResample = 0 | 1 | 2 | 3 | 4 | 5;
@@ -359,7 +358,7 @@ export class ImageProcessor {
   }
 
   /** Decode one image to RGB uint8 exactly as PIL's `convert('RGB')` would (no resize). */
-  async decode(input: ImageInput, opts?: PreprocessOptions): Promise<RgbImage> {
+  async decode(input: ImageSource, opts?: PreprocessOptions): Promise<RgbImage> {
     const o = resolveOptions(this.#defaults, opts, 'options');
     return decodeRgb(input, { autoOrient: o.autoOrient, limitInputPixels: o.limitInputPixels });
   }
@@ -368,10 +367,10 @@ export class ImageProcessor {
    * Images (paths or encoded bytes) -> pixel_values, float32 [B, 3, H, W]. A single input gives B = 1.
    * Errors name the offending file (or the index of the buffer).
    */
-  async preprocess(inputs: ImageInput | RawPixels | readonly (ImageInput | RawPixels)[], opts?: PreprocessOptions): Promise<Tensor<'float32'>> {
-    const list: readonly (ImageInput | RawPixels)[] = Array.isArray(inputs) ? inputs : [inputs as ImageInput | RawPixels];
+  async preprocess(inputs: ImageInput | readonly ImageInput[], opts?: PreprocessOptions): Promise<Tensor<'float32'>> {
+    const list: readonly ImageInput[] = Array.isArray(inputs) ? inputs : [inputs as ImageInput];
     list.forEach((x, i) => {
-      if (typeof x !== 'string' && !(x instanceof Uint8Array) && !isRawPixels(x)) {
+      if (typeof x !== 'string' && !(x instanceof Uint8Array) && !isRawImage(x)) {
         expected('a file path, Buffer, Uint8Array or raw pixels {data, width, height, channels}', `inputs[${i}]`, x);
       }
     });
@@ -394,8 +393,8 @@ export class ImageProcessor {
       std: c.image_std,
     } as const;
 
-    const one = async (input: ImageInput | RawPixels, i: number): Promise<{ data: Float32Array; height: number; width: number }> => {
-      if (isRawPixels(input)) {
+    const one = async (input: ImageInput, i: number): Promise<{ data: Float32Array; height: number; width: number }> => {
+      if (isRawImage(input)) {
         // Already decoded (e.g. the synthetic shapes set): convert to RGB as PIL would, then the exact resize.
         const rgb = rawToRgb(input, `inputs[${i}]`);
         const size = this.outputSize(rgb.width, rgb.height);
@@ -426,7 +425,7 @@ export class ImageProcessor {
     results.forEach((r, i) => {
       if (r.height !== height || r.width !== width) {
         throw new InvalidArgumentError(
-          `Expected images that resize to one size for a batch (size ${JSON.stringify(c.size)}) but ${isRawPixels(list[i]) ? `inputs[${i}]` : describeInput(list[i] as ImageInput, i)} ` +
+          `Expected images that resize to one size for a batch (size ${JSON.stringify(c.size)}) but ${isRawImage(list[i]) ? `inputs[${i}]` : describeInput(list[i] as ImageSource, i)} ` +
             `became ${r.width}x${r.height} and the first ${width}x${height}; preprocess them one at a time or use {height, width}`,
         );
       }
@@ -442,23 +441,15 @@ export class ImageProcessor {
   }
 }
 
-/** Decoded 8-bit pixels, interleaved (HWC), row-major: 1 = L, 2 = LA, 3 = RGB, 4 = RGBA channels. */
-export interface RawPixels {
-  data: Uint8Array;
-  width: number;
-  height: number;
-  channels: 1 | 2 | 3 | 4;
-}
-
-export function isRawPixels(x: unknown): x is RawPixels {
-  if (typeof x !== 'object' || x === null || x instanceof Uint8Array) return false;
-  const r = x as Partial<RawPixels>;
-  return r.data instanceof Uint8Array && Number.isInteger(r.width) && Number.isInteger(r.height) && [1, 2, 3, 4].includes(r.channels as number);
-}
-
 /** PIL convert('RGB') on raw pixels: gray to R = G = B, alpha dropped (not composited). */
-function rawToRgb(img: RawPixels, name: string): { data: Uint8Array; width: number; height: number } {
+function rawToRgb(img: RawImage, name: string): { data: Uint8Array; width: number; height: number } {
   const { width, height, channels, data } = img;
+  // isRawImage checks the shape only: the numbers are checked here.
+  if (!Number.isInteger(width) || !Number.isInteger(height) || ![1, 2, 3, 4].includes(channels)) {
+    throw new InvalidArgumentError(
+      `Expected integer width and height and channels 1, 2, 3 or 4 for ${name} but received ${width}x${height}x${channels}`,
+    );
+  }
   const n = width * height;
   if (width < 1 || height < 1 || data.length !== n * channels) {
     throw new InvalidArgumentError(`Expected ${n * channels} bytes for ${name} (${width}x${height}x${channels}) but received ${data.length}`);

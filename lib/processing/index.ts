@@ -1,11 +1,8 @@
 /** Preprocessing: images (sharp + Pillow-exact resize), text (byte-level BPE), caption labels. */
 export {
   ImageProcessor,
-  isRawPixels,
-  type RawPixels,
   PIL_RESAMPLE_NAMES,
   parseImageProcessorConfig,
-  type ImageInput,
   type ImageProcessorConfig,
   type ImageProcessorConfigInput,
   type ImageSize,
@@ -25,4 +22,15 @@ export {
   type TokenizerLoadOptions,
   type TruncationStrategy,
 } from './tokenizer.js';
-export { buildLabels, type BuildLabelsOptions, type LabelTokenizer, type Labels } from './labels.js';
+export { loadTokenizer } from './load-tokenizer.js';
+export { buildLabels, type BuildLabelsOptions, type Labels } from './labels.js';
+// The shared image and label-tokenizer types (lib/types.ts); RawPixels and isRawPixels are this module's old names.
+export {
+  isRawImage,
+  isRawImage as isRawPixels,
+  type ImageInput,
+  type ImageSource,
+  type LabelTokenizer,
+  type RawImage,
+  type RawImage as RawPixels,
+} from '../types.js';

@@ -9,7 +9,7 @@
  */
 import { expected, InvalidArgumentError } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import type { Tokenizer } from './tokenizer.js';
+import type { LabelTokenizer } from '../types.js';
 
 export interface BuildLabelsOptions {
   /** Maximum row length including the appended EOS. Captions longer than that are truncated. */
@@ -28,9 +28,6 @@ export interface Labels {
   /** Real tokens per row, EOS included (the first `lengths[i]` labels of row i are never padding). */
   lengths: number[];
 }
-
-/** The subset of Tokenizer that labels need. */
-export type LabelTokenizer = Pick<Tokenizer, 'encode' | 'eos_token_id'>;
 
 /** Tokenize captions into padded label rows (see the module comment for the masking rule). */
 export function buildLabels(captions: readonly string[], tokenizer: LabelTokenizer, opts: BuildLabelsOptions = {}): Labels {

@@ -17,6 +17,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer as RustTokenizer, type Decoder, type Normalizer, type PreTokenizer } from 'tokenizers';
 import { expected, FormatError, InvalidArgumentError, UnsupportedConfigError } from '../errors.js';
+import { readJsonObject } from '../json.js';
 
 export interface DecodeOptions {
   /** Drop special tokens (`<|endoftext|>`, ...). Default false. */
@@ -136,24 +137,8 @@ export function cleanUpTokenization(s: string): string {
     .replaceAll(" 're", "'re");
 }
 
-async function readJson(file: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new FormatError(`Cannot read ${file}: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('expected a JSON object');
-    return v as Record<string, unknown>;
-  } catch (err) {
-    throw new FormatError(`Cannot parse ${file}: ${(err as Error).message}`, { cause: err });
-  }
-}
-
 async function readJsonIfExists(file: string): Promise<Record<string, unknown>> {
-  return existsSync(file) ? readJson(file) : {};
+  return existsSync(file) ? readJsonObject(file) : {};
 }
 
 /** A token entry of tokenizer_config.json: a string or an AddedToken object `{content, ...}`. */
@@ -269,7 +254,7 @@ export class Tokenizer {
     let json: Record<string, unknown>;
     let files: Core['files'] = null;
     if (existsSync(tokFile)) {
-      json = await readJson(tokFile);
+      json = await readJsonObject(tokFile);
     } else if (existsSync(vocabFile) && existsSync(mergesFile)) {
       const [vocabText, mergesText] = await Promise.all([readFile(vocabFile, 'utf8'), readFile(mergesFile, 'utf8')]);
       files = { vocab: vocabText, merges: mergesText };

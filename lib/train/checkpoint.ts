@@ -5,11 +5,12 @@
  * save_total_limit keeps the best checkpoint, as transformers' _rotate_checkpoints does.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { FormatError, InvalidArgumentError } from '../errors.js';
+import { readJson } from '../json.js';
 import { native, type RawTensor } from '../native.js';
-import type { AdamWState } from './adamw.js';
+import type { AdamWState } from '../optim/adamw.js';
 
 export const CHECKPOINT_PREFIX = 'checkpoint-';
 export const TRAINER_STATE_NAME = 'trainer_state.json';
@@ -112,18 +113,9 @@ export async function writeJson(path: string, value: unknown): Promise<void> {
   await writeFile(path, JSON.stringify(value, null, 2) + '\n');
 }
 
-export async function readJsonFile<T = Record<string, unknown>>(path: string): Promise<T> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new FormatError(`Cannot read ${path}: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    return JSON.parse(text) as T;
-  } catch (err) {
-    throw new FormatError(`Cannot parse ${path}: ${(err as Error).message}`, { cause: err });
-  }
+/** readJson (lib/json.ts) under its old checkpoint name, typed as an object by default. */
+export function readJsonFile<T = Record<string, unknown>>(path: string): Promise<T> {
+  return readJson<T>(path);
 }
 
 /** optimizer.safetensors (the AdamW moments by parameter name) and optimizer.json ({step}). */

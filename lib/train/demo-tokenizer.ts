@@ -7,12 +7,16 @@
  * same tokenizer.json (synchronous, as the data loader needs).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { lowercase, Tokenizer as RustTokenizer, whitespacePreTokenizer } from 'tokenizers';
-import { expected, FormatError, InvalidArgumentError } from '../errors.js';
+import { expected, FormatError } from '../errors.js';
+import { readJsonObject } from '../json.js';
 import { Tokenizer } from '../processing/tokenizer.js';
-import type { CaptionTokenizer } from './types.js';
+import type { CaptionTokenizer } from '../types.js';
+
+/** loadTokenizer moved to lib/processing/load-tokenizer.ts (inference needs it without lib/train); re-exported here. */
+export { loadTokenizer } from '../processing/load-tokenizer.js';
 
 export const DEFAULT_EOS = '<|endoftext|>';
 export const DEFAULT_UNK = '[UNK]';
@@ -102,12 +106,7 @@ export class WordLevelTokenizer implements CaptionTokenizer {
   /** Load a folder whose tokenizer.json has a WordLevel model (as save() writes it). */
   static async fromPretrained(dir: string): Promise<WordLevelTokenizer> {
     const path = join(dir, 'tokenizer.json');
-    let json: Record<string, unknown>;
-    try {
-      json = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
-    } catch (err) {
-      throw new FormatError(`Cannot read ${path}: ${(err as Error).message}`, { cause: err });
-    }
+    const json = await readJsonObject(path);
     const model = json.model as Record<string, unknown> | undefined;
     if (!model || model.type !== 'WordLevel' || typeof model.vocab !== 'object' || model.vocab === null) {
       throw new FormatError(`${path} does not hold a WordLevel tokenizer`);
@@ -118,7 +117,7 @@ export class WordLevelTokenizer implements CaptionTokenizer {
       vocab.set(t, id);
     }
     const configPath = join(dir, 'tokenizer_config.json');
-    const config = existsSync(configPath) ? (JSON.parse(await readFile(configPath, 'utf8')) as Record<string, unknown>) : {};
+    const config = existsSync(configPath) ? await readJsonObject(configPath) : {};
     const normalizer = json.normalizer as Record<string, unknown> | null;
     const lower = normalizer !== null && normalizer !== undefined && JSON.stringify(normalizer).includes('"Lowercase"');
     const eos = typeof config.eos_token === 'string' ? config.eos_token : DEFAULT_EOS;
@@ -211,14 +210,3 @@ export class WordLevelTokenizer implements CaptionTokenizer {
   }
 }
 
-
-/**
- * Load the tokenizer of a model folder with lib/processing's Tokenizer: byte-level BPE (GPT-2) or word level
- * (as the demo saves), normalizer and pre-tokenizer run by the `tokenizers` library.
- */
-export async function loadTokenizer(dir: string): Promise<CaptionTokenizer> {
-  if (!existsSync(join(dir, 'tokenizer.json')) && !existsSync(join(dir, 'vocab.json'))) {
-    throw new InvalidArgumentError(`Expected a tokenizer (tokenizer.json, or vocab.json + merges.txt) in ${dir} but found none`);
-  }
-  return Tokenizer.fromPretrained(dir) as Promise<CaptionTokenizer>;
-}

@@ -14,6 +14,7 @@ export { TensorBoardWriter, readTensorBoardEvents, type ReadEvent } from './tens
 export { WordLevelTokenizer, loadTokenizer, type WordLevelBuildOptions } from './demo-tokenizer.js';
 export { RawImageSupport } from './raw-images.js';
 export { runDemo, DEMO_DEFAULTS, type DemoOptions, type DemoResult, type DemoSample } from './demo.js';
-export { GradScaler, type GradScalerOptions, type GradScalerState } from './grad-scaler.js';
-export { AdamW, HF_NO_DECAY, type AdamWOptions, type AdamWState } from './adamw.js';
-export type { CaptionTokenizer, CaptionImageProcessor } from './types.js';
+// lib/optim's names, re-exported here as before the move.
+export { GradScaler, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler.js';
+export { AdamW, HF_NO_DECAY, type AdamWOptions, type AdamWState } from '../optim/adamw.js';
+export type { CaptionTokenizer, CaptionImageProcessor } from '../types.js';

@@ -1,12 +1,11 @@
 /**
  * Raw-pixel support for an ImageProcessor: dataset items may carry decoded pixels ({data, width, height,
  * channels}, as the synthetic shapes set does); ImageProcessor.preprocess accepts them directly, so this
- * adapter only bridges the dataset's item type.
+ * adapter only adds the CaptionImageProcessor shape (config and save of the wrapped processor).
  */
-import type { ItemImage } from '../data/types.js';
 import type { ImageProcessor } from '../processing/image-processor.js';
-import { Tensor } from '../tensor.js';
-import type { CaptionImageProcessor } from './types.js';
+import type { Tensor } from '../tensor.js';
+import type { CaptionImageProcessor, ImageInput } from '../types.js';
 
 export class RawImageSupport implements CaptionImageProcessor {
   constructor(readonly processor: ImageProcessor) {}
@@ -19,8 +18,8 @@ export class RawImageSupport implements CaptionImageProcessor {
     await this.processor.save(dir);
   }
 
-  /** ImageProcessor takes raw pixels itself; this wrapper only adapts the dataset item type. */
-  async preprocess(inputs: ItemImage | ItemImage[]): Promise<Tensor> {
-    return this.processor.preprocess(inputs as Parameters<ImageProcessor['preprocess']>[0]);
+  /** ImageProcessor takes raw pixels itself: this wrapper passes every input through. */
+  async preprocess(inputs: ImageInput | readonly ImageInput[]): Promise<Tensor> {
+    return this.processor.preprocess(inputs);
   }
 }

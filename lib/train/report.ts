@@ -5,7 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import sharp from 'sharp';
-import { isRawImage, type ItemImage as ImageInput } from '../data/types.js';
+import { isRawImage, type ImageInput } from '../types.js';
 import type { LogEntry } from './callbacks.js';
 
 export interface ReportSample {
@@ -103,7 +103,7 @@ export async function imageDataUri(input: ImageInput, size = 128): Promise<strin
   try {
     const img = isRawImage(input)
       ? sharp(Buffer.from(input.data.buffer, input.data.byteOffset, input.data.byteLength), { raw: { width: input.width, height: input.height, channels: input.channels } })
-      : sharp(input as string | Buffer);
+      : sharp(input);
     const meta = isRawImage(input) ? { width: input.width, height: input.height } : await img.metadata();
     const small = Math.max(meta.width ?? size, meta.height ?? size) < size;
     const png = await img.resize(size, size, { fit: 'inside', kernel: small ? 'nearest' : 'lanczos3' }).png().toBuffer();

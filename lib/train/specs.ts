@@ -20,7 +20,7 @@ import { ImageProcessor } from '../processing/image-processor.js';
 import { loadTokenizer, WordLevelTokenizer } from './demo-tokenizer.js';
 import { nearestName } from './training-args.js';
 import { RawImageSupport } from './raw-images.js';
-import type { CaptionTokenizer } from './types.js';
+import type { CaptionTokenizer } from '../types.js';
 
 export type DatasetType = 'coco' | 'karpathy' | 'jsonl' | 'csv' | 'folder' | 'parquet' | 'synthetic';
 const TYPES: readonly DatasetType[] = ['coco', 'karpathy', 'jsonl', 'csv', 'folder', 'parquet', 'synthetic'];

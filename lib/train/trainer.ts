@@ -25,8 +25,8 @@ import type { DataItem } from '../data/types.js';
 import { scoreCaptions } from '../metrics/score.js';
 import { checkAutocast, type VisionEncoderDecoder } from '../models/vision-encoder-decoder.js';
 import type { GenerateOptions } from '../models/generation.js';
-import { AdamW, HF_NO_DECAY } from './adamw.js';
-import { GradScaler, type GradScalerOptions, type GradScalerState } from './grad-scaler.js';
+import { AdamW, HF_NO_DECAY } from '../optim/adamw.js';
+import { GradScaler, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler.js';
 import {
   CallbackHandler, DefaultFlowCallback, metricKey, setStateIntervals, TrainerControl, TrainerState,
   type CallbackEvent, type CallbackExtras, type LogEntry, type TrainerCallback,
@@ -40,7 +40,7 @@ import { imageDataUri, writeReport, type ReportSample } from './report.js';
 import { LearningRateSchedule, warmupSteps } from './schedules.js';
 import { TensorBoardWriter, tensorboardTag } from './tensorboard.js';
 import { resolveTrainingArguments, type TrainingArguments, type TrainingArgumentsInput } from './training-args.js';
-import { tokenizerIdCount, type CaptionImageProcessor, type CaptionTokenizer } from './types.js';
+import { tokenizerIdCount, type CaptionImageProcessor, type CaptionTokenizer } from '../types.js';
 
 /** What compute_metrics receives (HF's EvalPrediction, with decoded captions since labels are text here). */
 export interface EvalPrediction {

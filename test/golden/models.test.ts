@@ -7,7 +7,7 @@ import { describeWithFixtures } from '../helpers/fixtures.js';
 import { native, type RawTensor } from '../../lib/native.js';
 import { Tensor } from '../../lib/tensor.js';
 import { VisionEncoderDecoder, fromRaw } from '../../lib/models/vision-encoder-decoder.js';
-import { AdamW } from '../../lib/train/adamw.js';
+import { AdamW } from '../../lib/optim/adamw.js';
 
 type Cases = Record<string, RawTensor>;
 

@@ -1,7 +1,7 @@
 /** Typed readers for the metrics fixtures (../shared/fixtures/metrics). */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BleuResult } from '../../lib/metrics/hf.js';
+import type { BleuResult } from '../../lib/metrics/evaluate.js';
 import type { MeteorAlignment } from '../../lib/metrics/meteor.js';
 
 export type CocoKey = 'Bleu_1' | 'Bleu_2' | 'Bleu_3' | 'Bleu_4' | 'ROUGE_L' | 'CIDEr';

@@ -1,14 +1,15 @@
 /**
  * Mixed precision on CPU: bf16 autocast in the train step, and the loss-scaling machinery of fp16
  * (GradScaler, skipped steps, the schedule that does not advance on them, scaler.json on resume), exercised
- * with float32 losses since float16 autocast needs CUDA.
+ * with float32 losses since float16 autocast needs CUDA. GradScaler's own semantics: test/optim/grad-scaler.test.ts.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../lib/errors.js';
-import { AdamW } from '../../lib/train/adamw.js';
-import { GradScaler } from '../../lib/train/grad-scaler.js';
+import type { Tensor } from '../../lib/tensor.js';
+import { AdamW } from '../../lib/optim/adamw.js';
+import { GradScaler } from '../../lib/optim/grad-scaler.js';
 import { Trainer } from '../../lib/train/trainer.js';
 import { lineSink, lossRecorder, outDirs, tinySetup } from './helpers.js';
 
@@ -30,42 +31,6 @@ function maxAbsDiff(a: Record<string, Tensor>, b: Record<string, Tensor>): numbe
   }
   return m;
 }
-
-describe('GradScaler (torch.amp.GradScaler semantics)', () => {
-  it('has torch defaults, backs off on overflow and grows after growth_interval clean steps', () => {
-    const d = new GradScaler();
-    expect(d.state_dict()).toEqual({ scale: 65536, growth_factor: 2, backoff_factor: 0.5, growth_interval: 2000, _growth_tracker: 0 });
-    const s = new GradScaler({ init_scale: 4, growth_interval: 2 });
-    s.update(false);
-    expect([s.scale, s.growth_tracker]).toEqual([4, 1]);
-    s.update(false);
-    expect([s.scale, s.growth_tracker]).toEqual([8, 0]);
-    s.update(false);
-    s.update(true); // an overflow resets the run of clean steps
-    expect([s.scale, s.growth_tracker, s.skipped_steps]).toEqual([4, 0, 1]);
-    s.update(false);
-    expect([s.scale, s.growth_tracker]).toEqual([4, 1]);
-  });
-
-  it('never grows past float32 range and round-trips its state', () => {
-    const s = new GradScaler({ init_scale: 2 ** 127, growth_interval: 1 });
-    s.update(false);
-    expect(s.scale).toBe(2 ** 127); // 2**128 is inf in float32: torch keeps the old scale
-    s.update(true);
-    const t = new GradScaler({ init_scale: 1, growth_interval: 1 });
-    t.load_state_dict(s.state_dict());
-    expect(t.state_dict()).toEqual({ ...s.state_dict(), growth_interval: 1 });
-    expect(() => t.load_state_dict({ scale: Number.NaN })).toThrow(/scaler.json has no valid scale.*delete the file/);
-  });
-
-  it('rejects invalid options by name', () => {
-    expect(() => new GradScaler({ init_scale: 0 })).toThrow(/init_scale must be a positive/);
-    expect(() => new GradScaler({ init_scale: 2 ** 130 })).toThrow(/within float32 range/);
-    expect(() => new GradScaler({ growth_factor: 1 })).toThrow(/growth_factor must be > 1/);
-    expect(() => new GradScaler({ backoff_factor: 1 })).toThrow(/backoff_factor must be in \(0, 1\)/);
-    expect(() => new GradScaler({ growth_interval: 1.5 })).toThrow(/growth_interval must be a positive integer/);
-  });
-});
 
 describe('native train step: loss scaling', () => {
   it('a power-of-two loss scale gives bit-identical weights (scaling and unscaling are exact)', async () => {

@@ -7,7 +7,8 @@ import { expected, FormatError } from '../../errors.js';
 import { Dataset, ManifestNode } from '../dataset.js';
 import { toCaptionList } from '../text.js';
 import type { DataItem } from '../types.js';
-import { optionsObject, pathOption, readJson, resolveImage } from './common.js';
+import { readJson } from '../../json.js';
+import { optionsObject, pathOption, resolveImage } from './common.js';
 
 export interface CocoOptions {
   /** captions_*.json: {images: [{id, file_name}], annotations: [{image_id, caption}]}. */

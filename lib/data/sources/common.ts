@@ -16,16 +16,6 @@ export async function readText(file: string, what: string): Promise<string> {
   return decodeUtf8(bytes);
 }
 
-/** Read and parse a JSON file, naming the file on failure. */
-export async function readJson(file: string, what: string): Promise<unknown> {
-  const text = await readText(file, what);
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new FormatError(`Expected valid JSON in ${what} ${file} but it does not parse: ${(err as Error).message}`, { cause: err });
-  }
-}
-
 /** A path option: a non-empty string. */
 export function pathOption(value: unknown, name: string): string {
   if (typeof value !== 'string' || value.length === 0) expected('a path string', name, value);
