@@ -3,10 +3,11 @@
  * that runs off the event loop; calls on one model are serialized by the addon.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError, InvalidArgumentError, TorchCaptionError } from '../errors.js';
 import { native, type NativeLoadReport, type NativeModelHandle, type NativeOptimizerHandle, type RawTensor } from '../native.js';
+import { readJson } from '../json.js';
 import { Tensor } from '../tensor.js';
 import { composeConfig, nativeModelConfig, normalizeConfig, specialTokens, type VisionEncoderDecoderConfig } from './config.js';
 import { resolveModelDir, SAFETENSORS_INDEX, weightFiles } from './hub.js';
@@ -63,13 +64,6 @@ function toRawInputs(inputs: ForwardInputs): Record<string, RawTensor> {
   return out;
 }
 
-async function readJson(path: string): Promise<unknown> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8'));
-  } catch (err) {
-    throw new FormatError(`Cannot read ${path}: ${(err as Error).message}`, { cause: err });
-  }
-}
 
 function weightsOf(dir: string): string[] {
   const files = weightFiles(dir);
@@ -148,9 +142,9 @@ export class VisionEncoderDecoder {
   /** Load a Hugging Face vision-encoder-decoder folder (config.json + model.safetensors) or hub id. */
   static async fromPretrained(ref: string, opts: LoadOptions = {}): Promise<VisionEncoderDecoder> {
     const dir = await resolveModelDir(ref, { revision: opts.revision });
-    const cfg = normalizeConfig(await readJson(join(dir, 'config.json')));
+    const cfg = normalizeConfig(await readJson(join(dir, 'config.json'), 'model config'));
     const genPath = join(dir, 'generation_config.json');
-    const gen = existsSync(genPath) ? (await readJson(genPath)) as Record<string, unknown> : undefined;
+    const gen = existsSync(genPath) ? await readJson<Record<string, unknown>>(genPath, 'generation config') : undefined;
     const handle = await buildNative(cfg, 0, 'cpu');
     const model = new VisionEncoderDecoder(cfg, handle, generationDefaults(cfg, gen));
     const report = await loadWeightFiles(handle, weightsOf(dir));
@@ -167,8 +161,8 @@ export class VisionEncoderDecoder {
   static async fromEncoderDecoderPretrained(encoderRef: string, decoderRef: string, opts: LoadOptions & { seed?: number } = {}): Promise<VisionEncoderDecoder> {
     const encDir = await resolveModelDir(encoderRef);
     const decDir = await resolveModelDir(decoderRef);
-    const encCfg = (await readJson(join(encDir, 'config.json'))) as Record<string, unknown>;
-    const decCfg = (await readJson(join(decDir, 'config.json'))) as Record<string, unknown>;
+    const encCfg = await readJson<Record<string, unknown>>(join(encDir, 'config.json'), 'encoder config');
+    const decCfg = await readJson<Record<string, unknown>>(join(decDir, 'config.json'), 'decoder config');
     const cfg = composeConfig(encCfg, decCfg);
     const handle = await buildNative(cfg, opts.seed ?? 0, 'cpu');
     const model = new VisionEncoderDecoder(cfg, handle, generationDefaults(cfg, undefined));

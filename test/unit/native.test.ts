@@ -4,7 +4,7 @@ import { native, loadAddon } from '../../lib/native.js';
 import { FormatError, InvalidArgumentError, NativeError } from '../../lib/errors.js';
 import { VisionEncoderDecoder } from '../../lib/models/vision-encoder-decoder.js';
 import { tinyConfig } from '../../lib/models/config.js';
-import { AdamW } from '../../lib/train/adamw.js';
+import { AdamW } from '../../lib/optim/adamw.js';
 import { Tensor } from '../../lib/tensor.js';
 
 /** Resolves after `ms` of event-loop time; how late it fired says whether the loop was blocked. */
