@@ -1,4 +1,5 @@
-// Model sizes of DESIGN.md's performance table.
+// Model sizes of the README's performance table (tiny: test-sized; small: ViT-Tiny/16 + a 6-layer GPT-2;
+// base: ViT-Small/16 + a 6-layer GPT-2 of full width).
 import { composeConfig } from '../dist/lib/models/config.js';
 
 export function benchConfig(size) {

@@ -5,7 +5,7 @@
 //
 //   node bench/preprocess.mjs [--seconds 3] [--images 32] [--captions 100000] [--json]
 //
-// Bar (DESIGN.md, per core): PIL 210 images/s; ours exact >= 280, fast >= 840.
+// Targets (per core): PIL 210 images/s; ours exact >= 280, fast >= 840.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,5 +1,5 @@
 // Training throughput (samples/s) with one native call per step (forward, backward, clip, AdamW), batch 8,
-// 24-token captions, for the tiny / small / base sizes of DESIGN.md (median step after two warm-up steps).
+// 24-token captions, for the tiny / small / base sizes of bench/models.mjs (median step after two warm-up steps).
 // TRAIN_SIZES=tiny,small to choose.
 import { VisionEncoderDecoder } from '../dist/lib/models/vision-encoder-decoder.js';
 import { AdamW } from '../dist/lib/optim/adamw.js';

@@ -174,7 +174,39 @@ export interface NativeTesting {
   addTensors(a: RawTensor, b: RawTensor): Promise<RawTensor>;
 }
 
-export interface NativeAddon {
+/** Options of one preprocessRgb call (copied into a C++ struct before the job starts). */
+export interface NativePreprocessOptions {
+  outWidth: number;
+  outHeight: number;
+  /** PIL filter number 0..5. */
+  filter: number;
+  doRescale: boolean;
+  rescaleFactor: number;
+  doNormalize: boolean;
+  mean: readonly [number, number, number];
+  std: readonly [number, number, number];
+}
+
+export interface NativeProcessing {
+  /**
+   * Interleaved RGB uint8 [height, width, 3] -> planar float32 [3, outHeight, outWidth], written into `out` at
+   * `outOffset` (in elements) when given, else into a new array. Resolves with the array written.
+   */
+  preprocessRgb(
+    rgb: Uint8Array,
+    width: number,
+    height: number,
+    opts: NativePreprocessOptions,
+    out?: Float32Array,
+    outOffset?: number,
+  ): Promise<Float32Array>;
+  /** Pillow-exact resize alone: interleaved RGB uint8 out. */
+  resampleRgb(rgb: Uint8Array, width: number, height: number, outWidth: number, outHeight: number, filter: number): Promise<Uint8Array>;
+  /** The same resize through the plain scalar loops (test reference for the vectorized path). */
+  resampleRgbReference(rgb: Uint8Array, width: number, height: number, outWidth: number, outHeight: number, filter: number): Promise<Uint8Array>;
+}
+
+export interface NativeAddon extends NativeProcessing {
   /** Whether the caching CPU allocator is installed (libtorch 1.x, unless TORCH_CAPTION_MALLOC=default). */
   cachingAllocator: boolean;
   buildInfo(): NativeBuildInfo;

@@ -71,10 +71,9 @@ export interface PreprocessOptions {
   resizer?: Resizer;
   /**
    * As in Hugging Face's `processor(images, resample=...)`: a PIL filter number (0 NEAREST, 1 LANCZOS,
-   * 2 BILINEAR, 3 BICUBIC, 4 BOX, 5 HAMMING) used instead of the config's. The strings 'exact' and 'fast'
-   * are still accepted here as the old spelling of `resizer`.
+   * 2 BILINEAR, 3 BICUBIC, 4 BOX, 5 HAMMING) used instead of the config's.
    */
-  resample?: PilResample | Resizer;
+  resample?: PilResample;
   /** Apply EXIF orientation before resizing. Default false (PIL and Hugging Face ignore it). */
   autoOrient?: boolean;
   /** Refuse images with more pixels than this; false for no limit. Default 268402689 (sharp's default). */
@@ -210,12 +209,10 @@ function resolveOptions(base: ResolvedOptions, opts: PreprocessOptions | undefin
     if (opts.resizer !== 'exact' && opts.resizer !== 'fast') expected("'exact' or 'fast'", `${name}.resizer`, opts.resizer);
     out.resizer = opts.resizer;
   }
-  const r = opts.resample;
+  const r: unknown = opts.resample;
   if (r === 'exact' || r === 'fast') {
-    if (opts.resizer !== undefined && opts.resizer !== r) {
-      throw new InvalidArgumentError(`${name}.resample is '${r}' (the old spelling of resizer) but ${name}.resizer is '${opts.resizer}'; keep resizer`);
-    }
-    out.resizer = r;
+    // An unreleased spelling: say where the choice went instead of accepting it.
+    throw new InvalidArgumentError(`${name}.resample is '${r}': that is the old spelling of resizer, which takes it now; pass resizer: '${r}' (keep resizer for the implementation, resample for a PIL filter)`);
   } else if (r !== undefined) {
     if (typeof r !== 'number' || !Number.isInteger(r) || r < 0 || r > 5) {
       expected("a PIL resampling filter 0..5 (0 NEAREST, 1 LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX, 5 HAMMING), or resizer 'exact' | 'fast'", `${name}.resample`, r);

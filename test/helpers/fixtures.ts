@@ -46,7 +46,7 @@ export function describeWithFixtures(name: string, fn: (dir: string) => void): v
     announced = true;
     console.warn(`[fixtures] ${where} not found: golden tests skipped (set TORCH_CAPTION_FIXTURES to run them)`);
   }
-  // Deliberate skip (DESIGN.md): outside CI a machine without ../shared/fixtures runs everything else and
+  // Deliberate skip: outside CI a machine without ../shared/fixtures runs everything else and
   // says once, above, that the golden suites were skipped; under CI=true the branch above fails instead.
   describe.skip(name, () => {
     it('golden fixtures', () => {});
