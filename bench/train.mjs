@@ -17,7 +17,7 @@ for (const size of sizes) {
   const batch = 8;
   const px = randomPixels(Tensor, batch, cfg.encoder.image_size);
   const labels = Tensor.from(BigInt64Array.from({ length: batch * 24 }, (_, i) => BigInt((i * 7919) % 50000)), [batch, 24]);
-  const mb = [{ pixel_values: { dtype: 'float32', shape: [...px.shape], data: px.data }, labels: { dtype: 'int64', shape: [batch, 24], data: labels.data } }];
+  const mb = [{ pixel_values: px, labels }];
   // TRAIN_AUTOCAST=bfloat16 measures the bf16 autocast step (on CPU it is fast only with bfloat16 instructions).
   const autocast = process.env.TRAIN_AUTOCAST ?? '';
   const step = () => model.trainStep(mb, { optimizer: opt, max_grad_norm: 1.0, learning_rate: 1e-4, autocast });
