@@ -53,6 +53,7 @@ export interface NativeSwinConfig {
 }
 
 export interface NativeGPT2Config {
+  model_type: 'gpt2';
   vocab_size: number; n_positions: number; n_embd: number; n_layer: number; n_head: number;
   /** Resolved: config.json's null is 4 * n_embd. */
   n_inner: number;

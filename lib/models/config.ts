@@ -259,7 +259,7 @@ export function nativeModelConfig(c: VisionEncoderDecoderConfig): NativeModelCon
   return {
     encoder,
     decoder: {
-      vocab_size: d.vocab_size, n_positions: d.n_positions, n_embd: d.n_embd, n_layer: d.n_layer, n_head: d.n_head,
+      model_type: 'gpt2', vocab_size: d.vocab_size, n_positions: d.n_positions, n_embd: d.n_embd, n_layer: d.n_layer, n_head: d.n_head,
       n_inner: d.n_inner ?? 4 * d.n_embd, // GPT2MLP: inner_dim = n_inner if not None else 4 * hidden_size
       layer_norm_epsilon: d.layer_norm_epsilon, resid_pdrop: d.resid_pdrop, embd_pdrop: d.embd_pdrop, attn_pdrop: d.attn_pdrop,
       initializer_range: d.initializer_range, activation_function: d.activation_function, add_cross_attention: d.add_cross_attention,

@@ -23,73 +23,26 @@ namespace {
 
 // ---- the typed objects of lib/native.ts, read with no fallbacks (TypeScript filled every field) ----
 
-ViTConfig parse_vit(const Napi::Object& o) {
-  ViTConfig v;
-  v.hidden_size = req_int(o, "hidden_size");
-  v.num_hidden_layers = req_int(o, "num_hidden_layers");
-  v.num_attention_heads = req_int(o, "num_attention_heads");
-  v.intermediate_size = req_int(o, "intermediate_size");
-  v.image_size = req_int(o, "image_size");
-  v.patch_size = req_int(o, "patch_size");
-  v.num_channels = req_int(o, "num_channels");
-  v.layer_norm_eps = req_number(o, "layer_norm_eps");
-  v.hidden_dropout_prob = req_number(o, "hidden_dropout_prob");
-  v.attention_probs_dropout_prob = req_number(o, "attention_probs_dropout_prob");
-  v.initializer_range = req_number(o, "initializer_range");
-  v.qkv_bias = req_bool(o, "qkv_bias");
-  v.hidden_act = req_string(o, "hidden_act");
-  return v;
-}
+// A config object of lib/native.ts, read by the architectures (models/config_source.h).
+class NapiConfig : public ConfigSource {
+ public:
+  explicit NapiConfig(Napi::Object o) : o_(o) {}
+  int64_t integer(const char* key) const override { return req_int(o_, key); }
+  double number(const char* key) const override { return req_number(o_, key); }
+  bool boolean(const char* key) const override { return req_bool(o_, key); }
+  std::string string(const char* key) const override { return req_string(o_, key); }
+  std::vector<int64_t> integers(const char* key) const override { return req_int_list(o_, key); }
+  bool has(const char* key) const override { return o_.Has(key) && !o_.Get(key).IsUndefined(); }
 
-SwinConfig parse_swin(const Napi::Object& o) {
-  SwinConfig s;
-  s.image_size = req_int(o, "image_size");
-  s.patch_size = req_int(o, "patch_size");
-  s.num_channels = req_int(o, "num_channels");
-  s.embed_dim = req_int(o, "embed_dim");
-  s.window_size = req_int(o, "window_size");
-  s.depths = req_int_list(o, "depths");
-  s.num_heads = req_int_list(o, "num_heads");
-  s.mlp_ratio = req_number(o, "mlp_ratio");
-  s.layer_norm_eps = req_number(o, "layer_norm_eps");
-  s.hidden_dropout_prob = req_number(o, "hidden_dropout_prob");
-  s.attention_probs_dropout_prob = req_number(o, "attention_probs_dropout_prob");
-  s.drop_path_rate = req_number(o, "drop_path_rate");
-  s.initializer_range = req_number(o, "initializer_range");
-  s.qkv_bias = req_bool(o, "qkv_bias");
-  s.hidden_act = req_string(o, "hidden_act");
-  return s;
-}
+ private:
+  Napi::Object o_;
+};
 
-GPT2Config parse_gpt2(const Napi::Object& o) {
-  GPT2Config g;
-  g.vocab_size = req_int(o, "vocab_size");
-  g.n_positions = req_int(o, "n_positions");
-  g.n_embd = req_int(o, "n_embd");
-  g.n_layer = req_int(o, "n_layer");
-  g.n_head = req_int(o, "n_head");
-  g.n_inner = req_int(o, "n_inner");
-  g.layer_norm_epsilon = req_number(o, "layer_norm_epsilon");
-  g.resid_pdrop = req_number(o, "resid_pdrop");
-  g.embd_pdrop = req_number(o, "embd_pdrop");
-  g.attn_pdrop = req_number(o, "attn_pdrop");
-  g.initializer_range = req_number(o, "initializer_range");
-  g.activation_function = req_string(o, "activation_function");
-  g.add_cross_attention = req_bool(o, "add_cross_attention");
-  g.scale_attn_weights = req_bool(o, "scale_attn_weights");
-  g.scale_attn_by_inverse_layer_idx = req_bool(o, "scale_attn_by_inverse_layer_idx");
-  g.tie_word_embeddings = req_bool(o, "tie_word_embeddings");
-  return g;
-}
-
-// NativeModelConfig
+// NativeModelConfig: the architectures by model_type (models/registry.h), then the special tokens.
 EncoderDecoderConfig parse_config(const Napi::Object& cfg) {
   EncoderDecoderConfig c;
-  auto enc = req_object(cfg, "encoder");
-  c.encoder_type = req_string(enc, "model_type");
-  if (c.encoder_type == "vit") c.vit = parse_vit(enc);
-  else c.swin = parse_swin(enc);
-  c.gpt2 = parse_gpt2(req_object(cfg, "decoder"));
+  c.encoder = encoder_factory(NapiConfig(req_object(cfg, "encoder")));
+  c.decoder = decoder_factory(NapiConfig(req_object(cfg, "decoder")));
   c.decoder_start_token_id = req_int_or_null(cfg, "decoder_start_token_id").value_or(-1);
   c.pad_token_id = req_int_or_null(cfg, "pad_token_id").value_or(-1);
   c.eos_token_id = req_int_or_null(cfg, "eos_token_id").value_or(-1);
@@ -292,7 +245,11 @@ class AdamWWrap : public Napi::ObjectWrap<AdamWWrap> {
 // The constructor only copies the config (no torch work): build() creates the modules on a worker.
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
   s_ = std::make_shared<ModelState>();
-  s_->config = parse_config(arg_object(info, 0, "the Model config"));
+  try {
+    s_->config = parse_config(arg_object(info, 0, "the Model config"));
+  } catch (const ArgumentError& e) {
+    throw_argument_error(info.Env(), e.what());
+  }
 }
 
 // build({seed, device}): modules, Hugging Face style init, eval mode, device.
@@ -499,7 +456,7 @@ Napi::Value ModelWrap::LoadStateDict(const Napi::CallbackInfo& info) {
   NamedTensors source = named_from_js(arg_object(info, 0, "loadStateDict"), "loadStateDict");
   auto s = s_;
   return job(info.Env(), [=]() -> Finisher {
-    auto report = load_state(*s->module(), source, s->config.gpt2.tie_word_embeddings);
+    auto report = load_state(*s->module(), source, [&](const std::string& n) { return s->model->ignored_on_load(n); });
     return [report](Napi::Env env) -> Napi::Value { return report_to_js(env, report); };
   }, {info[0]});
 }
@@ -516,7 +473,7 @@ Napi::Value ModelWrap::LoadWeights(const Napi::CallbackInfo& info) {
       SafetensorsFile file(path);
       for (const auto& e : file.header().tensors) source.emplace_back(e.name, file.tensor(e));
     }
-    auto report = load_state(*s->module(), source, s->config.gpt2.tie_word_embeddings);
+    auto report = load_state(*s->module(), source, [&](const std::string& n) { return s->model->ignored_on_load(n); });
     return [report](Napi::Env env) -> Napi::Value { return report_to_js(env, report); };
   });
 }
@@ -566,9 +523,6 @@ Napi::Value ModelWrap::SetSpecialTokens(const Napi::CallbackInfo& info) {
   const int64_t eos = req_int_or_null(o, "eos_token_id").value_or(-1);
   auto s = s_;
   return job(info.Env(), [=]() -> Finisher {
-    s->config.decoder_start_token_id = start;
-    s->config.pad_token_id = pad;
-    s->config.eos_token_id = eos;
     s->module()->set_special_tokens(start, pad, eos);
     return finish_undefined();
   });

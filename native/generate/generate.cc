@@ -279,7 +279,7 @@ GenerateResult generate(VisionEncoderDecoder& model, const torch::Tensor& pixel_
   // a decoding loop); nothing created here is ever used for training.
   c10::InferenceMode inference;
   const int64_t B = pixel_values.size(0);
-  auto device = model->decoder->wte_weight().device();
+  auto device = model->decoder->any_parameter().device();
   auto enc = model->project(model->encode(pixel_values.to(device)));
   // One encoder pass and one cross-attention key/value projection per image; only then are the rows
   // repeated for beams / returned samples.

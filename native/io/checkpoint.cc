@@ -32,18 +32,6 @@ torch::ScalarType scalar_type_of(const std::string& dtype) {
   return m.at(dtype);
 }
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-bool ignored_on_load(const std::string& name, bool tied_lm_head) {
-  if (tied_lm_head && name == "decoder.lm_head.weight") return true;
-  // GPT-2's causal mask buffers, stored by older transformers versions.
-  return name.find("decoder.transformer.h.") == 0 &&
-         (ends_with(name, ".attn.bias") || ends_with(name, ".attn.masked_bias") ||
-          ends_with(name, ".crossattention.bias") || ends_with(name, ".crossattention.masked_bias"));
-}
-
 std::string shape_str(at::IntArrayRef s) {
   std::string out = "[";
   for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
@@ -52,21 +40,21 @@ std::string shape_str(at::IntArrayRef s) {
 
 }  // namespace
 
-LoadReport load_state(torch::nn::Module& m, const NamedTensors& source, bool tied_lm_head) {
+LoadReport load_state(torch::nn::Module& m, const NamedTensors& source, const std::function<bool(const std::string&)>& ignored) {
   torch::NoGradGuard no_grad;
   std::unordered_map<std::string, torch::Tensor> own;
   for (auto& [name, t] : module_state(m)) own.emplace(name, t);
   LoadReport report;
   std::set<std::string> loaded;
   for (const auto& [name, src] : source) {
-    if (ignored_on_load(name, tied_lm_head)) continue;
+    if (ignored(name)) continue;
     auto it = own.find(name);
     if (it == own.end()) {
       report.unexpected.push_back(name);
       continue;
     }
     if (it->second.sizes() != src.sizes())
-      throw std::invalid_argument("shape mismatch for " + name + ": the model has " + shape_str(it->second.sizes()) +
+      throw ArgumentError("shape mismatch for " + name + ": the model has " + shape_str(it->second.sizes()) +
                                   " but the checkpoint has " + shape_str(src.sizes()) + "; does config.json match the weights?");
     it->second.copy_(src);
     loaded.insert(name);

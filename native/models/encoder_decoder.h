@@ -1,16 +1,24 @@
-// VisionEncoderDecoder: image encoder (ViT or Swin), optional enc_to_dec_proj when the widths differ,
-// GPT-2 decoder with cross-attention. Parameter names are the HF checkpoint keys: encoder.*, enc_to_dec_proj.*,
-// decoder.*.
+// VisionEncoderDecoder: any registered vision encoder, an enc_to_dec_proj when the widths differ, any
+// registered text decoder with cross-attention. Parameter names are the HF checkpoint keys: encoder.*,
+// enc_to_dec_proj.*, decoder.*.
 #pragma once
 #include <torch/torch.h>
+
+#include <memory>
 #include <set>
 #include <string>
-#include "models/config.h"
-#include "models/gpt2.h"
-#include "models/swin.h"
-#include "models/vit.h"
+
+#include "models/parts.h"
+#include "models/registry.h"
 
 namespace tc {
+
+struct EncoderDecoderConfig {
+  EncoderFactory encoder;
+  DecoderFactory decoder;
+  // -1: not set (config.json's null)
+  int64_t decoder_start_token_id = -1, pad_token_id = -1, eos_token_id = -1;
+};
 
 struct Seq2SeqOutput {
   torch::Tensor logits;                    // [B, T, vocab]
@@ -32,22 +40,23 @@ class VisionEncoderDecoderImpl : public torch::nn::Module {
                         const torch::Tensor& decoder_input_ids, double label_smoothing = 0.0);
   torch::Tensor shift_right(const torch::Tensor& labels) const;
 
-  // Hugging Face style initialisation: normal(0, initializer_range) for weights and embeddings, zero
-  // biases, LayerNorm 1/0, GPT-2's scaled c_proj init. With `only`, just those parameter names.
+  // Hugging Face style initialisation, each part by its own rules (parts.h), drawing from one generator in
+  // parameter order. With `only`, just those parameter names.
   void init_weights(uint64_t seed, const std::set<std::string>* only = nullptr);
+  // Checkpoint entries (full names) that Hugging Face ignores on load.
+  bool ignored_on_load(const std::string& name) const;
 
-  const EncoderDecoderConfig& config() const { return c_; }
   void set_special_tokens(int64_t decoder_start, int64_t pad, int64_t eos) {
-    c_.decoder_start_token_id = decoder_start;
-    c_.pad_token_id = pad;
-    c_.eos_token_id = eos;
+    decoder_start_token_id_ = decoder_start;
+    pad_token_id_ = pad;
+    eos_token_id_ = eos;
   }
-  GPT2LMHeadModel decoder{nullptr};
+
+  std::shared_ptr<VisionEncoderImpl> encoder;
+  std::shared_ptr<TextDecoderImpl> decoder;
 
  private:
-  EncoderDecoderConfig c_;
-  ViTModel vit{nullptr};
-  SwinModel swin{nullptr};
+  int64_t decoder_start_token_id_, pad_token_id_, eos_token_id_;
   torch::nn::Linear enc_to_dec_proj{nullptr};
 };
 TORCH_MODULE(VisionEncoderDecoder);

@@ -5,6 +5,45 @@
 namespace tc {
 namespace nn = torch::nn;
 
+GPT2Config GPT2Config::from(const ConfigSource& s) {
+  GPT2Config g;
+  g.vocab_size = s.integer("vocab_size");
+  g.n_positions = s.integer("n_positions");
+  g.n_embd = s.integer("n_embd");
+  g.n_layer = s.integer("n_layer");
+  g.n_head = s.integer("n_head");
+  g.n_inner = s.integer("n_inner");
+  g.layer_norm_epsilon = s.number("layer_norm_epsilon");
+  g.resid_pdrop = s.number("resid_pdrop");
+  g.embd_pdrop = s.number("embd_pdrop");
+  g.attn_pdrop = s.number("attn_pdrop");
+  g.initializer_range = s.number("initializer_range");
+  g.activation_function = s.string("activation_function");
+  g.add_cross_attention = s.boolean("add_cross_attention");
+  g.scale_attn_weights = s.boolean("scale_attn_weights");
+  g.scale_attn_by_inverse_layer_idx = s.boolean("scale_attn_by_inverse_layer_idx");
+  g.tie_word_embeddings = s.boolean("tie_word_embeddings");
+  return g;
+}
+
+namespace {
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+}  // namespace
+
+void GPT2LMHeadModelImpl::init_parameter(const std::string& name, torch::Tensor& cpu, at::Generator& gen) const {
+  if (!ends_with(name, "c_proj.weight")) return hf_default_init(name, cpu, c_.initializer_range, gen);
+  cpu.normal_(0.0, c_.initializer_range / std::sqrt(2.0 * c_.n_layer), gen);
+}
+
+bool GPT2LMHeadModelImpl::ignored_on_load(const std::string& name) const {
+  if (c_.tie_word_embeddings && name == "lm_head.weight") return true;
+  return name.rfind("transformer.h.", 0) == 0 &&
+         (ends_with(name, ".attn.bias") || ends_with(name, ".attn.masked_bias") || ends_with(name, ".crossattention.bias") ||
+          ends_with(name, ".crossattention.masked_bias"));
+}
+
 GPT2AttentionImpl::GPT2AttentionImpl(const GPT2Config& c, int64_t layer_idx, bool is_cross)
     : c_(c), layer_idx_(layer_idx), is_cross_(is_cross) {
   const int64_t e = c.n_embd;

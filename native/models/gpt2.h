@@ -5,18 +5,24 @@
 #pragma once
 #include <torch/torch.h>
 #include <vector>
-#include "models/config.h"
+#include "models/config_source.h"
+#include "models/parts.h"
 #include "models/layers.h"
 
 namespace tc {
 
-// Per-layer decoding state: self-attention keys/values of the tokens so far, and the cross-attention
-// keys/values of the image features, computed once per image rather than at every step.
-struct LayerCache {
-  torch::Tensor k, v;              // [B, heads, T_past, d]
-  torch::Tensor cross_k, cross_v;  // [B, heads, S, d]
+// Config fields are the Hugging Face config.json keys, with no defaults of their own (the JS layer fills them).
+struct GPT2Config {
+  int64_t vocab_size{}, n_positions{}, n_embd{}, n_layer{}, n_head{};
+  int64_t n_inner{};  // resolved by the JS layer (config.json's null means 4 * n_embd)
+  double initializer_range{}, layer_norm_epsilon{}, resid_pdrop{}, embd_pdrop{}, attn_pdrop{};
+  std::string activation_function;
+  bool add_cross_attention{}, scale_attn_weights{}, scale_attn_by_inverse_layer_idx{}, tie_word_embeddings{};
+  int64_t inner() const { return n_inner; }
+
+  // Every field, from the complete config the JS layer built (lib/models/config.ts has the defaults).
+  static GPT2Config from(const ConfigSource& c);
 };
-using DecoderCache = std::vector<LayerCache>;
 
 class GPT2AttentionImpl : public torch::nn::Module {
  public:
@@ -48,18 +54,21 @@ class GPT2BlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(GPT2Block);
 
-class GPT2LMHeadModelImpl : public torch::nn::Module {
+class GPT2LMHeadModelImpl : public TextDecoderImpl {
  public:
   explicit GPT2LMHeadModelImpl(const GPT2Config& c);
-  // Hidden states after ln_f for input_ids [B, T] starting at position `past_length`. With a cache,
-  // self-attention keys/values are appended and cross-attention keys/values read from it.
+  // Hidden states after ln_f (see TextDecoderImpl::hidden).
   torch::Tensor hidden(const torch::Tensor& input_ids, const torch::Tensor& encoder_hidden, DecoderCache* cache,
-                       int64_t past_length);
-  torch::Tensor lm_logits(const torch::Tensor& hidden);
-  // Fill cache[i].cross_k/cross_v from the (projected) encoder states.
-  DecoderCache make_cache(const torch::Tensor& encoder_hidden);
-  const GPT2Config& config() const { return c_; }
-  torch::Tensor wte_weight() const { return wte->weight; }
+                       int64_t past_length) override;
+  torch::Tensor lm_logits(const torch::Tensor& hidden) override;
+  DecoderCache make_cache(const torch::Tensor& encoder_hidden) override;
+  int64_t hidden_size() const override { return c_.n_embd; }
+  int64_t vocab_size() const override { return c_.vocab_size; }
+  double initializer_range() const override { return c_.initializer_range; }
+  // GPT-2 also scales the residual projections by 1/sqrt(2 * n_layer) (transformers' _init_weights).
+  void init_parameter(const std::string& name, torch::Tensor& cpu, at::Generator& gen) const override;
+  // A tied lm_head.weight, and the causal-mask buffers older transformers versions stored.
+  bool ignored_on_load(const std::string& name) const override;
 
  private:
   GPT2Config c_;

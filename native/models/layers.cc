@@ -1,4 +1,5 @@
 #include "models/layers.h"
+#include "models/parts.h"
 
 #include <cmath>
 
@@ -46,6 +47,23 @@ torch::Tensor Conv1DImpl::forward(const torch::Tensor& x) {
     return torch::stack(out).view(shape);
   }
   return torch::addmm(bias, rows, weight).view(shape);
+}
+
+void check_pixel_values(const torch::Tensor& pixel_values, int64_t channels, int64_t image_size) {
+  TORCH_CHECK(pixel_values.dim() == 4 && pixel_values.size(1) == channels, "Expected pixel_values of shape [batch, ", channels,
+              ", ", image_size, ", ", image_size, "] but received ", pixel_values.sizes());
+  TORCH_CHECK(pixel_values.size(2) == image_size && pixel_values.size(3) == image_size, "Expected images of ", image_size, "x",
+              image_size, " (the model's image_size) but received ", pixel_values.size(2), "x", pixel_values.size(3),
+              "; preprocess with the model's ImageProcessor");
+}
+
+void hf_default_init(const std::string& name, torch::Tensor& cpu, double range, at::Generator& gen) {
+  auto ends_with = [&](const std::string& s) { return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0; };
+  const bool is_norm = name.find("layernorm") != std::string::npos || name.find("ln_") != std::string::npos ||
+                       name.find(".norm.") != std::string::npos;
+  if (is_norm) cpu.fill_(ends_with(".weight") ? 1.0 : 0.0);
+  else if (ends_with(".bias") || ends_with("relative_position_bias_table")) cpu.zero_();
+  else cpu.normal_(0.0, range, gen);
 }
 
 }  // namespace tc

@@ -4,6 +4,26 @@
 #include "models/layers.h"
 
 namespace tc {
+
+SwinConfig SwinConfig::from(const ConfigSource& c) {
+  SwinConfig s;
+  s.image_size = c.integer("image_size");
+  s.patch_size = c.integer("patch_size");
+  s.num_channels = c.integer("num_channels");
+  s.embed_dim = c.integer("embed_dim");
+  s.window_size = c.integer("window_size");
+  s.depths = c.integers("depths");
+  s.num_heads = c.integers("num_heads");
+  s.mlp_ratio = c.number("mlp_ratio");
+  s.layer_norm_eps = c.number("layer_norm_eps");
+  s.hidden_dropout_prob = c.number("hidden_dropout_prob");
+  s.attention_probs_dropout_prob = c.number("attention_probs_dropout_prob");
+  s.drop_path_rate = c.number("drop_path_rate");
+  s.initializer_range = c.number("initializer_range");
+  s.qkv_bias = c.boolean("qkv_bias");
+  s.hidden_act = c.string("hidden_act");
+  return s;
+}
 namespace nn = torch::nn;
 namespace F = torch::nn::functional;
 

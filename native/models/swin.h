@@ -4,9 +4,25 @@
 // output.dense},downsample.{reduction,norm}}, layernorm.
 #pragma once
 #include <torch/torch.h>
-#include "models/config.h"
+#include "models/config_source.h"
+#include "models/parts.h"
 
 namespace tc {
+
+// Config fields are the Hugging Face config.json keys, with no defaults of their own (the JS layer fills them).
+struct SwinConfig {
+  int64_t image_size{}, patch_size{}, num_channels{}, embed_dim{}, window_size{};
+  std::vector<int64_t> depths, num_heads;
+  double mlp_ratio{}, layer_norm_eps{}, hidden_dropout_prob{}, attention_probs_dropout_prob{}, drop_path_rate{};
+  double initializer_range{};
+  bool qkv_bias{};
+  std::string hidden_act;
+  // Width after the last stage: every patch merging doubles the channels.
+  int64_t hidden_size() const { return embed_dim << (depths.size() - 1); }
+
+  // Every field, from the complete config the JS layer built (lib/models/config.ts has the defaults).
+  static SwinConfig from(const ConfigSource& c);
+};
 
 class SwinLayerImpl : public torch::nn::Module {
  public:
@@ -36,11 +52,13 @@ class SwinPatchMergingImpl : public torch::nn::Module {
 };
 TORCH_MODULE(SwinPatchMerging);
 
-class SwinModelImpl : public torch::nn::Module {
+class SwinModelImpl : public VisionEncoderImpl {
  public:
   explicit SwinModelImpl(const SwinConfig& c);
   // pixel_values [B, C, H, W] -> last_hidden_state [B, tokens of the last stage, hidden_size]
-  torch::Tensor forward(const torch::Tensor& pixel_values);
+  torch::Tensor forward(const torch::Tensor& pixel_values) override;
+  int64_t hidden_size() const override { return c_.hidden_size(); }
+  double initializer_range() const override { return c_.initializer_range; }
 
  private:
   SwinConfig c_;

@@ -6,6 +6,24 @@
 namespace tc {
 namespace nn = torch::nn;
 
+ViTConfig ViTConfig::from(const ConfigSource& s) {
+  ViTConfig v;
+  v.hidden_size = s.integer("hidden_size");
+  v.num_hidden_layers = s.integer("num_hidden_layers");
+  v.num_attention_heads = s.integer("num_attention_heads");
+  v.intermediate_size = s.integer("intermediate_size");
+  v.image_size = s.integer("image_size");
+  v.patch_size = s.integer("patch_size");
+  v.num_channels = s.integer("num_channels");
+  v.layer_norm_eps = s.number("layer_norm_eps");
+  v.hidden_dropout_prob = s.number("hidden_dropout_prob");
+  v.attention_probs_dropout_prob = s.number("attention_probs_dropout_prob");
+  v.initializer_range = s.number("initializer_range");
+  v.qkv_bias = s.boolean("qkv_bias");
+  v.hidden_act = s.string("hidden_act");
+  return v;
+}
+
 ViTLayerImpl::ViTLayerImpl(const ViTConfig& c) : c_(c) {
   const int64_t h = c.hidden_size;
   auto attention = register_module("attention", container());
@@ -48,12 +66,7 @@ ViTModelImpl::ViTModelImpl(const ViTConfig& c) : c_(c) {
 }
 
 torch::Tensor ViTModelImpl::forward(const torch::Tensor& pixel_values) {
-  TORCH_CHECK(pixel_values.dim() == 4 && pixel_values.size(1) == c_.num_channels,
-              "Expected pixel_values of shape [batch, ", c_.num_channels, ", ", c_.image_size, ", ", c_.image_size,
-              "] but received ", pixel_values.sizes());
-  TORCH_CHECK(pixel_values.size(2) == c_.image_size && pixel_values.size(3) == c_.image_size,
-              "Expected images of ", c_.image_size, "x", c_.image_size, " (the model's image_size) but received ",
-              pixel_values.size(2), "x", pixel_values.size(3), "; preprocess with the model's ImageProcessor");
+  check_pixel_values(pixel_values, c_.num_channels, c_.image_size);
   const int64_t B = pixel_values.size(0);
   auto x = projection(pixel_values.to(cls_token.dtype())).flatten(2).transpose(1, 2);
   x = torch::cat({cls_token.expand({B, -1, -1}), x}, 1) + position_embeddings;

@@ -4,9 +4,25 @@
 // layernorm, pooler.dense.
 #pragma once
 #include <torch/torch.h>
-#include "models/config.h"
+#include "models/config_source.h"
+#include "models/parts.h"
 
 namespace tc {
+
+// Config fields are the Hugging Face config.json keys, with no defaults of their own (the JS layer fills them).
+struct ViTConfig {
+  int64_t hidden_size{}, num_hidden_layers{}, num_attention_heads{}, intermediate_size{};
+  int64_t image_size{}, patch_size{}, num_channels{};
+  double layer_norm_eps{}, hidden_dropout_prob{}, attention_probs_dropout_prob{}, initializer_range{};
+  bool qkv_bias{};
+  std::string hidden_act;
+  // HF's ViTModel always builds its (unused) pooler inside a VisionEncoderDecoderModel: an architecture
+  // fact, not a config.json field.
+  static constexpr bool add_pooling_layer = true;
+
+  // Every field, from the complete config the JS layer built (lib/models/config.ts has the defaults).
+  static ViTConfig from(const ConfigSource& c);
+};
 
 class ViTLayerImpl : public torch::nn::Module {
  public:
@@ -20,11 +36,13 @@ class ViTLayerImpl : public torch::nn::Module {
 };
 TORCH_MODULE(ViTLayer);
 
-class ViTModelImpl : public torch::nn::Module {
+class ViTModelImpl : public VisionEncoderImpl {
  public:
   explicit ViTModelImpl(const ViTConfig& c);
   // pixel_values [B, C, H, W] -> last_hidden_state [B, 1 + patches, hidden]
-  torch::Tensor forward(const torch::Tensor& pixel_values);
+  torch::Tensor forward(const torch::Tensor& pixel_values) override;
+  int64_t hidden_size() const override { return c_.hidden_size; }
+  double initializer_range() const override { return c_.initializer_range; }
 
  private:
   ViTConfig c_;

@@ -1,0 +1,106 @@
+// BERT-style text models, shared by the BERT and RoBERTa decoders (and by GIT/BLIP's text parts): embeddings
+// (word + token type + absolute position, then LayerNorm), post-LN layers with causal self-attention and
+// optional cross-attention, and BertLMHeadModel. Parameter names follow the checkpoints:
+//   bert.embeddings.{word_embeddings,position_embeddings,token_type_embeddings,LayerNorm},
+//   bert.encoder.layer.N.{attention.{self.{query,key,value},output.{dense,LayerNorm}},
+//   crossattention.{self.*,output.*}, intermediate.dense, output.{dense,LayerNorm}},
+//   cls.predictions.{transform.{dense,LayerNorm},bias}; cls.predictions.decoder.weight is the tied word
+//   embedding (a separate tensor only when tie_word_embeddings is false) and its bias is cls.predictions.bias.
+#pragma once
+#include <torch/torch.h>
+
+#include <string>
+
+#include "models/config_source.h"
+#include "models/parts.h"
+
+namespace tc {
+
+// Config fields are the Hugging Face config.json keys, with no defaults of their own (the JS layer fills them).
+struct BertConfig {
+  int64_t vocab_size{}, hidden_size{}, num_hidden_layers{}, num_attention_heads{}, intermediate_size{};
+  int64_t max_position_embeddings{}, type_vocab_size{}, pad_token_id{};
+  double hidden_dropout_prob{}, attention_probs_dropout_prob{}, initializer_range{}, layer_norm_eps{};
+  std::string hidden_act;
+  bool add_cross_attention{}, tie_word_embeddings{};
+
+  static BertConfig from(const ConfigSource& c);
+};
+
+// Self-attention (causal, with a cache) or cross-attention over the encoder states; post-LN output.
+class BertAttentionImpl : public torch::nn::Module {
+ public:
+  BertAttentionImpl(const BertConfig& c, bool is_cross);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& encoder_hidden, LayerCache* cache, int64_t past_length);
+  // Cross-attention keys/values of the encoder states, split into heads.
+  std::pair<torch::Tensor, torch::Tensor> cross_kv(const torch::Tensor& encoder_hidden);
+
+ private:
+  torch::Tensor heads(const torch::Tensor& t) const;
+  BertConfig c_;
+  bool is_cross_;
+  torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr}, dense{nullptr};
+  torch::nn::LayerNorm layer_norm{nullptr};
+};
+TORCH_MODULE(BertAttention);
+
+class BertLayerImpl : public torch::nn::Module {
+ public:
+  explicit BertLayerImpl(const BertConfig& c);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& encoder_hidden, LayerCache* cache, int64_t past_length);
+  BertAttention attention{nullptr}, crossattention{nullptr};
+
+ private:
+  BertConfig c_;
+  torch::nn::Linear intermediate{nullptr}, output{nullptr};
+  torch::nn::LayerNorm output_norm{nullptr};
+};
+TORCH_MODULE(BertLayer);
+
+// Embeddings and layers (BertModel without pooler). `position_padding_idx` is RoBERTa's padding row of the
+// position table (-1 for BERT, whose positions have none).
+class BertModelImpl : public torch::nn::Module {
+ public:
+  BertModelImpl(const BertConfig& c, int64_t position_padding_idx);
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& position_ids, const torch::Tensor& encoder_hidden,
+                        DecoderCache* cache, int64_t past_length);
+  DecoderCache make_cache(const torch::Tensor& encoder_hidden);
+  torch::Tensor word_embedding_weight() const { return word_embeddings->weight; }
+
+ private:
+  BertConfig c_;
+  torch::nn::Embedding word_embeddings{nullptr}, position_embeddings{nullptr}, token_type_embeddings{nullptr};
+  torch::nn::LayerNorm layer_norm{nullptr};
+  torch::nn::ModuleList layers{nullptr};
+};
+TORCH_MODULE(BertModel);
+
+// Shared by the BERT-family decoders: BERT's init rules (LayerNorm 1/0, padding rows of embeddings zero).
+void bert_init_parameter(const BertConfig& c, const std::string& name, torch::Tensor& cpu, at::Generator& gen);
+
+class BertLMHeadModelImpl : public TextDecoderImpl {
+ public:
+  explicit BertLMHeadModelImpl(const BertConfig& c);
+  torch::Tensor hidden(const torch::Tensor& input_ids, const torch::Tensor& encoder_hidden, DecoderCache* cache,
+                       int64_t past_length) override;
+  torch::Tensor lm_logits(const torch::Tensor& hidden) override;
+  DecoderCache make_cache(const torch::Tensor& encoder_hidden) override { return bert->make_cache(encoder_hidden); }
+  int64_t hidden_size() const override { return c_.hidden_size; }
+  int64_t vocab_size() const override { return c_.vocab_size; }
+  double initializer_range() const override { return c_.initializer_range; }
+  void init_parameter(const std::string& name, torch::Tensor& cpu, at::Generator& gen) const override {
+    bert_init_parameter(c_, name, cpu, gen);
+  }
+  // The tied cls.predictions.decoder.{weight,bias}, and the position_ids/token_type_ids buffers of older files.
+  bool ignored_on_load(const std::string& name) const override;
+
+ private:
+  BertConfig c_;
+  BertModel bert{nullptr};
+  torch::nn::Linear transform{nullptr};
+  torch::nn::LayerNorm transform_norm{nullptr};
+  torch::Tensor bias, decoder_weight;  // decoder_weight undefined when tied
+};
+TORCH_MODULE(BertLMHeadModel);
+
+}  // namespace tc

@@ -1,0 +1,63 @@
+#include "models/registry.h"
+
+#include "errors.h"
+#include "models/bert.h"
+#include "models/deit.h"
+#include "models/gpt2.h"
+#include "models/roberta.h"
+#include "models/swin.h"
+#include "models/vit.h"
+
+namespace tc {
+namespace {
+
+template <class Config, class Impl, class Base>
+std::function<std::shared_ptr<Base>()> factory(const ConfigSource& source) {
+  const Config config = Config::from(source);
+  return [config] { return std::make_shared<Impl>(config); };
+}
+
+template <class Base>
+struct Entry {
+  const char* model_type;
+  std::function<std::shared_ptr<Base>()> (*make)(const ConfigSource&);
+};
+
+const Entry<VisionEncoderImpl> kEncoders[] = {
+    {"vit", factory<ViTConfig, ViTModelImpl, VisionEncoderImpl>},
+    {"deit", factory<DeiTConfig, DeiTModelImpl, VisionEncoderImpl>},
+    {"swin", factory<SwinConfig, SwinModelImpl, VisionEncoderImpl>},
+};
+
+const Entry<TextDecoderImpl> kDecoders[] = {
+    {"gpt2", factory<GPT2Config, GPT2LMHeadModelImpl, TextDecoderImpl>},
+    {"bert", factory<BertConfig, BertLMHeadModelImpl, TextDecoderImpl>},
+    {"roberta", factory<RobertaConfig, RobertaForCausalLMImpl, TextDecoderImpl>},
+};
+
+template <class Base, size_t N>
+std::function<std::shared_ptr<Base>()> find(const Entry<Base> (&table)[N], const ConfigSource& config, const char* part) {
+  const std::string type = config.string("model_type");
+  std::string known;
+  for (const auto& e : table) {
+    if (type == e.model_type) return e.make(config);
+    known += (known.empty() ? "" : ", ") + std::string(e.model_type);
+  }
+  throw ArgumentError(std::string(part) + " model_type '" + type + "' has no native implementation (have: " + known + ")");
+}
+
+template <class Base, size_t N>
+std::vector<std::string> names(const Entry<Base> (&table)[N]) {
+  std::vector<std::string> out;
+  for (const auto& e : table) out.emplace_back(e.model_type);
+  return out;
+}
+
+}  // namespace
+
+EncoderFactory encoder_factory(const ConfigSource& config) { return find(kEncoders, config, "encoder"); }
+DecoderFactory decoder_factory(const ConfigSource& config) { return find(kDecoders, config, "decoder"); }
+std::vector<std::string> encoder_types() { return names(kEncoders); }
+std::vector<std::string> decoder_types() { return names(kDecoders); }
+
+}  // namespace tc
