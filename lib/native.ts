@@ -37,7 +37,8 @@ export interface NativeBuildInfo {
 // live on this side only); the addon reads them with no fallbacks and keeps only invariant checks.
 
 export interface NativeViTConfig {
-  model_type: 'vit';
+  /** DeiT has ViT's fields (and a distillation token). */
+  model_type: 'vit' | 'deit';
   hidden_size: number; num_hidden_layers: number; num_attention_heads: number; intermediate_size: number;
   image_size: number; patch_size: number; num_channels: number;
   layer_norm_eps: number; hidden_dropout_prob: number; attention_probs_dropout_prob: number; initializer_range: number;
@@ -62,10 +63,22 @@ export interface NativeGPT2Config {
   add_cross_attention: boolean; scale_attn_weights: boolean; scale_attn_by_inverse_layer_idx: boolean; tie_word_embeddings: boolean;
 }
 
+/** BERT and RoBERTa decoders (RobertaConfig has BertConfig's fields). */
+export interface NativeBertConfig {
+  model_type: 'bert' | 'roberta';
+  vocab_size: number; hidden_size: number; num_hidden_layers: number; num_attention_heads: number; intermediate_size: number;
+  max_position_embeddings: number; type_vocab_size: number; pad_token_id: number;
+  hidden_dropout_prob: number; attention_probs_dropout_prob: number; initializer_range: number; layer_norm_eps: number;
+  hidden_act: string; add_cross_attention: boolean; tie_word_embeddings: boolean;
+}
+
+export type NativeEncoderConfig = NativeViTConfig | NativeSwinConfig;
+export type NativeDecoderConfig = NativeGPT2Config | NativeBertConfig;
+
 /** What `new Model(config)` reads (lib/models/config.ts nativeModelConfig builds it). */
 export interface NativeModelConfig {
-  encoder: NativeViTConfig | NativeSwinConfig;
-  decoder: NativeGPT2Config;
+  encoder: NativeEncoderConfig;
+  decoder: NativeDecoderConfig;
   decoder_start_token_id: number | null;
   pad_token_id: number | null;
   eos_token_id: number | null;

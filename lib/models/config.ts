@@ -4,79 +4,21 @@
  */
 import { FormatError, InvalidArgumentError, UnsupportedConfigError } from '../errors.js';
 import type { NativeModelConfig, NativeSpecialTokens } from '../native.js';
+import { decoderArchitecture, encoderArchitecture, type BertConfig, type GPT2Config, type SwinConfig, type ViTConfig } from './architectures/index.js';
 
-export interface ViTConfig {
-  model_type: 'vit';
-  hidden_size: number;
-  num_hidden_layers: number;
-  num_attention_heads: number;
-  intermediate_size: number;
-  hidden_act: string;
-  hidden_dropout_prob: number;
-  attention_probs_dropout_prob: number;
-  initializer_range: number;
-  layer_norm_eps: number;
-  image_size: number;
-  patch_size: number;
-  num_channels: number;
-  qkv_bias: boolean;
-  [key: string]: unknown;
-}
+export type { ViTConfig, SwinConfig, GPT2Config, BertConfig } from './architectures/index.js';
 
-export interface SwinConfig {
-  model_type: 'swin';
-  image_size: number;
-  patch_size: number;
-  num_channels: number;
-  embed_dim: number;
-  depths: number[];
-  num_heads: number[];
-  window_size: number;
-  mlp_ratio: number;
-  qkv_bias: boolean;
-  hidden_dropout_prob: number;
-  attention_probs_dropout_prob: number;
-  drop_path_rate: number;
-  hidden_act: string;
-  use_absolute_embeddings: boolean;
-  initializer_range: number;
-  layer_norm_eps: number;
-  hidden_size: number;
-  [key: string]: unknown;
-}
-
-export interface GPT2Config {
-  model_type: 'gpt2';
-  vocab_size: number;
-  n_positions: number;
-  n_embd: number;
-  n_layer: number;
-  n_head: number;
-  n_inner: number | null;
-  activation_function: string;
-  resid_pdrop: number;
-  embd_pdrop: number;
-  attn_pdrop: number;
-  layer_norm_epsilon: number;
-  initializer_range: number;
-  add_cross_attention: boolean;
-  is_decoder: boolean;
-  scale_attn_weights: boolean;
-  scale_attn_by_inverse_layer_idx: boolean;
-  tie_word_embeddings: boolean;
-  bos_token_id: number | null;
-  eos_token_id: number | null;
-  [key: string]: unknown;
-}
-
+/** Any supported image encoder's config (model_type vit, deit, swin). */
 export type EncoderConfig = ViTConfig | SwinConfig;
+/** Any supported caption decoder's config (model_type gpt2, bert, roberta). */
+export type DecoderConfig = GPT2Config | BertConfig;
 
 export interface VisionEncoderDecoderConfig {
   model_type: 'vision-encoder-decoder';
   architectures?: string[];
   is_encoder_decoder: boolean;
   encoder: EncoderConfig;
-  decoder: GPT2Config;
+  decoder: DecoderConfig;
   decoder_start_token_id: number | null;
   pad_token_id: number | null;
   eos_token_id: number | null;
@@ -85,88 +27,32 @@ export interface VisionEncoderDecoderConfig {
   [key: string]: unknown;
 }
 
-const VIT_DEFAULTS = {
-  hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072, hidden_act: 'gelu',
-  hidden_dropout_prob: 0.0, attention_probs_dropout_prob: 0.0, initializer_range: 0.02, layer_norm_eps: 1e-12,
-  image_size: 224, patch_size: 16, num_channels: 3, qkv_bias: true,
-};
-
-const SWIN_DEFAULTS = {
-  image_size: 224, patch_size: 4, num_channels: 3, embed_dim: 96, depths: [2, 2, 6, 2], num_heads: [3, 6, 12, 24],
-  window_size: 7, mlp_ratio: 4.0, qkv_bias: true, hidden_dropout_prob: 0.0, attention_probs_dropout_prob: 0.0,
-  drop_path_rate: 0.1, hidden_act: 'gelu', use_absolute_embeddings: false, initializer_range: 0.02, layer_norm_eps: 1e-5,
-};
-
-const GPT2_DEFAULTS = {
-  vocab_size: 50257, n_positions: 1024, n_embd: 768, n_layer: 12, n_head: 12, n_inner: null, activation_function: 'gelu_new',
-  resid_pdrop: 0.1, embd_pdrop: 0.1, attn_pdrop: 0.1, layer_norm_epsilon: 1e-5, initializer_range: 0.02,
-  add_cross_attention: false, is_decoder: false, scale_attn_weights: true, scale_attn_by_inverse_layer_idx: false,
-  tie_word_embeddings: true, bos_token_id: 50256, eos_token_id: 50256,
-};
-
-const ACTIVATIONS = new Set(['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'relu', 'silu', 'swish', 'tanh']);
-
-function int(obj: Record<string, unknown>, key: string, where: string, min = 1): number {
-  const v = obj[key];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-    throw new InvalidArgumentError(`Expected an integer >= ${min} for ${where}.${key} but received ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
-function prob(obj: Record<string, unknown>, key: string, where: string): void {
-  const v = obj[key];
-  if (typeof v !== 'number' || v < 0 || v >= 1) {
-    throw new InvalidArgumentError(`Expected a number in [0, 1) for ${where}.${key} but received ${JSON.stringify(v)}`);
-  }
-}
-
-function activation(obj: Record<string, unknown>, key: string, where: string): void {
-  const v = obj[key];
-  if (typeof v !== 'string' || !ACTIVATIONS.has(v)) {
-    throw new UnsupportedConfigError(`${where}.${key} = ${JSON.stringify(v)} is not supported (supported: ${[...ACTIVATIONS].join(', ')})`);
-  }
-}
-
+/** Hugging Face's defaults filled in and every value checked, by the encoder's architecture module. */
 export function normalizeEncoderConfig(raw: Record<string, unknown>): EncoderConfig {
-  const type = raw.model_type;
-  if (type === 'vit' || type === 'deit') {
-    const c = { ...VIT_DEFAULTS, ...raw, model_type: 'vit' } as ViTConfig;
-    for (const k of ['hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size', 'image_size', 'patch_size', 'num_channels']) int(c, k, 'encoder');
-    if (c.hidden_size % c.num_attention_heads !== 0) throw new InvalidArgumentError(`encoder.hidden_size (${c.hidden_size}) must be divisible by encoder.num_attention_heads (${c.num_attention_heads})`);
-    if (c.image_size % c.patch_size !== 0) throw new UnsupportedConfigError(`encoder.image_size (${c.image_size}) must be a multiple of encoder.patch_size (${c.patch_size})`);
-    prob(c, 'hidden_dropout_prob', 'encoder');
-    prob(c, 'attention_probs_dropout_prob', 'encoder');
-    activation(c, 'hidden_act', 'encoder');
-    return c;
-  }
-  if (type === 'swin') {
-    const c = { ...SWIN_DEFAULTS, ...raw, model_type: 'swin' } as SwinConfig;
-    for (const k of ['image_size', 'patch_size', 'num_channels', 'embed_dim', 'window_size']) int(c, k, 'encoder');
-    if (!Array.isArray(c.depths) || !Array.isArray(c.num_heads) || c.depths.length !== c.num_heads.length || c.depths.length === 0) {
-      throw new InvalidArgumentError('Expected encoder.depths and encoder.num_heads to be arrays of the same, non-zero length');
-    }
-    if (c.use_absolute_embeddings) throw new UnsupportedConfigError('encoder.use_absolute_embeddings = true is not supported yet (Swin checkpoints on the hub use false)');
-    activation(c, 'hidden_act', 'encoder');
-    prob(c, 'hidden_dropout_prob', 'encoder');
-    prob(c, 'attention_probs_dropout_prob', 'encoder');
-    c.hidden_size = c.embed_dim * 2 ** (c.depths.length - 1);
-    return c;
-  }
-  throw new UnsupportedConfigError(`encoder.model_type = ${JSON.stringify(type)} is not supported (supported: vit, swin)`);
+  return encoderArchitecture(raw).normalize(raw) as EncoderConfig;
 }
 
-export function normalizeDecoderConfig(raw: Record<string, unknown>): GPT2Config {
-  if (raw.model_type !== 'gpt2') {
-    throw new UnsupportedConfigError(`decoder.model_type = ${JSON.stringify(raw.model_type)} is not supported (supported: gpt2)`);
-  }
-  const c = { ...GPT2_DEFAULTS, ...raw } as GPT2Config;
-  for (const k of ['vocab_size', 'n_positions', 'n_embd', 'n_layer', 'n_head']) int(c, k, 'decoder');
-  if (c.n_embd % c.n_head !== 0) throw new InvalidArgumentError(`decoder.n_embd (${c.n_embd}) must be divisible by decoder.n_head (${c.n_head})`);
-  activation(c, 'activation_function', 'decoder');
-  for (const k of ['resid_pdrop', 'embd_pdrop', 'attn_pdrop']) prob(c, k, 'decoder');
-  // reorder_and_upcast_attn is accepted as is: it only changes numerics under fp16/bf16 autocast.
-  return c;
+export function normalizeDecoderConfig(raw: Record<string, unknown>): DecoderConfig {
+  return decoderArchitecture(raw).normalize(raw) as DecoderConfig;
+}
+
+/** Width of the encoder's output and of the decoder (enc_to_dec_proj exists when they differ). */
+export function encoderHiddenSize(c: VisionEncoderDecoderConfig): number {
+  return encoderArchitecture(c.encoder).hiddenSize(c.encoder);
+}
+
+/** The input resolution of the encoder. */
+export function encoderImageSize(c: VisionEncoderDecoderConfig): number {
+  return encoderArchitecture(c.encoder).imageSize(c.encoder);
+}
+
+/** The longest generated sequence (start token included) the decoder's positions allow. */
+export function decoderMaxLength(c: VisionEncoderDecoderConfig): number {
+  return decoderArchitecture(c.decoder).maxLength(c.decoder);
+}
+
+export function decoderVocabSize(c: VisionEncoderDecoderConfig): number {
+  return decoderArchitecture(c.decoder).vocabSize(c.decoder);
 }
 
 /** Parse and validate a vision-encoder-decoder config.json object. */
@@ -185,7 +71,7 @@ export function normalizeConfig(raw: unknown): VisionEncoderDecoderConfig {
   const encoder = normalizeEncoderConfig(r.encoder as Record<string, unknown>);
   const decoder = normalizeDecoderConfig(r.decoder as Record<string, unknown>);
   if (!decoder.add_cross_attention) {
-    throw new UnsupportedConfigError('decoder.add_cross_attention is false: the GPT-2 decoder has no cross-attention. Build the model with fromEncoderDecoderPretrained, which adds it.');
+    throw new UnsupportedConfigError(`decoder.add_cross_attention is false: the ${decoder.model_type} decoder has no cross-attention. Build the model with fromEncoderDecoderPretrained, which adds it.`);
   }
   if (r.tie_word_embeddings === true) throw new UnsupportedConfigError('tie_word_embeddings = true (sharing weights between encoder and decoder) is not supported');
   if (decoder.cross_attention_hidden_size !== undefined && decoder.cross_attention_hidden_size !== null) {
@@ -241,31 +127,9 @@ export function tinyConfig(opts: { imageSize?: number; vocabSize?: number; encod
  * defaults already applied by normalizeConfig (the addon has no defaults of its own).
  */
 export function nativeModelConfig(c: VisionEncoderDecoderConfig): NativeModelConfig {
-  const e = c.encoder;
-  const encoder: NativeModelConfig['encoder'] = e.model_type === 'vit'
-    ? {
-        model_type: 'vit', hidden_size: e.hidden_size, num_hidden_layers: e.num_hidden_layers, num_attention_heads: e.num_attention_heads,
-        intermediate_size: e.intermediate_size, image_size: e.image_size, patch_size: e.patch_size, num_channels: e.num_channels,
-        layer_norm_eps: e.layer_norm_eps, hidden_dropout_prob: e.hidden_dropout_prob, attention_probs_dropout_prob: e.attention_probs_dropout_prob,
-        initializer_range: e.initializer_range, qkv_bias: e.qkv_bias, hidden_act: e.hidden_act,
-      }
-    : {
-        model_type: 'swin', image_size: e.image_size, patch_size: e.patch_size, num_channels: e.num_channels, embed_dim: e.embed_dim,
-        window_size: e.window_size, depths: [...e.depths], num_heads: [...e.num_heads], mlp_ratio: e.mlp_ratio, layer_norm_eps: e.layer_norm_eps,
-        hidden_dropout_prob: e.hidden_dropout_prob, attention_probs_dropout_prob: e.attention_probs_dropout_prob, drop_path_rate: e.drop_path_rate,
-        initializer_range: e.initializer_range, qkv_bias: e.qkv_bias, hidden_act: e.hidden_act,
-      };
-  const d = c.decoder;
   return {
-    encoder,
-    decoder: {
-      model_type: 'gpt2', vocab_size: d.vocab_size, n_positions: d.n_positions, n_embd: d.n_embd, n_layer: d.n_layer, n_head: d.n_head,
-      n_inner: d.n_inner ?? 4 * d.n_embd, // GPT2MLP: inner_dim = n_inner if not None else 4 * hidden_size
-      layer_norm_epsilon: d.layer_norm_epsilon, resid_pdrop: d.resid_pdrop, embd_pdrop: d.embd_pdrop, attn_pdrop: d.attn_pdrop,
-      initializer_range: d.initializer_range, activation_function: d.activation_function, add_cross_attention: d.add_cross_attention,
-      scale_attn_weights: d.scale_attn_weights, scale_attn_by_inverse_layer_idx: d.scale_attn_by_inverse_layer_idx,
-      tie_word_embeddings: d.tie_word_embeddings,
-    },
+    encoder: encoderArchitecture(c.encoder).native(c.encoder),
+    decoder: decoderArchitecture(c.decoder).native(c.decoder),
     ...specialTokens(c),
   };
 }

@@ -5,7 +5,8 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import type { NativeGenerateOptions } from '../native.js';
-import type { VisionEncoderDecoderConfig } from './config.js';
+import { decoderArchitecture } from './architectures/index.js';
+import { decoderMaxLength, type VisionEncoderDecoderConfig } from './config.js';
 
 export interface GenerateOptions {
   max_length: number;
@@ -99,8 +100,9 @@ export function validateGenerateOptions(opts: Partial<GenerateOptions>, config: 
     const v = o[k];
     if (v !== null) check(Number.isInteger(v) && v >= 0 && v < vocab, `a token id in [0, ${vocab})`, k, v);
   }
-  if (o.max_length > config.decoder.n_positions) {
-    throw new InvalidArgumentError(`max_length (${o.max_length}) exceeds the decoder's n_positions (${config.decoder.n_positions})`);
+  const maxLength = decoderMaxLength(config);
+  if (o.max_length > maxLength) {
+    throw new InvalidArgumentError(`max_length (${o.max_length}) exceeds the ${maxLength} positions of the decoder (its ${decoderArchitecture(config.decoder).positionsField})`);
   }
   return o;
 }

@@ -9,6 +9,7 @@ import { FormatError, InvalidArgumentError, TorchCaptionError } from '../errors.
 import { native, type NativeLoadReport, type NativeModelHandle, type NativeOptimizerHandle, type RawTensor } from '../native.js';
 import { readJson } from '../json.js';
 import { Tensor } from '../tensor.js';
+import { decoderArchitecture, encoderArchitecture } from './architectures/index.js';
 import { composeConfig, nativeModelConfig, normalizeConfig, specialTokens, type VisionEncoderDecoderConfig } from './config.js';
 import { resolveModelDir, SAFETENSORS_INDEX, weightFiles } from './hub.js';
 import { generationDefaults, nativeGenerateOptions, validateGenerateOptions, type GenerateOptions, type GenerateOutput } from './generation.js';
@@ -118,6 +119,8 @@ export class VisionEncoderDecoder {
   readonly config: VisionEncoderDecoderConfig;
   /** Generation defaults from generation_config.json or config.json, as transformers reads them. */
   generationConfig: Partial<GenerateOptions>;
+  /** fromEncoderDecoderPretrained: the parameters initialized fresh and the checkpoint tensors not used, as transformers logs them. */
+  loadReport: { newly_initialized: string[]; unused: string[] } | null = null;
   /** Optional processor and tokenizer written by save() beside the weights. */
   imageProcessor?: Saveable;
   tokenizer?: Saveable;
@@ -167,25 +170,48 @@ export class VisionEncoderDecoder {
     const handle = await buildNative(cfg, opts.seed ?? 0, 'cpu');
     const model = new VisionEncoderDecoder(cfg, handle, generationDefaults(cfg, undefined));
     // Load each part under its prefix, then report what neither provided beyond the new cross-attention.
+    const encoderArch = encoderArchitecture(cfg.encoder);
+    const decoderArch = decoderArchitecture(cfg.decoder);
+    const encoderKey = (name: string): string | null => {
+      const prefix = encoderArch.checkpointPrefixes.find((p) => name.startsWith(p));
+      return `encoder.${prefix ? name.slice(prefix.length) : name}`;
+    };
+    const decoderKey = (name: string): string | null => {
+      const key = decoderArch.decoderKey(name);
+      return key === null ? null : `decoder.${key}`;
+    };
     const loaded = new Set<string>();
-    for (const [dir, prefix] of [[encDir, 'encoder.'], [decDir, 'decoder.']] as const) {
+    const unused: string[] = [];
+    for (const [dir, rename] of [[encDir, encoderKey], [decDir, decoderKey]] as const) {
       const state: Record<string, RawTensor> = {};
       for (const f of weightsOf(dir)) Object.assign(state, await readWeights(f));
       const renamed: Record<string, RawTensor> = {};
       for (const [name, t] of Object.entries(state)) {
-        const key = prefix === 'encoder.' ? prefix + name.replace(/^(vit|swin)\./, '') : prefix + (name.startsWith('transformer.') || name.startsWith('lm_head.') ? name : 'transformer.' + name);
-        renamed[key] = t;
-        loaded.add(key);
+        const key = rename(name);
+        if (key === null) unused.push(name);
+        else renamed[key] = t;
       }
-      await handle.loadStateDict(renamed);
+      const report = await handle.loadStateDict(renamed);
+      const unexpected = new Set(report.unexpected);
+      for (const key of Object.keys(renamed)) if (!unexpected.has(key)) loaded.add(key);
+      unused.push(...report.unexpected);
     }
     const missing = handle.parameterInfo().map((p) => p.name).filter((n) => !loaded.has(n));
-    const expectedNew = (n: string): boolean => /crossattention|ln_cross_attn|enc_to_dec_proj|pooler/.test(n);
+    const expectedNew = (n: string): boolean =>
+      /enc_to_dec_proj|pooler/.test(n) || (n.startsWith('decoder.') && decoderArch.newWhenComposed.test(n));
     const unexpectedMissing = missing.filter((n) => !expectedNew(n));
     if (unexpectedMissing.length && !opts.allowMissing) {
       throw new TorchCaptionError(`The encoder/decoder checkpoints lack: ${unexpectedMissing.slice(0, 20).join(', ')}${unexpectedMissing.length > 20 ? ', …' : ''} (pass allowMissing: true to initialise them)`);
     }
     await handle.initWeights({ seed: opts.seed ?? 0, only: missing.filter(expectedNew) });
+    model.loadReport = { newly_initialized: missing.sort(), unused: unused.sort() };
+    // The two lines transformers logs, which users read to check that only cross-attention is new.
+    if (missing.length) {
+      process.emitWarning(`Some weights of VisionEncoderDecoder were not initialized from the checkpoints at ${encDir} and ${decDir} and are newly initialized: [${missing.join(', ')}]. You should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.`, { code: 'TORCH_CAPTION_NEWLY_INITIALIZED' });
+    }
+    if (unused.length) {
+      process.emitWarning(`Some weights of the checkpoints at ${encDir} and ${decDir} were not used when initializing VisionEncoderDecoder: [${unused.join(', ')}]`, { code: 'TORCH_CAPTION_UNUSED_WEIGHTS' });
+    }
     await model.to(opts.device ?? 'cpu', opts.dtype ?? 'float32');
     return model;
   }

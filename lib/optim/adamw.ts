@@ -16,8 +16,12 @@ export interface AdamWOptions {
   no_decay?: string[];
 }
 
-/** The HF Trainer's exemptions: biases and LayerNorm weights. */
-export const HF_NO_DECAY = ['.bias', 'layernorm', 'layer_norm', '.ln_', 'ln_f.', '.norm.'];
+/**
+ * The HF Trainer's exemptions: every parameter whose name contains "bias" (so Swin's and BEiT's
+ * relative_position_bias_table too) and the LayerNorm weights, by the names each architecture gives them
+ * (ViT/BEiT/Swin layernorm*, Swin .norm., BERT LayerNorm, RoBERTa/CLIP layer_norm*, CLIP pre_layrnorm, GPT-2 ln_*).
+ */
+export const HF_NO_DECAY = ['bias', 'layernorm', 'LayerNorm', 'layer_norm', 'layrnorm', '.ln_', 'ln_f.', '.norm.'];
 
 export interface AdamWState {
   step: number;
