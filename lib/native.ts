@@ -72,7 +72,25 @@ export interface NativeBertConfig {
   hidden_act: string; add_cross_attention: boolean; tie_word_embeddings: boolean;
 }
 
-export type NativeEncoderConfig = NativeViTConfig | NativeSwinConfig;
+export interface NativeCLIPVisionConfig {
+  model_type: 'clip_vision_model';
+  hidden_size: number; intermediate_size: number; num_hidden_layers: number; num_attention_heads: number;
+  image_size: number; patch_size: number; num_channels: number;
+  layer_norm_eps: number; dropout: number; attention_dropout: number; initializer_range: number; initializer_factor: number;
+  hidden_act: string;
+}
+
+export interface NativeBeitConfig {
+  model_type: 'beit';
+  hidden_size: number; num_hidden_layers: number; num_attention_heads: number; intermediate_size: number;
+  image_size: number; patch_size: number; num_channels: number;
+  hidden_dropout_prob: number; attention_probs_dropout_prob: number; initializer_range: number; layer_norm_eps: number;
+  layer_scale_init_value: number; drop_path_rate: number; hidden_act: string;
+  use_mask_token: boolean; use_absolute_position_embeddings: boolean; use_relative_position_bias: boolean;
+  use_shared_relative_position_bias: boolean; use_mean_pooling: boolean;
+}
+
+export type NativeEncoderConfig = NativeViTConfig | NativeSwinConfig | NativeCLIPVisionConfig | NativeBeitConfig;
 export type NativeDecoderConfig = NativeGPT2Config | NativeBertConfig;
 
 /** What `new Model(config)` reads (lib/models/config.ts nativeModelConfig builds it). */

@@ -4,12 +4,12 @@
  */
 import { FormatError, InvalidArgumentError, UnsupportedConfigError } from '../errors.js';
 import type { NativeModelConfig, NativeSpecialTokens } from '../native.js';
-import { decoderArchitecture, encoderArchitecture, type BertConfig, type GPT2Config, type SwinConfig, type ViTConfig } from './architectures/index.js';
+import { decoderArchitecture, encoderArchitecture, type BeitConfig, type BertConfig, type CLIPVisionConfig, type GPT2Config, type SwinConfig, type ViTConfig } from './architectures/index.js';
 
-export type { ViTConfig, SwinConfig, GPT2Config, BertConfig } from './architectures/index.js';
+export type { ViTConfig, SwinConfig, GPT2Config, BertConfig, CLIPVisionConfig, BeitConfig } from './architectures/index.js';
 
-/** Any supported image encoder's config (model_type vit, deit, swin). */
-export type EncoderConfig = ViTConfig | SwinConfig;
+/** Any supported image encoder's config (model_type vit, deit, beit, swin, clip_vision_model). */
+export type EncoderConfig = ViTConfig | SwinConfig | CLIPVisionConfig | BeitConfig;
 /** Any supported caption decoder's config (model_type gpt2, bert, roberta). */
 export type DecoderConfig = GPT2Config | BertConfig;
 

@@ -15,7 +15,8 @@ torch::Tensor activation(const torch::Tensor& x, const std::string& name) {
   if (name == "relu") return torch::relu(x);
   if (name == "silu" || name == "swish") return torch::silu(x);
   if (name == "tanh") return torch::tanh(x);
-  throw std::invalid_argument("unsupported activation '" + name + "' (supported: gelu, gelu_new, relu, silu, tanh)");
+  if (name == "quick_gelu") return x * torch::sigmoid(1.702 * x);  // CLIP
+  throw std::invalid_argument("unsupported activation '" + name + "' (supported: gelu, gelu_new, relu, silu, tanh, quick_gelu)");
 }
 
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
@@ -47,6 +48,12 @@ torch::Tensor Conv1DImpl::forward(const torch::Tensor& x) {
     return torch::stack(out).view(shape);
   }
   return torch::addmm(bias, rows, weight).view(shape);
+}
+
+torch::Tensor drop_path(const torch::Tensor& x, double p, bool training) {
+  if (p == 0.0 || !training) return x;
+  auto keep = torch::empty({x.size(0), 1, 1}, x.options()).bernoulli_(1.0 - p);
+  return x.div(1.0 - p) * keep;
 }
 
 void check_pixel_values(const torch::Tensor& pixel_values, int64_t channels, int64_t image_size) {

@@ -18,6 +18,9 @@ inline std::shared_ptr<torch::nn::Module> container() { return std::make_shared<
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         const torch::Tensor& additive_mask, double divisor, double dropout_p, bool training);
 
+// Stochastic depth (per sample, for [B, T, C]), as timm / HF drop_path.
+torch::Tensor drop_path(const torch::Tensor& x, double p, bool training);
+
 // Checks pixel_values [B, channels, size, size] for the patch-embedding encoders.
 void check_pixel_values(const torch::Tensor& pixel_values, int64_t channels, int64_t image_size);
 

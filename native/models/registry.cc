@@ -1,7 +1,9 @@
 #include "models/registry.h"
 
 #include "errors.h"
+#include "models/beit.h"
 #include "models/bert.h"
+#include "models/clip_vision.h"
 #include "models/deit.h"
 #include "models/gpt2.h"
 #include "models/roberta.h"
@@ -26,7 +28,9 @@ struct Entry {
 const Entry<VisionEncoderImpl> kEncoders[] = {
     {"vit", factory<ViTConfig, ViTModelImpl, VisionEncoderImpl>},
     {"deit", factory<DeiTConfig, DeiTModelImpl, VisionEncoderImpl>},
+    {"beit", factory<BeitConfig, BeitModelImpl, VisionEncoderImpl>},
     {"swin", factory<SwinConfig, SwinModelImpl, VisionEncoderImpl>},
+    {"clip_vision_model", factory<CLIPVisionConfig, CLIPVisionModelImpl, VisionEncoderImpl>},
 };
 
 const Entry<TextDecoderImpl> kDecoders[] = {

@@ -41,13 +41,6 @@ torch::Tensor window_reverse(const torch::Tensor& windows, int64_t w, int64_t H,
   return windows.view({-1, H / w, W / w, w, w, C}).permute({0, 1, 3, 2, 4, 5}).contiguous().view({-1, H, W, C});
 }
 
-// Stochastic depth (per sample), as timm / HF drop_path.
-torch::Tensor drop_path(const torch::Tensor& x, double p, bool training) {
-  if (p == 0.0 || !training) return x;
-  auto keep = torch::empty({x.size(0), 1, 1}, x.options()).bernoulli_(1.0 - p);
-  return x.div(1.0 - p) * keep;
-}
-
 torch::Tensor relative_index(int64_t w) {
   auto coords = torch::stack(torch::meshgrid({torch::arange(w), torch::arange(w)}, "ij")).flatten(1);  // [2, w*w]
   auto rel = (coords.unsqueeze(2) - coords.unsqueeze(1)).permute({1, 2, 0}).contiguous();            // [w*w, w*w, 2]

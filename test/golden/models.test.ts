@@ -39,7 +39,7 @@ function pickRows(t: Tensor, rows: number[]): Float32Array {
 const GPT2_WTE = 'decoder.transformer.wte.weight';
 export const maxErrors: Record<string, number> = {};
 
-for (const name of ['vit-gpt2-tiny', 'swin-gpt2-tiny', 'deit-bert-tiny']) {
+for (const name of ['vit-gpt2-tiny', 'swin-gpt2-tiny', 'deit-bert-tiny', 'clip-roberta-tiny', 'beit-gpt2-tiny']) {
   describeWithFixtures(`golden model ${name}`, (fixtures) => {
     const dir = join(fixtures, 'models', name);
     const meta = JSON.parse(readFileSync(join(fixtures, 'models', `${name}.cases.json`), 'utf8'));

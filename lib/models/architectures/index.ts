@@ -1,6 +1,8 @@
 /** The architectures by config.json model_type (each module: defaults, checks, native config, checkpoint keys). */
 import { UnsupportedConfigError } from '../../errors.js';
+import { beit } from './beit.js';
 import { bert, roberta } from './bert.js';
+import { clipVision } from './clip.js';
 import type { DecoderArchitecture, EncoderArchitecture, RawConfig } from './common.js';
 import { gpt2 } from './gpt2.js';
 import { swin } from './swin.js';
@@ -11,8 +13,10 @@ export type { ViTConfig } from './vit.js';
 export type { SwinConfig } from './swin.js';
 export type { GPT2Config } from './gpt2.js';
 export type { BertConfig } from './bert.js';
+export type { BeitConfig } from './beit.js';
+export type { CLIPVisionConfig } from './clip.js';
 
-const ENCODERS: readonly EncoderArchitecture<never>[] = [vit, deit, swin] as never;
+const ENCODERS: readonly EncoderArchitecture<never>[] = [vit, deit, beit, swin, clipVision] as never;
 const DECODERS: readonly DecoderArchitecture<never>[] = [gpt2, bert, roberta] as never;
 
 function find<A extends { modelTypes: readonly string[] }>(list: readonly A[], type: unknown, part: string): A {
