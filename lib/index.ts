@@ -8,7 +8,7 @@ export { normalizeConfig, composeConfig, tinyConfig, type VisionEncoderDecoderCo
 export { GENERATION_DEFAULTS, type GenerateOptions, type GenerateOutput } from './models/generation.js';
 export { readSafetensors, writeSafetensors, readSafetensorsHeader } from './models/safetensors.js';
 export { AdamW, HF_NO_DECAY, type AdamWOptions, type AdamWState } from './optim/index.js';
-export { ImageProcessor, Tokenizer, buildLabels } from './processing/index.js';
+export { ImageProcessor, Tokenizer, buildLabels, type EncodeOptions, type TokenizerFamily } from './processing/index.js';
 export {
   isRawImage, tokenizerIdCount,
   type RawImage, type ImageSource, type ImageInput, type CaptionTokenizer, type LabelTokenizer, type CaptionImageProcessor, type ImagePreprocessor,

@@ -1,4 +1,4 @@
-/** Preprocessing: images (sharp + Pillow-exact resize), text (byte-level BPE), caption labels. */
+/** Preprocessing: images (sharp + Pillow-exact resize), text (BERT / RoBERTa / GPT-2 tokenizers), caption labels. */
 export {
   ImageProcessor,
   PIL_RESAMPLE_NAMES,
@@ -18,12 +18,15 @@ export {
   type BatchEncodeOptions,
   type BatchEncoding,
   type DecodeOptions,
+  type EncodeOptions,
   type PaddingStrategy,
+  type SpecialTokensWrap,
+  type TokenizerFamily,
   type TokenizerLoadOptions,
   type TruncationStrategy,
 } from './tokenizer.js';
 export { loadTokenizer } from './load-tokenizer.js';
-export { buildLabels, type BuildLabelsOptions, type Labels } from './labels.js';
+export { buildLabels, type BuildLabelsOptions, type LabelTokenizerExtras, type Labels } from './labels.js';
 // The shared image and label-tokenizer types (lib/types.ts); RawPixels and isRawPixels are this module's old names.
 export {
   isRawImage,

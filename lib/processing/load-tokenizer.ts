@@ -6,12 +6,12 @@ import type { CaptionTokenizer } from '../types.js';
 import { Tokenizer } from './tokenizer.js';
 
 /**
- * Load the tokenizer of a model folder with lib/processing's Tokenizer: byte-level BPE (GPT-2) or word level
- * (as the demo saves), normalizer and pre-tokenizer run by the `tokenizers` library.
+ * Load the tokenizer of a model folder with lib/processing's Tokenizer: GPT-2 / RoBERTa byte-level BPE, BERT
+ * WordPiece, or word level (as the demo saves), all run by the `tokenizers` library.
  */
 export async function loadTokenizer(dir: string): Promise<CaptionTokenizer> {
-  if (!existsSync(join(dir, 'tokenizer.json')) && !existsSync(join(dir, 'vocab.json'))) {
-    throw new InvalidArgumentError(`Expected a tokenizer (tokenizer.json, or vocab.json + merges.txt) in ${dir} but found none`);
+  if (!['tokenizer.json', 'vocab.json', 'vocab.txt'].some((f) => existsSync(join(dir, f)))) {
+    throw new InvalidArgumentError(`Expected a tokenizer (tokenizer.json, vocab.json + merges.txt, or vocab.txt) in ${dir} but found none`);
   }
   return Tokenizer.fromPretrained(dir);
 }

@@ -1,26 +1,39 @@
 /**
- * Tokenizer: GPT-2 style byte-level BPE with the semantics of today's Hugging Face fast tokenizer
- * (GPT2TokenizerFast, the `tokenizers` Rust library), synchronous.
+ * Tokenizer: Hugging Face fast tokenizers (the `tokenizers` Rust library) for the decoder families that
+ * captioning models use: BERT WordPiece (BertTokenizerFast), RoBERTa byte-level BPE (RobertaTokenizerFast),
+ * GPT-2 byte-level BPE (GPT2TokenizerFast), and any other tokenizer.json the library loads (e.g. the demo's
+ * word-level one).
  *
- * Loading: tokenizer.json when present, else vocab.json + merges.txt with the special tokens of
- * tokenizer_config.json / special_tokens_map.json (the layout of GPT2Tokenizer, `<|endoftext|>` = 50256).
- * The `tokenizers` npm package (Rust) provides the pre-tokenizer, normalizer and decoder exactly as Hugging
- * Face runs them; the BPE merge loop runs in TypeScript with a per-word cache so that encode() is synchronous
- * and fast. Texts made only of ASCII are pre-tokenized with an equivalent JavaScript regex (tested against the
- * Rust one); any other text goes through the Rust pre-tokenizer.
+ * Loading: tokenizer.json when present; else the legacy files, converted into the tokenizer.json transformers'
+ * converters build (see tokenizer-families.ts): vocab.txt (BERT), vocab.json + merges.txt (RoBERTa or GPT-2,
+ * told apart by tokenizer_config.json's tokenizer_class, config.json's model_type, else the vocabulary). Special
+ * tokens and settings come from tokenizer_config.json / special_tokens_map.json, with the slow tokenizer
+ * classes' defaults for tokens neither names.
  *
- * Differences from the transformers 4.9 slow GPT2Tokenizer (the golden fixtures' reference): a whitespace-only
- * text encodes to its BPE tokens (" " -> [220]) as every fast tokenizer does, where 4.9 returned [].
+ * Encoding runs entirely in the library: added/special-token splitting, normalizer, pre-tokenizer, model and
+ * post-processor. The library's encode is asynchronous only; `encodeAsync` / `encodeBatchAsync` call it
+ * directly, and the synchronous `encode` / `encodeBatch` / `tokenize` run the same tokenizer.json in a worker
+ * thread and block until it answers (tokenizer-sync.ts). Results are cached per text. Decoding is synchronous:
+ * ids -> tokens here, then the library's decoder (ByteLevel, WordPiece, ...), then transformers'
+ * clean_up_tokenization when asked.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Tokenizer as RustTokenizer, type Decoder, type Normalizer, type PreTokenizer } from 'tokenizers';
+import { Tokenizer as RustTokenizer, type Decoder } from 'tokenizers';
 import { expected, FormatError, InvalidArgumentError, UnsupportedConfigError } from '../errors.js';
 import { readJsonObject } from '../json.js';
+import {
+  bertJson, checkVocab, containsType, detectFamily, FAMILY_CLASS, familyOfJson, gpt2Json, isRecord, parseMergesText, parseVocabTxt,
+  robertaJson, SPECIAL_NAMES, specialTokens, wrapOfPostProcessor,
+  type AddedTokenInfo, type SpecialName, type SpecialTokens, type SpecialTokensWrap, type TokenizerFamily,
+} from './tokenizer-families.js';
+import { SyncEncoder } from './tokenizer-sync.js';
+
+export type { AddedTokenInfo, SpecialTokensWrap, TokenizerFamily } from './tokenizer-families.js';
 
 export interface DecodeOptions {
-  /** Drop special tokens (`<|endoftext|>`, ...). Default false. */
+  /** Drop special tokens (`<|endoftext|>`, `[CLS]`, `[UNK]`, ...: every special added token). Default false. */
   skip_special_tokens?: boolean;
   /**
    * Apply transformers' `clean_up_tokenization` (" ." -> ".", " 's" -> "'s", " n't" -> "n't", ...). Default: the
@@ -30,17 +43,25 @@ export interface DecodeOptions {
   clean_up_tokenization_spaces?: boolean;
 }
 
+export interface EncodeOptions {
+  /**
+   * Let the post-processor add the family's special tokens: `[CLS] ... [SEP]` (BERT), `<s> ... </s>` (RoBERTa);
+   * GPT-2 adds none. Default true, as in Hugging Face.
+   */
+  add_special_tokens?: boolean;
+}
+
 export type TruncationStrategy = boolean | 'longest_first' | 'only_first' | 'do_not_truncate';
 export type PaddingStrategy = boolean | 'longest' | 'max_length' | 'do_not_pad';
 
-export interface BatchEncodeOptions {
+export interface BatchEncodeOptions extends EncodeOptions {
   /** Length to truncate to / pad to ('max_length'). Default: model_max_length where one is needed. */
   max_length?: number;
-  /** Truncate each text to max_length tokens (true / 'longest_first' / 'only_first'). Default false. */
+  /** Truncate each text to max_length tokens (true / 'longest_first' / 'only_first'), special tokens kept. Default false. */
   truncation?: TruncationStrategy;
   /** true / 'longest': pad to the longest text; 'max_length': pad to max_length. Default false (ragged rows). */
   padding?: PaddingStrategy;
-  /** Side to pad on. Default: the tokenizer's padding_side ('right' for GPT-2). */
+  /** Side to pad on. Default: the tokenizer's padding_side ('right' unless tokenizer_config.json says left). */
   padding_side?: 'right' | 'left';
 }
 
@@ -54,73 +75,31 @@ export interface TokenizerLoadOptions {
   clean_up_tokenization_spaces?: boolean;
 }
 
-/** An added token as in tokenizer.json's `added_tokens`. */
-export interface AddedTokenInfo {
-  id: number;
-  content: string;
-  special: boolean;
-  lstrip: boolean;
-  rstrip: boolean;
-  single_word: boolean;
-  normalized: boolean;
-}
-
-type SpecialName = 'bos_token' | 'eos_token' | 'unk_token' | 'pad_token';
-const SPECIAL_NAMES: readonly SpecialName[] = ['bos_token', 'eos_token', 'unk_token', 'pad_token'];
-
-interface SpecialTokens {
-  bos_token: string | null;
-  eos_token: string | null;
-  unk_token: string | null;
-  pad_token: string | null;
-  additional_special_tokens: string[];
-}
-
 /** Everything immutable a Tokenizer shares with the copies withPadToken() makes. */
 interface Core {
-  /** Byte-level BPE (GPT-2) or a word-level vocabulary (e.g. the demo's). */
-  kind: 'bpe' | 'wordlevel';
-  vocab: Map<string, number>;
-  idToToken: Map<number, string>;
-  ranks: Map<string, number>;
-  ignoreMerges: boolean;
-  unkId: number | null;
-  added: AddedTokenInfo[];
-  addedByContent: Map<string, AddedTokenInfo>;
-  splitRe: RegExp | null;
-  preTokenizer: PreTokenizer;
-  normalizer: Normalizer | null;
-  /** null for word-level tokenizers without a decoder: tokens are joined with spaces, as transformers does. */
-  decoder: Decoder | null;
-  cache: Map<string, readonly number[]>;
+  family: TokenizerFamily;
+  /** The model type of tokenizer.json (BPE, WordPiece, WordLevel, Unigram). */
+  modelType: string;
   /** tokenizer.json as it will be saved. */
   json: Record<string, unknown>;
-  /** Original vocab.json / merges.txt text when loaded from them. */
-  files: { vocab: string; merges: string } | null;
+  /** The legacy vocabulary files it was converted from (written back byte for byte on save). */
+  files: { name: string; text: string }[];
+  vocab: Map<string, number>;
+  idToToken: Map<number, string>;
+  added: AddedTokenInfo[];
+  /** null: tokens are joined with spaces, as the library does without a decoder. */
+  decoder: Decoder | null;
   baseVocabSize: number;
+  fullVocabSize: number;
+  wrap: SpecialTokensWrap | null;
+  sync: SyncEncoder;
+  /** The main-thread instance, for the async API (created on first use). */
+  rust: RustTokenizer;
+  /** ids per text: [0] without special tokens, [1] with. */
+  cache: [Map<string, readonly number[]>, Map<string, readonly number[]>];
 }
 
-const CACHE_LIMIT = 200_000;
-
-// GPT-2's bytes_to_unicode: printable bytes map to themselves, the others to U+0100 + n.
-const BYTE_TO_CHAR: string[] = (() => {
-  const out = new Array<string>(256);
-  let n = 0;
-  for (let b = 0; b < 256; b++) {
-    const printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-    out[b] = String.fromCharCode(printable ? b : 256 + n++);
-  }
-  return out;
-})();
-
-// The GPT-2 pre-tokenizer pattern restricted to ASCII input: \p{L} = [A-Za-z], \p{N} = [0-9], and \s is
-// [\t\n\v\f\r ] in both JavaScript and the Rust (Oniguruma) regex for these characters.
-const ASCII_PRETOKENIZE = /'s|'t|'re|'ve|'m|'ll|'d| ?[A-Za-z]+| ?[0-9]+| ?[^\sA-Za-z0-9]+|\s+(?!\S)|\s+/g;
-const ASCII_ONLY = /^[\x00-\x7f]*$/;
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
+const CACHE_LIMIT = 100_000;
 
 /** transformers' clean_up_tokenization (same list in 4.9 and today). */
 export function cleanUpTokenization(s: string): string {
@@ -141,46 +120,6 @@ async function readJsonIfExists(file: string): Promise<Record<string, unknown>> 
   return existsSync(file) ? readJsonObject(file) : {};
 }
 
-/** A token entry of tokenizer_config.json: a string or an AddedToken object `{content, ...}`. */
-function tokenContent(v: unknown): string | null {
-  if (typeof v === 'string') return v;
-  if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') return (v as { content: string }).content;
-  return null;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-function containsType(node: unknown, type: string): boolean {
-  if (!isRecord(node)) return false;
-  if (node.type === type) return true;
-  const kids = (node.pretokenizers ?? node.decoders ?? node.normalizers) as unknown;
-  return Array.isArray(kids) && kids.some((k) => containsType(k, type));
-}
-
-function parseMergesText(text: string, file: string): string[] {
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    const l = line.endsWith('\r') ? line.slice(0, -1) : line;
-    if (l === '' || l.startsWith('#version')) continue;
-    const parts = l.split(' ');
-    if (parts.length !== 2) throw new FormatError(`Cannot parse ${file}: expected "left right" per line but found ${JSON.stringify(l.slice(0, 60))}`);
-    out.push(l);
-  }
-  return out;
-}
-
-/** Merges as "a b" strings from tokenizer.json (either "a b" strings or [a, b] pairs). */
-function mergeKeys(merges: unknown, file: string): string[] {
-  if (!Array.isArray(merges)) throw new FormatError(`Cannot parse ${file}: model.merges is not an array`);
-  return merges.map((m) => {
-    if (typeof m === 'string') return m;
-    if (Array.isArray(m) && m.length === 2 && typeof m[0] === 'string' && typeof m[1] === 'string') return `${m[0]} ${m[1]}`;
-    throw new FormatError(`Cannot parse ${file}: bad merge ${JSON.stringify(m)}`);
-  });
-}
-
 function addedTokenFromJson(t: unknown, file: string): AddedTokenInfo {
   if (!isRecord(t) || typeof t.id !== 'number' || typeof t.content !== 'string') {
     throw new FormatError(`Cannot parse ${file}: bad added_tokens entry ${JSON.stringify(t)?.slice(0, 80)}`);
@@ -196,25 +135,24 @@ function addedTokenFromJson(t: unknown, file: string): AddedTokenInfo {
   };
 }
 
-/** Vocabulary and added tokens of a tokenizer.json model, validated; splitRe cuts added tokens out of text. */
-function readVocabulary(json: Record<string, unknown>, model: Record<string, unknown>, file: string) {
-  if (!isRecord(model.vocab)) throw new FormatError(`Cannot parse ${file}: model.vocab is not an object`);
-  const vocab = new Map<string, number>();
-  const idToToken = new Map<number, string>();
-  for (const [tok, id] of Object.entries(model.vocab)) {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new FormatError(`Cannot parse ${file}: id of ${JSON.stringify(tok)} is not a non-negative integer`);
-    vocab.set(tok, id);
-    idToToken.set(id, tok);
+function parseJsonText(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  } catch (err) {
+    throw new FormatError(`Cannot parse ${file}: ${(err as Error).message}`, { cause: err });
   }
-  const added = (Array.isArray(json.added_tokens) ? json.added_tokens : []).map((t) => addedTokenFromJson(t, file));
-  const addedByContent = new Map<string, AddedTokenInfo>();
-  for (const t of added) {
-    addedByContent.set(t.content, t);
-    idToToken.set(t.id, t.content);
-  }
-  const contents = [...addedByContent.keys()].filter((c) => c.length > 0).sort((a, b) => b.length - a.length);
-  const splitRe = contents.length ? new RegExp(contents.map(escapeRegExp).join('|'), 'g') : null;
-  return { vocab, idToToken, added, addedByContent, splitRe };
+}
+
+function checkText(text: unknown, name = 'text'): string {
+  if (typeof text !== 'string') expected('a string', name, text);
+  return text as string;
+}
+
+function checkEncodeOptions(opts: EncodeOptions, what: string): boolean {
+  if (opts === null || typeof opts !== 'object') expected('an options object', `${what} options`, opts);
+  const add = opts.add_special_tokens ?? true;
+  if (typeof add !== 'boolean') expected('a boolean', 'add_special_tokens', add);
+  return add;
 }
 
 export class Tokenizer {
@@ -236,8 +174,8 @@ export class Tokenizer {
   }
 
   /**
-   * Load from a Hugging Face folder: tokenizer.json if present, else vocab.json + merges.txt; special tokens
-   * and settings from tokenizer_config.json / special_tokens_map.json.
+   * Load from a Hugging Face folder: tokenizer.json if present, else vocab.txt (BERT) or vocab.json + merges.txt
+   * (RoBERTa / GPT-2); special tokens and settings from tokenizer_config.json / special_tokens_map.json.
    */
   static async fromPretrained(dir: string, opts: TokenizerLoadOptions = {}): Promise<Tokenizer> {
     if (typeof dir !== 'string') expected('a folder path', 'Tokenizer.fromPretrained dir', dir);
@@ -248,30 +186,43 @@ export class Tokenizer {
     const config = await readJsonIfExists(join(dir, 'tokenizer_config.json'));
     const map = await readJsonIfExists(join(dir, 'special_tokens_map.json'));
     const tokFile = join(dir, 'tokenizer.json');
-    const vocabFile = join(dir, 'vocab.json');
+    const vocabJson = join(dir, 'vocab.json');
+    const vocabTxt = join(dir, 'vocab.txt');
     const mergesFile = join(dir, 'merges.txt');
-
-    let json: Record<string, unknown>;
-    let files: Core['files'] = null;
-    if (existsSync(tokFile)) {
-      json = await readJsonObject(tokFile);
-    } else if (existsSync(vocabFile) && existsSync(mergesFile)) {
-      const [vocabText, mergesText] = await Promise.all([readFile(vocabFile, 'utf8'), readFile(mergesFile, 'utf8')]);
-      files = { vocab: vocabText, merges: mergesText };
-      let vocab: unknown;
+    const modelConfig = async () => {
       try {
-        vocab = JSON.parse(vocabText);
-      } catch (err) {
-        throw new FormatError(`Cannot parse ${vocabFile}: ${(err as Error).message}`, { cause: err });
+        return await readJsonIfExists(join(dir, 'config.json'));
+      } catch {
+        return {}; // only a hint for the family
       }
-      if (!isRecord(vocab)) throw new FormatError(`Cannot parse ${vocabFile}: expected a JSON object of token -> id`);
-      json = Tokenizer.#gpt2Json(vocab as Record<string, number>, parseMergesText(mergesText, mergesFile), Tokenizer.#specialTokens(config, map), config, vocabFile);
-    } else {
-      throw new InvalidArgumentError(
-        `Expected a folder with tokenizer.json, or vocab.json and merges.txt, for Tokenizer.fromPretrained but received string ${JSON.stringify(dir)}`,
-      );
+    };
+
+    if (existsSync(tokFile)) {
+      const json = await readJsonObject(tokFile);
+      let family = detectFamily(config, await modelConfig(), 'tokenizer.json');
+      if (family === 'other') family = familyOfJson(json);
+      return Tokenizer.#assemble(family, json, [], tokFile, config, map, dir, opts);
     }
-    return Tokenizer.#assemble(json, files, files ? vocabFile : tokFile, config, map, dir, opts);
+    if (existsSync(vocabJson) && existsSync(mergesFile)) {
+      const [vocabText, mergesText] = await Promise.all([readFile(vocabJson, 'utf8'), readFile(mergesFile, 'utf8')]);
+      const vocab = checkVocab(parseJsonText(vocabText, vocabJson), vocabJson);
+      const merges = parseMergesText(mergesText, mergesFile);
+      const family = detectFamily(config, await modelConfig(), 'vocab.json', vocab) === 'roberta' ? 'roberta' : 'gpt2';
+      const special = specialTokens(family, config, map);
+      const json = family === 'roberta' ? robertaJson(vocab, merges, special, config, map, vocabJson) : gpt2Json(vocab, merges, special, config, map);
+      const files = [{ name: 'vocab.json', text: vocabText }, { name: 'merges.txt', text: mergesText }];
+      return Tokenizer.#assemble(family, json, files, vocabJson, config, map, dir, opts);
+    }
+    if (existsSync(vocabTxt)) {
+      const text = await readFile(vocabTxt, 'utf8');
+      const vocab = parseVocabTxt(text);
+      const special = specialTokens('bert', config, map);
+      const json = bertJson(vocab, special, config, map, vocabTxt);
+      return Tokenizer.#assemble('bert', json, [{ name: 'vocab.txt', text }], vocabTxt, config, map, dir, opts);
+    }
+    throw new InvalidArgumentError(
+      `Expected a folder with tokenizer.json, or vocab.json and merges.txt, or vocab.txt, for Tokenizer.fromPretrained but received string ${JSON.stringify(dir)}`,
+    );
   }
 
   /**
@@ -281,341 +232,158 @@ export class Tokenizer {
   static fromTokenizerJson(json: Record<string, unknown>, config: Record<string, unknown> = {}, opts: TokenizerLoadOptions = {}): Tokenizer {
     if (!isRecord(json)) expected('a tokenizer.json object', 'Tokenizer.fromTokenizerJson json', json);
     if (!isRecord(config)) expected('a tokenizer_config.json object', 'Tokenizer.fromTokenizerJson config', config);
-    return Tokenizer.#assemble(json, null, 'tokenizer.json', config, {}, 'memory', opts);
-  }
-
-  /** Special tokens: tokenizer_config.json wins over special_tokens_map.json. */
-  static #specialTokens(config: Record<string, unknown>, map: Record<string, unknown>): SpecialTokens {
-    const special: SpecialTokens = { bos_token: null, eos_token: null, unk_token: null, pad_token: null, additional_special_tokens: [] };
-    for (const name of SPECIAL_NAMES) special[name] = tokenContent(config[name]) ?? tokenContent(map[name]);
-    const extra = (config.additional_special_tokens ?? map.additional_special_tokens) as unknown;
-    if (Array.isArray(extra)) special.additional_special_tokens = extra.map(tokenContent).filter((t): t is string => t !== null);
-    return special;
+    let family = detectFamily(config, {}, 'tokenizer.json');
+    if (family === 'other') family = familyOfJson(json);
+    return Tokenizer.#assemble(family, json, [], 'tokenizer.json', config, {}, 'memory', opts);
   }
 
   static #assemble(
-    json: Record<string, unknown>, files: Core['files'], file: string, config: Record<string, unknown>, map: Record<string, unknown>,
-    dir: string, opts: TokenizerLoadOptions,
+    family: TokenizerFamily, json: Record<string, unknown>, files: Core['files'], file: string, config: Record<string, unknown>,
+    map: Record<string, unknown>, dir: string, opts: TokenizerLoadOptions,
   ): Tokenizer {
-    const special = Tokenizer.#specialTokens(config, map);
-    // GPT2Tokenizer's defaults: <|endoftext|> is bos, eos and unk unless the config says otherwise.
-    const core = Tokenizer.#buildCore(json, files, file);
-    for (const name of ['bos_token', 'eos_token', 'unk_token'] as const) {
-      if (special[name] === null && !(name in config) && !(name in map) && core.vocab.has('<|endoftext|>')) special[name] = '<|endoftext|>';
-    }
+    const core = Tokenizer.#buildCore(family, json, files, file);
+    const special = specialTokens(family, config, map);
     for (const name of SPECIAL_NAMES) {
       const t = special[name];
-      if (t !== null && !core.vocab.has(t) && !core.addedByContent.has(t)) {
-        throw new FormatError(`${name} ${JSON.stringify(t)} of ${dir} is not in the vocabulary`);
-      }
+      if (t === null || core.vocab.has(t)) continue;
+      // A class default the vocabulary lacks (e.g. GPT-2's <|endoftext|> in another BPE) is no token at all.
+      if (!(name in config) && !(name in map)) special[name] = null;
+      else throw new FormatError(`${name} ${JSON.stringify(t)} of ${dir} is not in the vocabulary`);
     }
     const cleanUp = opts.clean_up_tokenization_spaces ?? (typeof config.clean_up_tokenization_spaces === 'boolean' ? config.clean_up_tokenization_spaces : true);
     return new Tokenizer(core, special, config, cleanUp);
   }
 
-  /** The tokenizer.json a GPT2TokenizerFast would save for these files. */
-  static #gpt2Json(
-    vocab: Record<string, number>,
-    merges: string[],
-    special: SpecialTokens,
-    config: Record<string, unknown>,
-    file: string,
-  ): Record<string, unknown> {
-    let nextId = 0;
-    for (const [tok, id] of Object.entries(vocab)) {
-      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new FormatError(`Cannot parse ${file}: id of ${JSON.stringify(tok)} is not a non-negative integer`);
-      nextId = Math.max(nextId, id + 1);
-    }
-    // Special tokens become added tokens (special, no strip), appended to the vocabulary when new.
-    const added: Record<string, unknown>[] = [];
-    const seen = new Set<string>();
-    const decoderTable = config.added_tokens_decoder;
-    const addToken = (content: string, flags: Partial<AddedTokenInfo>, id?: number): void => {
-      if (seen.has(content)) return;
-      seen.add(content);
-      const tokenId = id ?? vocab[content] ?? nextId++;
-      added.push({
-        id: tokenId,
-        content,
-        single_word: flags.single_word ?? false,
-        lstrip: flags.lstrip ?? false,
-        rstrip: flags.rstrip ?? false,
-        normalized: flags.normalized ?? false,
-        special: flags.special ?? true,
-      });
-    };
-    if (isRecord(decoderTable)) {
-      for (const [idText, t] of Object.entries(decoderTable)) {
-        if (isRecord(t) && typeof t.content === 'string') addToken(t.content, t as Partial<AddedTokenInfo>, Number(idText));
-      }
-    }
-    for (const t of [special.bos_token, special.eos_token, special.unk_token, special.pad_token, ...special.additional_special_tokens]) {
-      if (t !== null) addToken(t, { special: true });
-    }
-    const addPrefix = config.add_prefix_space === true;
-    return {
-      version: '1.0',
-      truncation: null,
-      padding: null,
-      added_tokens: added.sort((a, b) => (a.id as number) - (b.id as number)),
-      normalizer: null,
-      pre_tokenizer: { type: 'ByteLevel', add_prefix_space: addPrefix, trim_offsets: true, use_regex: true },
-      post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
-      decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-      model: {
-        type: 'BPE',
-        dropout: null,
-        unk_token: null,
-        continuing_subword_prefix: '',
-        end_of_word_suffix: '',
-        fuse_unk: false,
-        byte_fallback: false,
-        ignore_merges: false,
-        vocab,
-        merges,
-      },
-    };
-  }
-
-  static #buildCore(json: Record<string, unknown>, files: Core['files'], file: string): Core {
+  static #buildCore(family: TokenizerFamily, json: Record<string, unknown>, files: Core['files'], file: string): Core {
     const model = json.model;
-    if (isRecord(model) && model.type === 'WordLevel') return Tokenizer.#wordLevelCore(json, model, file);
-    if (!isRecord(model) || (model.type !== undefined && model.type !== 'BPE')) {
-      throw new UnsupportedConfigError(`${file}: model type ${JSON.stringify(isRecord(model) ? model.type : model)} is not supported (byte-level BPE or WordLevel)`);
+    if (!isRecord(model)) throw new FormatError(`Cannot parse ${file}: no model`);
+    const modelType = typeof model.type === 'string' ? model.type : 'BPE';
+    if ((model.dropout ?? null) !== null) throw new UnsupportedConfigError(`${file}: BPE dropout is not supported (encoding must be deterministic)`);
+    const jsonText = JSON.stringify(json);
+    let rust: RustTokenizer;
+    try {
+      rust = RustTokenizer.fromString(jsonText);
+    } catch (err) {
+      throw new FormatError(`Cannot parse ${file}: the tokenizers library rejects it (${(err as Error).message})`, { cause: err });
     }
-    if (!containsType(json.pre_tokenizer, 'ByteLevel') || !containsType(json.decoder, 'ByteLevel')) {
-      throw new UnsupportedConfigError(`${file}: only byte-level BPE tokenizers (ByteLevel pre-tokenizer and decoder, as GPT-2) are supported`);
+    const vocab = new Map<string, number>();
+    const idToToken = new Map<number, string>();
+    for (const [tok, id] of Object.entries(rust.getVocab(true))) {
+      vocab.set(tok, id);
+      idToToken.set(id, tok);
     }
-    if ((model.dropout ?? null) !== null || model.byte_fallback === true) {
-      throw new UnsupportedConfigError(`${file}: BPE dropout and byte_fallback are not supported`);
-    }
-    if (model.continuing_subword_prefix || model.end_of_word_suffix) {
-      throw new UnsupportedConfigError(`${file}: continuing_subword_prefix / end_of_word_suffix are not supported`);
-    }
-    const prePieces = json.pre_tokenizer as Record<string, unknown>;
-    const addPrefixSpace = isRecord(prePieces) && prePieces.type === 'ByteLevel' && prePieces.add_prefix_space === true;
-    if (addPrefixSpace) {
-      throw new UnsupportedConfigError(`${file}: add_prefix_space=true is not supported (GPT-2 captioning uses false)`);
-    }
-    const { vocab, idToToken, added, addedByContent, splitRe } = readVocabulary(json, model, file);
-    const baseVocabSize = vocab.size;
-    const ranks = new Map<string, number>();
-    mergeKeys(model.merges, file).forEach((m, i) => {
-      if (!ranks.has(m)) ranks.set(m, i);
-    });
-    // The Rust pieces that run exactly as Hugging Face runs them (the model itself is not needed there).
-    const rust = RustTokenizer.fromString(
-      JSON.stringify({
-        version: '1.0',
-        truncation: null,
-        padding: null,
-        added_tokens: [],
-        normalizer: json.normalizer ?? null,
-        pre_tokenizer: json.pre_tokenizer,
-        post_processor: null,
-        decoder: json.decoder,
-        model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, vocab: {}, merges: [] },
-      }),
-    );
-    const preTokenizer = rust.getPreTokenizer();
-    const decoder = rust.getDecoder();
-    if (!preTokenizer || !decoder) throw new FormatError(`Cannot parse ${file}: no pre-tokenizer or decoder`);
-    const unkTok = typeof model.unk_token === 'string' ? model.unk_token : null;
-    return {
-      kind: 'bpe',
-      vocab,
-      idToToken,
-      ranks,
-      ignoreMerges: model.ignore_merges === true,
-      unkId: unkTok !== null ? (vocab.get(unkTok) ?? null) : null,
-      added,
-      addedByContent,
-      splitRe,
-      preTokenizer,
-      normalizer: json.normalizer ? rust.getNormalizer() : null,
-      decoder,
-      cache: new Map(),
+    const added = (Array.isArray(json.added_tokens) ? json.added_tokens : []).map((t) => addedTokenFromJson(t, file));
+    const core: Core = {
+      family,
+      modelType,
       json,
       files,
-      baseVocabSize,
-    };
-  }
-
-  /**
-   * A WordLevel tokenizer.json: normalizer, pre-tokenizer and decoder run in the Rust `tokenizers` library;
-   * the model itself is a vocabulary lookup with the unknown token as fallback.
-   */
-  static #wordLevelCore(json: Record<string, unknown>, model: Record<string, unknown>, file: string): Core {
-    const { vocab, idToToken, added, addedByContent, splitRe } = readVocabulary(json, model, file);
-    const rust = RustTokenizer.fromString(
-      JSON.stringify({
-        version: '1.0', truncation: null, padding: null, added_tokens: [], post_processor: null,
-        normalizer: json.normalizer ?? null,
-        pre_tokenizer: json.pre_tokenizer ?? { type: 'Whitespace' },
-        decoder: json.decoder ?? null,
-        model: { type: 'WordLevel', vocab: {}, unk_token: '[UNK]' },
-      }),
-    );
-    const preTokenizer = rust.getPreTokenizer();
-    if (!preTokenizer) throw new FormatError(`Cannot parse ${file}: no pre-tokenizer`);
-    const unkTok = typeof model.unk_token === 'string' ? model.unk_token : null;
-    return {
-      kind: 'wordlevel',
       vocab,
       idToToken,
-      ranks: new Map(),
-      ignoreMerges: false,
-      unkId: unkTok !== null ? (vocab.get(unkTok) ?? addedByContent.get(unkTok)?.id ?? null) : null,
       added,
-      addedByContent,
-      splitRe,
-      preTokenizer,
-      normalizer: json.normalizer ? rust.getNormalizer() : null,
-      decoder: json.decoder ? rust.getDecoder() : null,
-      cache: new Map(),
-      json,
-      files: null,
-      baseVocabSize: vocab.size,
+      decoder: rust.getDecoder(),
+      baseVocabSize: rust.getVocabSize(false),
+      fullVocabSize: rust.getVocabSize(true),
+      wrap: wrapOfPostProcessor(json.post_processor),
+      sync: undefined as unknown as SyncEncoder,
+      rust,
+      cache: [new Map(), new Map()],
     };
+    core.sync = new SyncEncoder(jsonText, core);
+    return core;
   }
 
   // ---------------------------------------------------------------------------------------------- encoding
 
-  /** Token ids of `text` (no BOS/EOS added, no prefix space: GPT-2's behaviour). */
-  encode(text: string): number[] {
-    if (typeof text !== 'string') expected('a string', 'text', text);
-    const ids: number[] = [];
-    this.#encodeInto(text, ids, null);
-    return ids;
+  /**
+   * Token ids of `text`, synchronously (the library runs in a worker thread: see the module comment). With the
+   * default `add_special_tokens: true`, BERT gives `[CLS] ... [SEP]`, RoBERTa `<s> ... </s>`, GPT-2 no specials.
+   */
+  encode(text: string, opts: EncodeOptions = {}): number[] {
+    checkText(text);
+    const add = checkEncodeOptions(opts, 'encode');
+    const hit = this.#core.cache[add ? 1 : 0].get(text);
+    if (hit !== undefined) return hit.slice();
+    return this.#remember([text], this.#core.sync.encodeBatch([text], add), add)[0]!;
   }
 
-  /** Byte-level BPE token strings of `text` (e.g. "Ġdog"). */
+  /** encode() of each text, in one call to the library. */
+  encodeBatch(texts: readonly string[], opts: EncodeOptions = {}): number[][] {
+    if (!Array.isArray(texts)) expected('an array of strings', 'texts', texts);
+    texts.forEach((t, i) => checkText(t, `texts[${i}]`));
+    const add = checkEncodeOptions(opts, 'encodeBatch');
+    return this.#cached(texts, add, (missing) => this.#core.sync.encodeBatch(missing, add));
+  }
+
+  /** encode() on the main thread's event loop (the library's own async encode; no worker round trip). */
+  async encodeAsync(text: string, opts: EncodeOptions = {}): Promise<number[]> {
+    checkText(text);
+    return (await this.encodeBatchAsync([text], opts))[0]!;
+  }
+
+  /** encodeBatch() through the library's async encodeBatch. */
+  async encodeBatchAsync(texts: readonly string[], opts: EncodeOptions = {}): Promise<number[][]> {
+    if (!Array.isArray(texts)) expected('an array of strings', 'texts', texts);
+    texts.forEach((t, i) => checkText(t, `texts[${i}]`));
+    const add = checkEncodeOptions(opts, 'encodeBatchAsync');
+    const cache = this.#core.cache[add ? 1 : 0];
+    const missing = [...new Set(texts.filter((t) => !cache.has(t)))];
+    if (missing.length) {
+      const rust = this.#core.rust;
+      const encs = missing.length === 1 ? [await rust.encode(missing[0]!, null, { addSpecialTokens: add })] : await rust.encodeBatch(missing, { addSpecialTokens: add });
+      this.#remember(missing, encs.map((e) => e.getIds()), add);
+    }
+    return this.#cached(texts, add, (m) => this.#core.sync.encodeBatch(m, add));
+  }
+
+  /** Token strings of `text` without special tokens (HF `tokenize`): `Ġdog` (byte-level BPE), `##s` (WordPiece). */
   tokenize(text: string): string[] {
-    if (typeof text !== 'string') expected('a string', 'text', text);
-    const ids: number[] = [];
-    const tokens: string[] = [];
-    this.#encodeInto(text, ids, tokens);
-    return tokens;
+    checkText(text);
+    return this.#core.sync.tokenizeBatch([text], false)[0]!;
   }
 
-  #encodeInto(text: string, ids: number[], tokens: string[] | null): void {
-    const core = this.#core;
-    if (!core.splitRe) {
-      this.#encodeOrdinary(text, ids, tokens);
-      return;
-    }
-    let pos = 0;
-    core.splitRe.lastIndex = 0;
-    for (let m = core.splitRe.exec(text); m !== null; m = core.splitRe.exec(text)) {
-      const tok = core.addedByContent.get(m[0])!;
-      let start = m.index;
-      let end = start + m[0].length;
-      if (tok.single_word) {
-        const before = start > 0 ? text[start - 1]! : '';
-        const after = end < text.length ? text[end]! : '';
-        if (/[\p{L}\p{N}_]/u.test(before) || /[\p{L}\p{N}_]/u.test(after)) {
-          core.splitRe.lastIndex = start + 1;
-          continue;
-        }
-      }
-      if (tok.lstrip) while (start > pos && /\s/u.test(text[start - 1]!)) start--;
-      if (tok.rstrip) while (end < text.length && /\s/u.test(text[end]!)) end++;
-      this.#encodeOrdinary(text.slice(pos, start), ids, tokens);
-      ids.push(tok.id);
-      tokens?.push(tok.content);
-      pos = end;
-      core.splitRe.lastIndex = end;
-    }
-    this.#encodeOrdinary(text.slice(pos), ids, tokens);
+  #cached(texts: readonly string[], add: boolean, run: (missing: string[]) => number[][]): number[][] {
+    const cache = this.#core.cache[add ? 1 : 0];
+    const missing = [...new Set(texts.filter((t) => !cache.has(t)))];
+    const fresh = new Map<string, number[]>();
+    if (missing.length) this.#remember(missing, run(missing), add).forEach((ids, i) => fresh.set(missing[i]!, ids));
+    return texts.map((t) => (fresh.get(t) ?? cache.get(t)!).slice());
   }
 
-  #encodeOrdinary(text: string, ids: number[], tokens: string[] | null): void {
-    if (text.length === 0) return;
-    const core = this.#core;
-    if (core.kind === 'wordlevel') {
-      const normalized = core.normalizer ? core.normalizer.normalizeString(text) : text;
-      for (const [piece] of core.preTokenizer.preTokenizeString(normalized)) {
-        const id = core.vocab.get(piece) ?? core.unkId;
-        if (id === null || id === undefined) throw new InvalidArgumentError(`The word ${JSON.stringify(piece)} is not in the vocabulary and the tokenizer has no unknown token`);
-        ids.push(id);
-        tokens?.push(core.vocab.has(piece) ? piece : core.idToToken.get(id)!);
-      }
-      return;
-    }
-    if (!core.normalizer && ASCII_ONLY.test(text)) {
-      ASCII_PRETOKENIZE.lastIndex = 0;
-      for (let m = ASCII_PRETOKENIZE.exec(text); m !== null; m = ASCII_PRETOKENIZE.exec(text)) {
-        const piece = m[0];
-        let mapped = '';
-        for (let i = 0; i < piece.length; i++) mapped += BYTE_TO_CHAR[piece.charCodeAt(i)]!;
-        this.#bpeInto(mapped, ids, tokens);
-      }
-      return;
-    }
-    const normalized = core.normalizer ? core.normalizer.normalizeString(text) : text;
-    for (const [piece] of core.preTokenizer.preTokenizeString(normalized)) this.#bpeInto(piece, ids, tokens);
+  #remember(texts: readonly string[], rows: number[][], add: boolean): number[][] {
+    const cache = this.#core.cache[add ? 1 : 0];
+    texts.forEach((t, i) => {
+      if (cache.size >= CACHE_LIMIT) cache.clear();
+      cache.set(t, rows[i]!.slice());
+    });
+    return rows;
   }
 
-  #bpeInto(word: string, ids: number[], tokens: string[] | null): void {
-    const core = this.#core;
-    let cached = core.cache.get(word);
-    if (cached === undefined) {
-      cached = this.#bpe(word);
-      if (core.cache.size >= CACHE_LIMIT) core.cache.clear();
-      core.cache.set(word, cached);
-    }
-    for (const id of cached) {
-      ids.push(id);
-      if (tokens) tokens.push(core.idToToken.get(id)!);
-    }
-  }
-
-  /** Byte-level BPE of one pre-token: repeatedly merge the adjacent pair with the lowest merge rank. */
-  #bpe(word: string): number[] {
-    const core = this.#core;
-    const direct = core.vocab.get(word);
-    if (direct !== undefined && (core.ignoreMerges || word.length === 1)) return [direct];
-    let symbols = Array.from(word);
-    while (symbols.length > 1) {
-      let best = Infinity;
-      let bestAt = -1;
-      for (let i = 0; i + 1 < symbols.length; i++) {
-        const r = core.ranks.get(symbols[i] + ' ' + symbols[i + 1]);
-        if (r !== undefined && r < best) {
-          best = r;
-          bestAt = i;
-        }
-      }
-      if (bestAt < 0) break;
-      const a = symbols[bestAt]!;
-      const b = symbols[bestAt + 1]!;
-      // Merge every occurrence of (a, b), left to right.
-      const merged: string[] = [];
-      for (let i = 0; i < symbols.length; i++) {
-        if (i + 1 < symbols.length && symbols[i] === a && symbols[i + 1] === b) {
-          merged.push(a + b);
-          i++;
-        } else {
-          merged.push(symbols[i]!);
-        }
-      }
-      symbols = merged;
-    }
-    const out: number[] = [];
-    for (const s of symbols) {
-      const id = core.vocab.get(s);
-      if (id !== undefined) out.push(id);
-      else if (core.unkId !== null) out.push(core.unkId);
-      // else: dropped, as the Rust BPE does without an unk token
-    }
-    return out;
+  /**
+   * The special-token ids `encode()` puts before and after a text (its post-processor): BERT `[101]` / `[102]`,
+   * RoBERTa `[0]` / `[2]`, GPT-2 and word-level none. null for a post-processor this library does not know.
+   */
+  get special_tokens_wrap(): SpecialTokensWrap | null {
+    const w = this.#core.wrap;
+    return w && { start: [...w.start], end: [...w.end] };
   }
 
   /**
    * Encode several texts with Hugging Face's truncation/padding options. Returns plain arrays; attention_mask
-   * is 1 on tokens and 0 on padding.
+   * is 1 on tokens and 0 on padding. Truncation keeps the special tokens (`[CLS] a b [SEP]`).
    */
   batchEncode(texts: readonly string[], opts: BatchEncodeOptions = {}): BatchEncoding {
+    const add = this.#checkBatchOptions(texts, opts);
+    return this.#pad(this.encodeBatch(texts, { add_special_tokens: add }), add, opts);
+  }
+
+  /** batchEncode() through the library's async encodeBatch. */
+  async batchEncodeAsync(texts: readonly string[], opts: BatchEncodeOptions = {}): Promise<BatchEncoding> {
+    const add = this.#checkBatchOptions(texts, opts);
+    return this.#pad(await this.encodeBatchAsync(texts, { add_special_tokens: add }), add, opts);
+  }
+
+  #checkBatchOptions(texts: readonly string[], opts: BatchEncodeOptions): boolean {
     if (!Array.isArray(texts)) expected('an array of strings', 'texts', texts);
     if (opts === null || typeof opts !== 'object') expected('an options object', 'batchEncode options', opts);
     const { max_length: maxLength, truncation = false, padding = false } = opts;
@@ -628,12 +396,23 @@ export class Tokenizer {
     }
     const side = opts.padding_side ?? this.#paddingSide;
     if (side !== 'left' && side !== 'right') expected("'left' or 'right'", 'padding_side', side);
+    texts.forEach((t, i) => checkText(t, `texts[${i}]`));
+    return checkEncodeOptions(opts, 'batchEncode');
+  }
+
+  #pad(encoded: number[][], add: boolean, opts: BatchEncodeOptions): BatchEncoding {
+    const { max_length: maxLength, truncation = false, padding = false } = opts;
+    const side = opts.padding_side ?? this.#paddingSide;
     const truncate = truncation !== false && truncation !== 'do_not_truncate';
     const limit = maxLength ?? this.#modelMaxLength;
-    const rows = texts.map((t, i) => {
-      if (typeof t !== 'string') expected('a string', `texts[${i}]`, t);
-      const ids = this.encode(t);
-      return truncate && ids.length > limit ? ids.slice(0, limit) : ids;
+    const wrap = add ? this.#core.wrap : null;
+    const rows = encoded.map((ids) => {
+      if (!truncate || ids.length <= limit) return ids;
+      // As HF: the text is cut to leave room for the special tokens the post-processor adds.
+      const s = wrap?.start.length ?? 0;
+      const e = wrap?.end.length ?? 0;
+      if (s + e === 0 || s + e > limit) return ids.slice(0, limit);
+      return [...ids.slice(0, s), ...ids.slice(s, s + limit - s - e), ...ids.slice(ids.length - e)];
     });
     let target = -1;
     if (padding === true || padding === 'longest') target = rows.reduce((m, r) => Math.max(m, r.length), 0);
@@ -668,7 +447,10 @@ export class Tokenizer {
 
   // ---------------------------------------------------------------------------------------------- decoding
 
-  /** Text of `ids` (Hugging Face decode: byte-level inverse, invalid UTF-8 replaced by U+FFFD). */
+  /**
+   * Text of `ids` (Hugging Face fast decode: the library's decoder on the tokens, e.g. byte-level inverse with
+   * invalid UTF-8 replaced by U+FFFD, or WordPiece `##` joining), then clean-up when asked.
+   */
   decode(ids: readonly number[], opts: DecodeOptions = {}): string {
     if (!Array.isArray(ids)) expected('an array of token ids', 'ids', ids);
     if (opts === null || typeof opts !== 'object') expected('an options object', 'decode options', opts);
@@ -715,7 +497,7 @@ export class Tokenizer {
 
   /** Id of a token string (vocabulary or added token), or null. */
   tokenToId(token: string): number | null {
-    return this.#core.addedByContent.get(token)?.id ?? this.#core.vocab.get(token) ?? null;
+    return this.#core.vocab.get(token) ?? null;
   }
 
   /** Token string of an id, or null. */
@@ -723,14 +505,19 @@ export class Tokenizer {
     return this.#core.idToToken.get(id) ?? null;
   }
 
-  /** Size of the base vocabulary (Hugging Face `vocab_size`; 50257 for GPT-2). */
+  /** 'bert', 'roberta', 'gpt2', or 'other' (e.g. the demo's word-level tokenizer). */
+  get family(): TokenizerFamily {
+    return this.#core.family;
+  }
+
+  /** Size of the base vocabulary (Hugging Face `vocab_size`: 50257 GPT-2, 30522 bert-base-uncased, 50265 roberta-base). */
   get vocab_size(): number {
     return this.#core.baseVocabSize;
   }
 
   /** Number of distinct ids including added tokens (Hugging Face `len(tokenizer)`). */
   get vocabSizeWithAddedTokens(): number {
-    return this.#core.idToToken.size;
+    return Math.max(this.#core.fullVocabSize, this.#core.idToToken.size);
   }
 
   get model_max_length(): number {
@@ -740,6 +527,11 @@ export class Tokenizer {
   /** The default of decode()'s clean_up_tokenization_spaces. */
   get clean_up_tokenization_spaces(): boolean {
     return this.#cleanUp;
+  }
+
+  #id(name: SpecialName): number | null {
+    const t = this.#special[name];
+    return t === null ? null : this.tokenToId(t);
   }
 
   get bos_token(): string | null {
@@ -754,18 +546,38 @@ export class Tokenizer {
   get pad_token(): string | null {
     return this.#special.pad_token;
   }
-  get bos_token_id(): number | null {
-    return this.#special.bos_token === null ? null : this.tokenToId(this.#special.bos_token);
+  get cls_token(): string | null {
+    return this.#special.cls_token;
   }
+  get sep_token(): string | null {
+    return this.#special.sep_token;
+  }
+  get mask_token(): string | null {
+    return this.#special.mask_token;
+  }
+  /** null where the family has none (BERT). */
+  get bos_token_id(): number | null {
+    return this.#id('bos_token');
+  }
+  /** null where the family has none (BERT: its captions end with [SEP], see special_tokens_wrap). */
   get eos_token_id(): number | null {
-    return this.#special.eos_token === null ? null : this.tokenToId(this.#special.eos_token);
+    return this.#id('eos_token');
   }
   get unk_token_id(): number | null {
-    return this.#special.unk_token === null ? null : this.tokenToId(this.#special.unk_token);
+    return this.#id('unk_token');
   }
   /** null when the tokenizer defines no pad token (GPT-2): see withPadToken(). */
   get pad_token_id(): number | null {
-    return this.#special.pad_token === null ? null : this.tokenToId(this.#special.pad_token);
+    return this.#id('pad_token');
+  }
+  get cls_token_id(): number | null {
+    return this.#id('cls_token');
+  }
+  get sep_token_id(): number | null {
+    return this.#id('sep_token');
+  }
+  get mask_token_id(): number | null {
+    return this.#id('mask_token');
   }
 
   /** Added tokens (tokenizer.json `added_tokens`). */
@@ -799,13 +611,16 @@ export class Tokenizer {
     delete out.added_tokens_decoder;
     for (const name of SPECIAL_NAMES) {
       if (this.#special[name] !== null) out[name] = this.#special[name];
-      else delete out[name];
+      else if (name in out) out[name] = null; // "none", not "the class default"
     }
     if (this.#special.additional_special_tokens.length) out.additional_special_tokens = [...this.#special.additional_special_tokens];
-    out.add_prefix_space = false;
+    if (this.#core.family === 'gpt2' || this.#core.family === 'roberta') {
+      const pre = this.#core.json.pre_tokenizer;
+      out.add_prefix_space = isRecord(pre) && pre.type === 'ByteLevel' && pre.add_prefix_space === true;
+    }
     out.clean_up_tokenization_spaces = this.#cleanUp;
     out.model_max_length = this.#modelMaxLength === Number.MAX_SAFE_INTEGER ? 1e30 : this.#modelMaxLength;
-    out.tokenizer_class ??= 'GPT2Tokenizer';
+    out.tokenizer_class ??= FAMILY_CLASS[this.#core.family];
     return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   }
 
@@ -818,24 +633,24 @@ export class Tokenizer {
   }
 
   /**
-   * Write tokenizer.json, tokenizer_config.json and special_tokens_map.json (and vocab.json + merges.txt when
-   * it was loaded from them) into `dir`, loadable by Python transformers and by fromPretrained().
+   * Write tokenizer.json, tokenizer_config.json and special_tokens_map.json (and vocab.txt or vocab.json +
+   * merges.txt, byte for byte, when it was loaded from them) into `dir`, loadable by Python transformers and by
+   * fromPretrained().
    */
   async save(dir: string): Promise<void> {
     if (typeof dir !== 'string') expected('a folder path', 'Tokenizer.save dir', dir);
     await mkdir(dir, { recursive: true });
-    const writes = [
+    await Promise.all([
       writeFile(join(dir, 'tokenizer.json'), JSON.stringify(this.#core.json, null, 2) + '\n'),
       writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify(this.tokenizerConfig(), null, 2) + '\n'),
       writeFile(join(dir, 'special_tokens_map.json'), JSON.stringify(this.specialTokensMap(), null, 2) + '\n'),
-    ];
-    if (this.#core.files) {
-      writes.push(writeFile(join(dir, 'vocab.json'), this.#core.files.vocab), writeFile(join(dir, 'merges.txt'), this.#core.files.merges));
-    }
-    await Promise.all(writes);
+      ...this.#core.files.map((f) => writeFile(join(dir, f.name), f.text)),
+    ]);
   }
 
   toString(): string {
-    return `Tokenizer(${this.#core.kind === 'bpe' ? 'byte-level BPE' : 'word level'}, vocab_size ${this.vocab_size}, eos ${JSON.stringify(this.eos_token)})`;
+    const kind = this.#core.modelType === 'BPE' && containsType(this.#core.json.pre_tokenizer, 'ByteLevel') ? 'byte-level BPE' : this.#core.modelType;
+    const end = this.eos_token ?? this.sep_token;
+    return `Tokenizer(${this.#core.family}, ${kind}, vocab_size ${this.vocab_size}, ${this.eos_token !== null ? 'eos' : 'sep'} ${JSON.stringify(end)})`;
   }
 }

@@ -1,5 +1,6 @@
 // buildLabels: EOS appended to every caption, only the padding after it masked, truncation keeps room for EOS;
-// and the labels of the model fixtures reproduced exactly.
+// the wrapping convention (BERT / RoBERTa: start token dropped, end token kept); and the labels of the model
+// fixtures reproduced exactly.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -73,6 +74,77 @@ describe('buildLabels', () => {
     expect(() => buildLabels([3 as never], toy)).toThrow(/captions\[0\]/);
     expect(() => buildLabels(['a'], { ...toy, eos_token_id: null })).toThrow(/eos/);
     expect(() => buildLabels(['a'], toy, { padding: 'max_length' })).toThrow(/max_length/);
+  });
+});
+
+/** A toy wrapping tokenizer (BERT-like): encode(c) = [7, ...words, 8]; no eos. */
+const wrapping = {
+  eos_token_id: null,
+  special_tokens_wrap: { start: [7], end: [8] },
+  encode: (text: string) => [7, ...toy.encode(text), 8],
+};
+
+describe('buildLabels with a tokenizer that wraps texts in special tokens', () => {
+  it('drops the start token, keeps the end token and appends nothing', () => {
+    const out = buildLabels(['a b c', 'a', ''], wrapping);
+    expect(rows(out)).toEqual([
+      [1, 2, 3, 8],
+      [1, 8, -100, -100],
+      [8, -100, -100, -100],
+    ]);
+    expect(out.lengths).toEqual([4, 2, 1]);
+  });
+
+  it('truncates the caption, keeping its end token', () => {
+    expect(rows(buildLabels(['a b c d e', 'a b'], wrapping, { max_length: 3 }))).toEqual([
+      [1, 2, 8],
+      [1, 2, 8],
+    ]);
+    expect(rows(buildLabels(['a b c'], wrapping, { max_length: 1 }))).toEqual([[8]]);
+  });
+
+  it("pads with the end token for padLabel 'eos', and leaves it out with appendEos: false", () => {
+    expect(rows(buildLabels(['a b', 'c'], wrapping, { padLabel: 'eos' }))).toEqual([
+      [1, 2, 8],
+      [3, 8, 8],
+    ]);
+    expect(rows(buildLabels(['a b', 'c'], wrapping, { appendEos: false }))).toEqual([
+      [1, 2],
+      [3, -100],
+    ]);
+  });
+});
+
+describeWithFixtures('buildLabels reproduces the labels of the BERT and RoBERTa model fixtures', (root) => {
+  for (const [model, end] of [['deit-bert-tiny', 102], ['clip-roberta-tiny', 2]] as const) {
+    it(`${model}: encode(caption)[1:] (ends with ${end}), padding -100`, async () => {
+      const tok = await Tokenizer.fromPretrained(join(root, 'models', model));
+      const meta = JSON.parse(readFileSync(join(root, 'models', `${model}.cases.json`), 'utf8')) as { captions: string[]; captions2: string[]; token_ids: { eos_token_id: number } };
+      expect(meta.token_ids.eos_token_id).toBe(end);
+      const cases = readSafetensors(join(root, 'models', `${model}.cases.safetensors`));
+      for (const [caps, key] of [[meta.captions, 'labels'], [meta.captions2, 'labels2']] as const) {
+        const want = cases[key]!;
+        const got = buildLabels(caps, tok);
+        expect(got.labels.shape).toEqual(want.shape);
+        expect(Array.from(got.labels.data as BigInt64Array)).toEqual(Array.from(want.data as BigInt64Array));
+        // Row by row: encode(caption)[1:], then -100.
+        const width = want.shape[1]!;
+        caps.forEach((c, i) => {
+          const row = tok.encode(c).slice(1);
+          expect(row[row.length - 1]).toBe(end);
+          expect(got.labels.toNested2D()[i]).toEqual([...row, ...new Array<number>(width - row.length).fill(-100)]);
+        });
+      }
+    });
+  }
+
+  it('deit-bert-tiny: exact label rows of the first batch', async () => {
+    const tok = await Tokenizer.fromPretrained(join(root, 'models', 'deit-bert-tiny'));
+    const got = buildLabels(['a red circle above a red square', 'a yellow square'], tok);
+    expect(rows(got)).toEqual([
+      [1037, 2417, 4418, 2682, 1037, 2417, 2675, 102],
+      [1037, 3756, 2675, 102, -100, -100, -100, -100],
+    ]);
   });
 });
 
