@@ -51,6 +51,9 @@ export interface CaptionTokenizer {
   readonly eos_token_id: number | null;
   readonly pad_token_id: number | null;
   readonly bos_token_id: number | null;
+  /** BERT-style tokenizers have [CLS]/[SEP] instead of bos/eos: captioning uses them as start and end. */
+  readonly cls_token_id?: number | null;
+  readonly sep_token_id?: number | null;
   /** Base vocabulary size (HF vocab_size). */
   readonly vocab_size: number;
   /** Ids including added tokens (HF len(tokenizer)), when it differs from vocab_size. */

@@ -254,9 +254,10 @@ export class Trainer {
           `Build the model with decoder.vocab_size >= ${ids} (or use the tokenizer it was trained with).`,
       );
     }
-    const eos = tok.eos_token_id;
-    if (eos === null || eos === undefined) {
-      throw new InvalidArgumentError('The tokenizer has no eos token: captions need an end token so that generation knows where to stop');
+    // The end of a caption: eos, or [SEP] for BERT-style tokenizers (what their labels end with).
+    const eos = tok.eos_token_id ?? tok.sep_token_id ?? null;
+    if (eos === null) {
+      throw new InvalidArgumentError('The tokenizer has no eos (or [SEP]) token: captions need an end token so that generation knows where to stop');
     }
     const notes: string[] = [];
     if (cfg.eos_token_id === null || cfg.eos_token_id === undefined) {
@@ -275,7 +276,8 @@ export class Trainer {
       this.#nativeSyncNeeded = true;
     }
     if (cfg.decoder_start_token_id === null || cfg.decoder_start_token_id === undefined) {
-      const start = tok.bos_token_id ?? eos;
+      // As the captioning tutorials set it: bos (GPT-2, RoBERTa's <s>), else [CLS] (BERT).
+      const start = tok.bos_token_id ?? tok.cls_token_id ?? eos;
       cfg.decoder_start_token_id = start;
       notes.push(`decoder_start_token_id = ${start}`);
       this.#nativeSyncNeeded = true;
