@@ -133,7 +133,7 @@ describe('VisionEncoderDecoder', () => {
 
   it('fails loudly on unsupported config values', () => {
     const cfg = tinyConfig() as unknown as Record<string, Record<string, unknown>>;
-    expect(() => normalizeConfig({ ...cfg, encoder: { ...cfg.encoder, model_type: 'beit' } })).toThrow(UnsupportedConfigError);
+    expect(() => normalizeConfig({ ...cfg, encoder: { ...cfg.encoder, model_type: 'convnext' } })).toThrow(UnsupportedConfigError);
     expect(() => normalizeConfig({ ...cfg, decoder: { ...cfg.decoder, activation_function: 'gelu_fast' } })).toThrow(/activation_function/);
     expect(() => normalizeConfig({ ...cfg, decoder: { ...cfg.decoder, add_cross_attention: false } })).toThrow(/cross-attention/);
     expect(() => normalizeConfig({ ...cfg, encoder: { model_type: 'swin', use_absolute_embeddings: true } })).toThrow(/use_absolute_embeddings/);
