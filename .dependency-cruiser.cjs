@@ -5,7 +5,7 @@
  * (processing, metrics and models form one tier: processing < models, and metrics imports none of the two):
  *
  *   base        lib/errors.ts, lib/paths.ts, lib/tensor.ts, lib/types.ts, lib/json.ts
- *   native      lib/native.ts (the addon loader)
+ *   native      lib/native.ts, lib/native-binary.ts (the addon and which binary to load)
  *   processing  lib/processing/   image processor, tokenizer, labels
  *   metrics     lib/metrics/      pure TypeScript: nothing of processing or models, no native code at all
  *   models      lib/models/       may import processing (processing < models), never metrics
@@ -20,7 +20,7 @@
  */
 const layers = [
   { name: 'base', path: '^lib/(errors|paths|tensor|types|json)\\.ts$' },
-  { name: 'native', path: '^lib/native\\.ts$' },
+  { name: 'native', path: '^lib/native(-binary)?\\.ts$' },
   { name: 'processing', path: '^lib/processing/' },
   { name: 'metrics', path: '^lib/metrics/' },
   { name: 'models', path: '^lib/models/' },

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 export interface DoctorReport {
   node: string;
   package: string;
-  addon: { path: string; prebuilt: boolean; version: string } | { error: string };
+  /** kind: a local build, or the CPU or CUDA prebuild; builtFor: the prebuild's libtorch (its sidecar). */
+  addon: { path: string; prebuilt: boolean; kind: string; builtFor: string | null; version: string } | { error: string };
   libtorch?: { version: string; dir: string; cxx11Abi: boolean };
   threads?: { intraOp: number; interOp: number; cpus: number; OMP_NUM_THREADS: string | null; OPENBLAS_NUM_THREADS: string | null; OPENBLAS_CORETYPE: string | null };
   cuda?: { compiled: boolean; available: boolean; devices: number };
@@ -33,7 +34,10 @@ export async function doctor(): Promise<DoctorReport> {
   const os = await import('node:os');
   return {
     ...base,
-    addon: { path: loaded.path, prebuilt: loaded.prebuilt, version: info.addonVersion },
+    addon: {
+      path: loaded.path, prebuilt: loaded.prebuilt, kind: loaded.kind, version: info.addonVersion,
+      builtFor: loaded.prebuild ? `libtorch ${loaded.prebuild.libtorch}${loaded.prebuild.cuda ? ' + CUDA' : ''}, C++11 ABI ${loaded.prebuild.cxx11Abi ? 'on' : 'off'}` : null,
+    },
     libtorch: { version: info.torchVersion, dir: info.torchDir, cxx11Abi: info.cxx11Abi },
     threads: {
       intraOp: info.numThreads, interOp: info.numInteropThreads, cpus: os.availableParallelism(),

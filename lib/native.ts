@@ -1,12 +1,11 @@
 /**
- * Typed facade over the native addon. The addon is found with node-gyp-build (prebuilds/ first, then
- * build/Release); when it or libtorch cannot be loaded the error names the cause and the fix rather than
- * showing a raw dlopen message.
+ * Typed facade over the native addon. Which binary loads (a local build, or a CPU/CUDA prebuild) is
+ * lib/native-binary.ts's; when none loads the error names the cause and the fix rather than showing a raw
+ * dlopen message.
  */
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { FormatError, InvalidArgumentError, NativeError, NativeLoadError } from './errors.js';
+import { binaryCandidates, explainLoadFailures, type BinaryCandidate, type PrebuildInfo } from './native-binary.js';
 import { packageRoot } from './paths.js';
 import type { DType } from './tensor.js';
 
@@ -259,64 +258,36 @@ type ErrorClass = new (message: string) => Error;
 
 export interface LoadedAddon {
   addon: NativeAddon;
-  /** Which file was loaded and whether it came from prebuilds/ or a local build. */
+  /** Which file was loaded: a local build, or the CPU or CUDA prebuild shipped in the package. */
   path: string;
   prebuilt: boolean;
+  kind: BinaryCandidate['kind'];
+  /** The prebuild's sidecar (libtorch version, ABI, CUDA), null for a local build. */
+  prebuild: PrebuildInfo | null;
 }
 
 let loaded: LoadedAddon | undefined;
 
-/** Load the addon once; throw a NativeLoadError that says what to do when that fails. */
+/** Load the addon once (see lib/native-binary.ts for which file); throw a NativeLoadError that says what to do when none loads. */
 export function loadAddon(): LoadedAddon {
   if (loaded) return loaded;
   const root = packageRoot();
-  let path: string;
-  try {
-    const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
-    path = nodeGypBuild.resolve(root);
-  } catch (err) {
-    throw new NativeLoadError(
-      'The torch-caption native addon is not built and no prebuilt binary matches this platform ' +
-        `(${process.platform}-${process.arch}, Node ${process.versions.node}).\n` +
-        'Possible solutions:\n' +
-        '- run `npm run setup` in the package folder (installs libtorch-dev with apt if needed, then builds)\n' +
-        '- or install libtorch (`apt-get install libtorch-dev`, or set LIBTORCH=/path/to/libtorch, or ' +
-        'TORCH_CAPTION_TORCH=python to use an installed PyTorch) and run `npm run build:native`',
-      { cause: err },
-    );
-  }
-  try {
-    const addon = require(path) as NativeAddon;
+  const failures: { candidate: BinaryCandidate; error: unknown }[] = [];
+  for (const candidate of binaryCandidates(root)) {
+    let addon: NativeAddon;
+    try {
+      addon = require(candidate.path) as NativeAddon;
+    } catch (error) {
+      failures.push({ candidate, error });
+      continue;
+    }
     // Native rejections and throws carry the library's classes (better-sqlite3 hands its SqliteError over
     // the same way), so `instanceof InvalidArgumentError` works whichever side found the problem.
     addon.setErrorClasses({ InvalidArgumentError, FormatError, NativeError });
-    loaded = { addon, path, prebuilt: path.includes(`${join('prebuilds', '')}`) };
+    loaded = { addon, path: candidate.path, prebuilt: candidate.kind !== 'local', kind: candidate.kind, prebuild: candidate.info };
     return loaded;
-  } catch (err) {
-    throw new NativeLoadError(explainLoadFailure(path, err), { cause: err });
   }
-}
-
-/** Turn a dlopen failure into causes and fixes. */
-function explainLoadFailure(path: string, err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  const lines = [`Could not load the torch-caption addon ${path}.`];
-  if (/lib(torch|c10)[^ ]*\.so/.test(msg)) {
-    lines.push(
-      'libtorch is missing or not where the addon was built against.',
-      'Possible solutions:',
-      '- Debian/Ubuntu: `apt-get install libtorch-dev` (the CPU build this package is tested with)',
-      '- or set LIBTORCH=/path/to/libtorch (or TORCH_CAPTION_TORCH=python) and rebuild: `npm run build:native`',
-    );
-  } else if (/GLIBC|GLIBCXX|CXXABI/.test(msg)) {
-    lines.push('The binary needs a newer C/C++ runtime than this system has.', 'Possible solutions:', '- rebuild from source: `npm run build:native`');
-  } else if (/undefined symbol/.test(msg)) {
-    lines.push('The addon and libtorch do not match (different version or C++ ABI).', 'Possible solutions:', '- rebuild against the libtorch you have: `npm run build:native`');
-  } else if (!existsSync(path)) {
-    lines.push('The file does not exist. Run `npm run build:native`.');
-  }
-  lines.push(`(loader said: ${msg.split('\n')[0]})`);
-  return lines.join('\n');
+  throw new NativeLoadError(explainLoadFailures(failures, root), { cause: failures[0]?.error });
 }
 
 /** The addon, loaded on first use. */

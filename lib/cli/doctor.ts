@@ -17,7 +17,8 @@ export function registerDoctor(program: Command): void {
         if ('error' in r.addon) {
           lines.push(`addon           NOT LOADED`, '', r.addon.error);
         } else {
-          lines.push(`addon           ${r.addon.path} (${r.addon.prebuilt ? 'prebuilt' : 'built locally'})`);
+          const how = r.addon.kind === 'local' ? 'built locally' : `${r.addon.kind === 'prebuilt-cuda' ? 'CUDA' : 'CPU'} prebuild for ${r.addon.builtFor ?? 'an unrecorded libtorch'}`;
+          lines.push(`addon           ${r.addon.path} (${how})`);
           lines.push(`libtorch        ${r.libtorch!.version} in ${r.libtorch!.dir} (C++11 ABI: ${r.libtorch!.cxx11Abi ? 'yes' : 'no'})`);
           const t = r.threads!;
           lines.push(`threads         torch intra-op ${t.intraOp}, inter-op ${t.interOp}; ${t.cpus} CPUs; OMP_NUM_THREADS=${t.OMP_NUM_THREADS ?? 'unset'} OPENBLAS_NUM_THREADS=${t.OPENBLAS_NUM_THREADS ?? 'unset'} OPENBLAS_CORETYPE=${t.OPENBLAS_CORETYPE ?? 'unset'}`);
