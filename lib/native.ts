@@ -138,6 +138,8 @@ export interface NativeForwardOptions {
 export interface NativeBackwardOptions {
   label_smoothing: number;
   loss_scale: number;
+  /** Also return the forward's logits and encoder states. */
+  logits: boolean;
 }
 
 export interface NativeAdamWOptions {
@@ -166,7 +168,7 @@ export interface NativeLoadReport {
 export interface NativeModelHandle {
   build(opts: { seed: number; device: string }): Promise<void>;
   forward(inputs: Record<string, RawTensor>, opts: NativeForwardOptions): Promise<{ loss?: number; logits?: RawTensor; encoder_last_hidden_state: RawTensor }>;
-  backward(inputs: Record<string, RawTensor>, opts: NativeBackwardOptions): Promise<{ loss: number }>;
+  backward(inputs: Record<string, RawTensor>, opts: NativeBackwardOptions): Promise<{ loss: number; logits?: RawTensor; encoder_last_hidden_state?: RawTensor }>;
   trainStep(microBatches: { pixel_values: RawTensor; labels: RawTensor }[], opts: NativeTrainStepOptions): Promise<{ loss: number; grad_norm: number; skipped: boolean }>;
   generate(pixelValues: RawTensor, opts: NativeGenerateOptions): Promise<{ sequences: RawTensor; sequences_scores?: RawTensor }>;
   gradients(): Promise<Record<string, RawTensor>>;

@@ -10,7 +10,7 @@ import { native, type NativeLoadReport, type NativeModelHandle, type NativeOptim
 import { readJson } from '../json.js';
 import { Tensor } from '../tensor.js';
 import { decoderArchitecture, encoderArchitecture } from './architectures/index.js';
-import { composeConfig, nativeModelConfig, normalizeConfig, specialTokens, type VisionEncoderDecoderConfig } from './config.js';
+import { composeConfig, decoderVocabSize, nativeModelConfig, normalizeConfig, specialTokens, type VisionEncoderDecoderConfig } from './config.js';
 import { resolveModelDir, SAFETENSORS_INDEX, weightFiles } from './hub.js';
 import { generationDefaults, nativeGenerateOptions, validateGenerateOptions, type GenerateOptions, type GenerateOutput } from './generation.js';
 
@@ -128,11 +128,44 @@ export class VisionEncoderDecoder {
   readonly handle: NativeModelHandle;
   private training = false;
   private warnedTruncation = false;
+  /** The token ids the native model last got, as JSON: model.config assignments are pushed when they differ. */
+  #pushedTokens: string;
 
   private constructor(config: VisionEncoderDecoderConfig, handle: NativeModelHandle, generationConfig: Partial<GenerateOptions>) {
     this.config = config;
     this.handle = handle;
     this.generationConfig = generationConfig;
+    this.#pushedTokens = JSON.stringify(specialTokens(config));
+  }
+
+  /**
+   * `model.config.decoder_start_token_id = ...` (and pad/eos) take effect as in transformers: the ids are
+   * checked and queued to the native model before the next job, which runs after them (the model's jobs run
+   * in call order). With labels and no decoder_input_ids, the start and pad ids must be set.
+   */
+  #syncSpecialTokens(inputs: { labels?: Tensor; decoder_input_ids?: Tensor } | null): void {
+    const ids = specialTokens(this.config);
+    const key = JSON.stringify(ids);
+    if (key !== this.#pushedTokens) {
+      const vocab = decoderVocabSize(this.config);
+      for (const [k, v] of Object.entries(ids)) {
+        if (v !== null && !(Number.isInteger(v) && v >= 0 && v < vocab)) {
+          throw new InvalidArgumentError(`Expected a token id in [0, ${vocab}) or null for model.config.${k} but received ${JSON.stringify(v)}`);
+        }
+      }
+      this.handle.setSpecialTokens(ids).catch(() => undefined); // checked above; later jobs see the ids
+      this.#pushedTokens = key;
+    }
+    if (inputs?.labels && !inputs.decoder_input_ids) {
+      for (const k of ['decoder_start_token_id', 'pad_token_id'] as const) {
+        if (ids[k] === null) {
+          throw new InvalidArgumentError(
+            `${k} is not set on the model config, and the decoder inputs are built from the labels with it: set model.config.${k} ` +
+              `(${k === 'pad_token_id' ? 'usually the eos id; GPT-2: 50256, BERT: [PAD] 0' : 'the tokenizer\'s bos id; GPT-2: 50256, BERT: [CLS] 101'}) or pass decoder_input_ids`,
+          );
+        }
+      }
+    }
   }
 
   /** A model with Hugging Face style random initialisation (deterministic for a seed). */
@@ -226,8 +259,18 @@ export class VisionEncoderDecoder {
     }
   }
 
-  /** Teacher-forced forward pass (no gradients). */
-  async forward(inputs: ForwardInputs, opts: { label_smoothing?: number } = {}): Promise<ForwardOutput> {
+  /**
+   * Teacher-forced forward pass. Without gradients by default; with `backward: true` the same pass also runs
+   * backward (gradients accumulate until zeroGrad()), so a custom loop gets loss and logits from one forward
+   * (two passes would differ under dropout).
+   */
+  async forward(inputs: ForwardInputs, opts: { label_smoothing?: number; backward?: boolean; loss_scale?: number } = {}): Promise<ForwardOutput> {
+    this.#syncSpecialTokens(inputs);
+    if (opts.backward) {
+      if (!inputs.labels) throw new InvalidArgumentError('Expected labels for forward with backward: true (the loss needs them)');
+      const out = await this.handle.backward(toRawInputs(inputs), { loss_scale: opts.loss_scale ?? 1, label_smoothing: opts.label_smoothing ?? 0, logits: true });
+      return { loss: out.loss, logits: fromRaw(out.logits!) as Tensor<'float32'>, encoder_last_hidden_state: fromRaw(out.encoder_last_hidden_state!) as Tensor<'float32'> };
+    }
     const out = await this.handle.forward(toRawInputs(inputs), { label_smoothing: opts.label_smoothing ?? 0, logits: true });
     return {
       ...(typeof out.loss === 'number' ? { loss: out.loss } : {}),
@@ -239,7 +282,8 @@ export class VisionEncoderDecoder {
   /** Forward and backward; gradients accumulate until zeroGrad(). */
   async backward(inputs: ForwardInputs, opts: { loss_scale?: number; label_smoothing?: number } = {}): Promise<{ loss: number }> {
     if (!inputs.labels) throw new InvalidArgumentError('Expected labels for backward');
-    const out = await this.handle.backward(toRawInputs(inputs), { loss_scale: opts.loss_scale ?? 1, label_smoothing: opts.label_smoothing ?? 0 });
+    this.#syncSpecialTokens(inputs);
+    const out = await this.handle.backward(toRawInputs(inputs), { loss_scale: opts.loss_scale ?? 1, label_smoothing: opts.label_smoothing ?? 0, logits: false });
     return { loss: out.loss };
   }
 
@@ -269,14 +313,20 @@ export class VisionEncoderDecoder {
     return report;
   }
 
-  /** Write config.json, generation_config.json and model.safetensors (and processor/tokenizer files if attached). */
-  async save(dir: string): Promise<void> {
+  /**
+   * Write config.json, generation_config.json and model.safetensors, and the tokenizer and image processor
+   * files (given here, or attached as model.tokenizer / model.imageProcessor), so that the folder is all
+   * `pipeline('image-to-text', dir)` and `fromPretrained` need.
+   */
+  async save(dir: string, parts: { tokenizer?: Saveable; image_processor?: Saveable } = {}): Promise<void> {
     await mkdir(dir, { recursive: true });
     await this.handle.saveSafetensors(join(dir, 'model.safetensors'));
     await writeFile(join(dir, 'config.json'), JSON.stringify(this.config, null, 2) + '\n');
     await writeFile(join(dir, 'generation_config.json'), JSON.stringify(this.generationConfig, null, 2) + '\n');
-    if (this.imageProcessor) await this.imageProcessor.save(dir);
-    if (this.tokenizer) await this.tokenizer.save(dir);
+    const processor = parts.image_processor ?? this.imageProcessor;
+    const tokenizer = parts.tokenizer ?? this.tokenizer;
+    if (processor) await processor.save(dir);
+    if (tokenizer) await tokenizer.save(dir);
   }
 
   /** Training mode (dropout on) or evaluation mode. */
@@ -312,6 +362,7 @@ export class VisionEncoderDecoder {
 
   /** Caption token ids for a batch of images, with transformers' generate semantics. */
   async generate(pixel_values: Tensor, options: Partial<GenerateOptions> = {}): Promise<GenerateOutput> {
+    this.#syncSpecialTokens(null);
     const o = validateGenerateOptions({ ...this.generationConfig, ...options }, this.config);
     const out = await this.handle.generate(toRaw(pixel_values, 'pixel_values'), nativeGenerateOptions(o));
     const sequences = fromRaw(out.sequences).toNested2D();
@@ -337,6 +388,7 @@ export class VisionEncoderDecoder {
     if (!(lossScale > 0) || !Number.isFinite(lossScale)) throw new InvalidArgumentError(`Expected a positive finite loss_scale but received ${lossScale}`);
     const seed = opts.seed ?? null;
     if (seed !== null && !(Number.isInteger(seed) && seed >= 0)) throw new InvalidArgumentError(`Expected a non-negative integer seed but received ${seed}`);
+    this.#syncSpecialTokens(microBatches[0] ?? null);
     const micro = microBatches.map((b, i) => {
       const raw = toRawInputs(b);
       if (!raw.labels) throw new InvalidArgumentError(`Expected labels in micro-batch ${i} of trainStep`);
@@ -363,6 +415,7 @@ export class VisionEncoderDecoder {
     this.config.decoder_start_token_id = ids.decoder_start_token_id;
     this.config.pad_token_id = ids.pad_token_id;
     this.config.eos_token_id = ids.eos_token_id;
+    this.#syncSpecialTokens(null);
     await this.handle.setSpecialTokens(specialTokens(this.config));
   }
 }

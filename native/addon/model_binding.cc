@@ -302,31 +302,49 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
 // forward + backward of one micro-batch; gradients accumulate. Returns the (unscaled) loss. With an
 // autocast dtype only the forward pass (loss included) is autocast: backward runs outside it, as
 // torch recommends and accelerate does (backward ops take the dtypes their forward ops had).
-double backward_one(ModelState& s, const torch::Tensor& px, const torch::Tensor& labels, double scale, double smoothing,
-                    std::optional<torch::ScalarType> autocast = std::nullopt) {
+// Forward + backward of one micro-batch; gradients accumulate. Returns the forward's outputs (loss unscaled).
+// With an autocast dtype only the forward pass (loss included) is autocast: backward runs outside it, as
+// torch recommends and accelerate does (backward ops take the dtypes their forward ops had).
+Seq2SeqOutput forward_backward(ModelState& s, const torch::Tensor& px, const torch::Tensor& labels, double scale, double smoothing,
+                               std::optional<torch::ScalarType> autocast = std::nullopt) {
   Seq2SeqOutput out;
   {
     AutocastGuard guard(autocast, s.device.type());
     out = s.module()->forward(s.input(px, true), s.input(labels, false), {}, smoothing);
   }
-  const double loss = out.loss.item<double>();
-  if (!std::isfinite(loss)) return loss;  // leave gradients untouched; the caller reports the step
-  (out.loss * scale).backward();
-  return loss;
+  // A non-finite loss leaves the gradients untouched; the caller reports the step.
+  if (std::isfinite(out.loss.item<double>())) (out.loss * scale).backward();
+  return out;
 }
 
+double backward_one(ModelState& s, const torch::Tensor& px, const torch::Tensor& labels, double scale, double smoothing,
+                    std::optional<torch::ScalarType> autocast = std::nullopt) {
+  return forward_backward(s, px, labels, scale, smoothing, autocast).loss.item<double>();
+}
+
+// NativeBackwardOptions. One forward and its backward; with `logits`, the forward's logits and encoder
+// states come back too (a custom loop needs no second forward, which dropout would make differ).
 Napi::Value ModelWrap::Backward(const Napi::CallbackInfo& info) {
   auto inputs = arg_object(info, 0, "backward inputs");
   auto opts = arg_object(info, 1, "backward options");
   auto px = tensor_from_js(inputs.Get("pixel_values"), "pixel_values");
   auto labels = tensor_from_js(inputs.Get("labels"), "labels");
   const double scale = req_number(opts, "loss_scale"), smoothing = req_number(opts, "label_smoothing");
+  const bool with_outputs = req_bool(opts, "logits");
   auto s = s_;
   return job(info.Env(), [=]() -> Finisher {
-    const double loss = backward_one(*s, px, labels, scale, smoothing);
-    return [loss](Napi::Env env) -> Napi::Value {
+    auto out = forward_backward(*s, px, labels, scale, smoothing);
+    const double loss = out.loss.item<double>();
+    std::optional<HostTensor> logits, hidden;
+    if (with_outputs) {
+      logits = to_host(out.logits, Ownership::kFresh);
+      hidden = to_host(out.encoder_last_hidden_state, Ownership::kFresh);
+    }
+    return [loss, logits, hidden](Napi::Env env) -> Napi::Value {
       auto o = Napi::Object::New(env);
       o.Set("loss", loss);
+      if (logits) o.Set("logits", tensor_to_js(env, *logits));
+      if (hidden) o.Set("encoder_last_hidden_state", tensor_to_js(env, *hidden));
       return o;
     };
   }, {info[0]});
