@@ -23,3 +23,32 @@ export {
   type TrainerOptions, type TrainingArguments, type TrainingArgumentsInput, type TrainerCallback, type TrainOutput,
 } from './train/index.js';
 export { doctor, type DoctorReport } from './doctor.js';
+// Types the public API refers to (option, output and state types), exported so that they are nameable and in the API reference.
+export type { TypedArrayFor } from './tensor.js';
+export type { RawTensor } from './native.js';
+export type { Saveable, TrainStepOptions, TrainStepResult } from './models/vision-encoder-decoder.js';
+export type { EncoderConfig, DecoderConfig } from './models/config.js';
+export type { GradScalerState } from './optim/index.js';
+export type {
+  ImageProcessorConfig, ImageProcessorConfigInput, PreprocessOptions, RgbImage, AddedTokenInfo, BatchEncodeOptions, BatchEncoding,
+  DecodeOptions, SpecialTokensWrap, TokenizerLoadOptions, BuildLabelsOptions, LabelTokenizerExtras, Labels,
+} from './processing/index.js';
+export type { PipelineOptions } from './pipeline.js';
+export { DataLoader, SyntheticDataset } from './data/index.js';
+export type {
+  DataItem, ItemImage, DatasetNode, BatchSource, IterationContext, RandomAccess, IterateOptions, ShuffleOptions, SplitOptions,
+  Batch, BatchesOptions, CaptionSampling, EpochReport, LoaderState, LoaderStats,
+  CocoOptions, KarpathyOptions, KarpathySplit, CsvOptions, ImageFolderOptions, JsonlOptions, ParquetOptions, SyntheticOptions, SyntheticItem,
+} from './data/index.js';
+export { CallbackHandler, LearningRateSchedule } from './train/index.js';
+export type {
+  CallbackEvent, CallbackExtras, CallbackFn, EarlyStoppingOptions, LogEntry, ComputeMetrics, EvalPrediction, PredictionOutput,
+  SchedulerType, IntervalStrategy,
+} from './train/index.js';
+export type { CLIPVisionConfig, BeitConfig, BertConfig } from './models/config.js';
+export type { TrainStepOptimizer, AutocastDType } from './models/vision-encoder-decoder.js';
+export type { ImageSize, PilResample, Resizer, TruncationStrategy, PaddingStrategy } from './processing/index.js';
+export type { ShapeKind, ShapeSize, Shape, Scene, SceneLayout, ResolvedSyntheticOptions } from './data/index.js';
+export { CALLBACK_EVENTS } from './train/index.js';
+export type { ScheduleOptions } from './train/index.js';
+export type { CallbackResult } from './train/callbacks.js';

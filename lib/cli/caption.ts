@@ -1,25 +1,31 @@
 /** `torch-caption caption --model DIR [--num-beams N] [--max-length N] [--json] [--fail-fast] IMAGE...` */
 import type { Command } from 'commander';
 import { readdir, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { extname, isAbsolute, join } from 'node:path';
 import { SingleBar } from 'cli-progress';
+import { glob, isDynamicPattern } from 'tinyglobby';
 import { pipeline, type ImageToTextPipeline } from '../pipeline.js';
-import { EXIT_FAILED, parsePositiveInt, printJson, UsageError } from './common.js';
+import { EXIT_FAILED, errorMessage, parsePositiveInt, printJson, UsageError } from './common.js';
 
 const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.bmp', '.avif']);
 
-/** Expand folders and simple globs (`*`, `?` in the last path part) into image files. */
-export async function expandImages(args: string[]): Promise<string[]> {
+/**
+ * Expand the command's image arguments into files, in order: a file is itself, a folder gives its images
+ * (by extension, sorted), and a glob gives the files it matches, sorted (tinyglobby/picomatch syntax:
+ * `*`, `?`, `**`, character classes `img_[0-3].jpg`, braces `{a,b}/*.jpg`, `{1..9}`). An existing path is
+ * taken literally even when it looks like a glob. A glob that matches nothing is reported through `warn`
+ * (the other arguments still count); a plain path that does not exist is a UsageError.
+ */
+export async function expandImages(args: string[], warn: (message: string) => void = () => {}): Promise<string[]> {
   const out: string[] = [];
   for (const a of args) {
-    if (/[*?]/.test(a)) {
-      const slash = a.lastIndexOf('/');
-      const dir = slash >= 0 ? a.slice(0, slash) || '/' : '.';
-      const re = new RegExp('^' + a.slice(slash + 1).replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
-      for (const f of (await readdir(dir)).sort()) if (re.test(f)) out.push(join(dir, f));
+    const s = await stat(a).catch(() => null);
+    if (!s && isDynamicPattern(a)) {
+      const found = await glob(a, { onlyFiles: true, expandDirectories: false, absolute: isAbsolute(a), dot: true });
+      if (found.length === 0) warn(`no file matches ${a}`);
+      out.push(...found.sort());
       continue;
     }
-    const s = await stat(a).catch(() => null);
     if (!s) throw new UsageError(`No such image or folder: ${a}`);
     if (s.isDirectory()) {
       for (const f of (await readdir(a)).sort()) if (IMAGE_EXT.has(extname(f).toLowerCase())) out.push(join(a, f));
@@ -38,7 +44,7 @@ interface BatchResult {
 }
 
 function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+  return errorMessage(err).split('\n')[0]!;
 }
 
 /**
@@ -88,8 +94,10 @@ export function registerCaption(program: Command): void {
     .option('--fail-fast', 'stop at the first image that cannot be read or decoded (default: caption the others, report each bad one on stderr, exit 1 at the end)')
     .argument('<images...>', 'image files, folders or globs')
     .action(async (images: string[], opts: { model: string; numBeams?: number; maxLength?: number; batchSize: number; device: string; json?: boolean; failFast?: boolean }) => {
-      const files = await expandImages(images);
-      if (files.length === 0) throw new UsageError('No images found');
+      const unmatched: string[] = [];
+      const files = await expandImages(images, (m) => void unmatched.push(m));
+      if (files.length === 0) throw new UsageError(`No images found${unmatched.length ? ` (${unmatched.join('; ')})` : ''}`);
+      for (const m of unmatched) process.stderr.write(`torch-caption: ${m}\n`);
       const captioner = await pipeline('image-to-text', opts.model, { device: opts.device as 'cpu' });
       const bar = process.stderr.isTTY && files.length > 8 ? new SingleBar({ format: 'captioning {bar} {value}/{total} images | ETA {eta}s', stream: process.stderr }) : null;
       bar?.start(files.length, 0);

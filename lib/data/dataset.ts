@@ -5,8 +5,8 @@
  * Every stage is a DatasetNode. A node can always stream its items from any position, and some can
  * also give random access (`access`) for one epoch: sources with an in-memory manifest (COCO,
  * Karpathy, CSV, image folder, arrays) and the synthetic set do, and map/shuffle/take/skip/split/
- * shard keep it. Random access is what lets a resumed loader jump straight to its position;
- * streams (JSONL, Parquet, anything after filter) get there by reading and dropping items without
+ * shard keep it, and so does filter (one pass finds the kept positions). Random access is what lets a
+ * resumed loader jump straight to its position; streams (JSONL, Parquet, generators) get there by reading and dropping items without
  * decoding any image.
  */
 import { expected, InvalidArgumentError } from '../errors.js';
@@ -121,15 +121,42 @@ class MapNode<T, U> extends AccessNode<U> {
   }
 }
 
+/**
+ * filter: with a random-access parent, one pass over the items computes the kept indices (as
+ * `datasets.Dataset.filter` does), so the result keeps random access and a known size; the pass is
+ * made once per epoch (a shuffled parent reorders the items) and shared by concurrent readers. Over a
+ * stream the items are tested as they go by (no random access, unknown size).
+ */
 class FilterNode<T> implements DatasetNode<T> {
+  #cache: { epoch: number; parent: RandomAccess<T>; indices: Promise<Int32Array> } | undefined;
   constructor(private readonly parent: DatasetNode<T>, private readonly fn: (item: T, index: number) => boolean | Promise<boolean>) {}
-  async access(): Promise<null> {
-    return null;
+  async access(ctx: IterationContext): Promise<RandomAccess<T> | null> {
+    const acc = await this.parent.access(ctx);
+    if (!acc) return null;
+    if (this.#cache?.epoch !== ctx.epoch || this.#cache.parent.length !== acc.length) {
+      const indices = (async (): Promise<Int32Array> => {
+        const idx: number[] = [];
+        for (let i = 0; i < acc.length; i++) if (await this.fn(await acc.get(i), i)) idx.push(i);
+        return Int32Array.from(idx);
+      })();
+      const entry = { epoch: ctx.epoch, parent: acc, indices };
+      this.#cache = entry;
+      indices.catch(() => {
+        if (this.#cache === entry) this.#cache = undefined; // the predicate threw: a later read tries again
+      });
+    }
+    const indices = await this.#cache.indices;
+    return { length: indices.length, get: (i) => acc.get(indices[i]!) };
   }
-  async size(): Promise<undefined> {
-    return undefined;
+  async size(ctx: IterationContext): Promise<number | undefined> {
+    return (await this.access(ctx))?.length;
   }
   async *stream(ctx: IterationContext, start: number): AsyncGenerator<T, void, undefined> {
+    const acc = await this.access(ctx);
+    if (acc) {
+      yield* streamAccess(acc, start);
+      return;
+    }
     let index = 0;
     let kept = 0;
     for await (const item of this.parent.stream(ctx, 0)) {
@@ -137,6 +164,16 @@ class FilterNode<T> implements DatasetNode<T> {
         if (kept++ >= start) yield item;
       }
     }
+  }
+}
+
+/**
+ * with_transform / set_transform: a per-item function applied lazily, each time an item is read
+ * (streamed or fetched by position). Keeps random access and size.
+ */
+class TransformNode<T, U> extends MapNode<T, U> {
+  constructor(parent: DatasetNode<T>, fn: (item: T) => U | Promise<U>) {
+    super(parent, (item) => fn(item));
   }
 }
 
@@ -362,15 +399,20 @@ export interface IterateOptions {
  * setEpoch). Iterate with `for await`, or turn into training batches with `batches()`.
  */
 export class Dataset<T extends DataItem = DataItem> implements AsyncIterable<T>, BatchSource<T> {
-  /** The pipeline stage behind this dataset. */
-  readonly node: DatasetNode<T>;
+  readonly #base: DatasetNode<T>;
+  #transformed: DatasetNode<T> | undefined;
   #epoch = 0;
 
   constructor(node: DatasetNode<T>) {
     if (node === null || typeof node !== 'object' || typeof node.stream !== 'function') {
       expected('a DatasetNode (access, stream, size)', 'Dataset', node);
     }
-    this.node = node;
+    this.#base = node;
+  }
+
+  /** The pipeline stage behind this dataset (with the set_transform function, when one is set). */
+  get node(): DatasetNode<T> {
+    return this.#transformed ?? this.#base;
   }
 
   /** An in-memory dataset over an array of items (random access). */
@@ -425,7 +467,11 @@ export class Dataset<T extends DataItem = DataItem> implements AsyncIterable<T>,
     return out;
   }
 
-  /** Number of items when known without reading them (undefined after filter or for streams). */
+  /**
+   * Number of items (HF `len(ds)`) when known without streaming them: undefined for streams (JSONL,
+   * Parquet, generators) and anything derived from one. After filter on a dataset with random access,
+   * the first call runs the filter pass.
+   */
   size(options: { epoch?: number } = {}): Promise<number | undefined> {
     return this.node.size({ epoch: options.epoch ?? this.#epoch });
   }
@@ -439,7 +485,7 @@ export class Dataset<T extends DataItem = DataItem> implements AsyncIterable<T>,
   async get(index: number, options: { epoch?: number } = {}): Promise<T> {
     checkCount(index, 'index');
     const acc = await this.node.access({ epoch: options.epoch ?? this.#epoch });
-    if (!acc) throw new InvalidArgumentError('Expected a dataset with random access for get() but received a streaming one (after filter, or a JSONL/Parquet/generator source); iterate it instead');
+    if (!acc) throw new InvalidArgumentError('Expected a dataset with random access for get() but received a streaming one (a JSONL/Parquet/generator source, or an op over one); iterate it instead');
     if (index >= acc.length) throw new InvalidArgumentError(`Expected an index below ${acc.length} for get() but received ${index}`);
     return acc.get(index);
   }
@@ -450,10 +496,41 @@ export class Dataset<T extends DataItem = DataItem> implements AsyncIterable<T>,
     return new Dataset<U>(new MapNode<T, U>(this.node, fn));
   }
 
-  /** Keep items for which fn returns true; the result streams (no random access). */
+  /**
+   * Keep items for which fn returns true (`index` is the item's position in this dataset). On a dataset
+   * with random access, the first read makes one pass over the items to find the kept positions, as
+   * `datasets.Dataset.filter` does: the result keeps random access and its size (so a Trainer over it
+   * needs no max_steps); images are not decoded unless fn does. On a stream the result streams.
+   */
   filter(fn: (item: T, index: number) => boolean | Promise<boolean>): Dataset<T> {
     if (typeof fn !== 'function') expected('a function', 'filter', fn);
     return new Dataset<T>(new FilterNode<T>(this.node, fn));
+  }
+
+  /**
+   * HF `Dataset.with_transform`: a new dataset whose items go through `fn` each time one is read
+   * (iterated, fetched with get(), or batched by a loader), lazily: nothing is computed or cached ahead.
+   * Unlike HF's, `fn` takes and returns one item (not a batch). As in HF, it replaces a transform set
+   * with set_transform (the new one reads the items without it). Keeps random access and size.
+   */
+  with_transform<U extends DataItem = T>(fn: (item: T) => U | Promise<U>): Dataset<U> {
+    if (typeof fn !== 'function') expected('a function', 'with_transform', fn);
+    return new Dataset<U>(new TransformNode<T, U>(this.#base, fn));
+  }
+
+  /**
+   * HF `Dataset.set_transform`: like with_transform, but in place (returns this); `null` removes the
+   * transform. Items read from this dataset afterwards, and from datasets derived from it afterwards
+   * (map, filter, shuffle, batches, ...), go through `fn`; the type of the items cannot change in place.
+   */
+  set_transform(fn: ((item: T) => T | Promise<T>) | null): this {
+    if (fn === null) {
+      this.#transformed = undefined;
+      return this;
+    }
+    if (typeof fn !== 'function') expected('a function or null', 'set_transform', fn);
+    this.#transformed = new TransformNode<T, T>(this.#base, fn);
+    return this;
   }
 
   /**

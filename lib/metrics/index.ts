@@ -11,6 +11,8 @@
  */
 export { scoreCaptions, COCO_METRICS } from './score.js';
 export type { CocoMetricName, CocoScores, CocoImageScores, ScoreCaptionsOptions } from './score.js';
+export type { KeysOf } from './score.js';
+export type { CaptionNgrams } from './ngrams.js';
 export { cocoTokenize, cocoTokens, ptbTokens, americanize, COCO_PUNCTUATIONS } from './ptb.js';
 export { cocoBleu, cocoCider, cocoRouge, prepareCorpus, prepareTokenized } from './coco.js';
 export type { CocoImage, CocoBleuResult, CorpusAndPerImage, PreparedCorpus, TokenizedImage } from './coco.js';

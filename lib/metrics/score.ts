@@ -14,7 +14,8 @@ export type CocoMetricName = 'Bleu' | 'METEOR' | 'ROUGE_L' | 'CIDEr';
 
 export const COCO_METRICS: readonly CocoMetricName[] = ['Bleu', 'METEOR', 'ROUGE_L', 'CIDEr'];
 
-type KeysOf<M extends CocoMetricName> =
+/** The score keys a set of COCO metrics reports (Bleu gives Bleu_1..Bleu_4; METEOR is optional, see CocoImageScores). */
+export type KeysOf<M extends CocoMetricName> =
   | (M extends 'Bleu' ? 'Bleu_1' | 'Bleu_2' | 'Bleu_3' | 'Bleu_4' : never)
   | (M extends 'ROUGE_L' ? 'ROUGE_L' : never)
   | (M extends 'CIDEr' ? 'CIDEr' : never);

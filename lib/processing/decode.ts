@@ -45,7 +45,7 @@ async function readInput(input: ImageSource, label: string): Promise<Buffer> {
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       throw new InvalidArgumentError(
-        `Expected a readable image file for ${label} but received string ${JSON.stringify(input)} (${e.code ?? 'error'}: ${e.message})`,
+        `Expected a readable image file for ${label} but received string ${JSON.stringify(input)} (${e.code && !e.message.startsWith(e.code) ? `${e.code}: ` : ''}${e.message})`,
         { cause: err },
       );
     }

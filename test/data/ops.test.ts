@@ -29,7 +29,8 @@ describe('Dataset ops', () => {
   });
 
   it('filter streams and supports start positions', async () => {
-    const even = base.filter((x) => Number(x.id.slice(5)) % 2 === 0);
+    // A filter over a stream streams; over a random-access dataset it keeps random access (next test).
+    const even = streamOf(items(100)).filter((x) => Number(x.id.slice(5)) % 2 === 0);
     expect(await even.hasRandomAccess()).toBe(false);
     expect(await even.size()).toBeUndefined();
     const all = await ids(even);
@@ -37,7 +38,41 @@ describe('Dataset ops', () => {
     expect(await ids(even, { start: 45 })).toEqual(all.slice(45));
     const asyncPred = base.filter(async (x) => x.id.endsWith('7'));
     expect(await ids(asyncPred)).toEqual(['item-7', 'item-17', 'item-27', 'item-37', 'item-47', 'item-57', 'item-67', 'item-77', 'item-87', 'item-97']);
-    await expect(base.filter(() => true).get(0)).rejects.toThrow(InvalidArgumentError);
+    await expect(streamOf(items(3)).filter(() => true).get(0)).rejects.toThrow(InvalidArgumentError);
+  });
+
+  it('filter on a random-access dataset keeps random access and its length (one pass, as datasets.Dataset.filter)', async () => {
+    let calls = 0;
+    const even = base.filter((x, i) => {
+      calls++;
+      return i % 2 === 0;
+    });
+    expect(calls).toBe(0); // lazy until read
+    expect(await even.hasRandomAccess()).toBe(true);
+    expect(await even.size()).toBe(50);
+    expect(calls).toBe(100); // one pass
+    expect((await even.get(3)).id).toBe('item-6');
+    expect(await ids(even, { start: 48 })).toEqual(['item-96', 'item-98']);
+    expect(await ids(even)).toEqual((await ids(streamOf(items(100)).filter((_, i) => i % 2 === 0))));
+    expect(calls).toBe(100); // the kept positions are reused within an epoch
+    await expect(even.get(50)).rejects.toThrow(/below 50/);
+    // after a shuffle the pass runs per epoch, over that epoch's order
+    const sh = base.shuffle({ seed: 3 }).filter((x) => Number(x.id.slice(5)) < 10);
+    expect(await sh.size({ epoch: 0 })).toBe(10);
+    expect(new Set(await ids(sh, { epoch: 1 }))).toEqual(new Set(items(10).map((x) => x.id)));
+    expect(await ids(sh, { epoch: 0 })).not.toEqual(await ids(sh, { epoch: 1 }));
+    // ops after filter keep random access too
+    expect(await even.take(5).size()).toBe(5);
+    expect((await even.map((x) => ({ ...x, id: x.id.toUpperCase() })).get(1)).id).toBe('ITEM-2');
+    // a predicate that throws rejects the read; a later read tries again
+    let fail = true;
+    const flaky = base.filter(() => {
+      if (fail) throw new Error('boom');
+      return true;
+    });
+    await expect(flaky.size()).rejects.toThrow('boom');
+    fail = false;
+    expect(await flaky.size()).toBe(100);
   });
 
   it('take and skip, with and without random access', async () => {

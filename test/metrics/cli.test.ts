@@ -29,20 +29,21 @@ const cocoRefs = write('annotations.json', {
 });
 
 /** Runs `score ...` in-process; resolves to stdout and the exit code main.ts would return. */
-async function runCli(args: string[]): Promise<{ out: string; code: number; error?: unknown }> {
+async function runCli(args: string[]): Promise<{ out: string; code: number; error?: unknown; err: string }> {
   let out = '';
+  let err = '';
   const program = new Command('torch-caption').exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
-  registerScore(program, { stdout: (s) => (out += s) });
+  registerScore(program, { stdout: (s) => (out += s), stderr: (s) => (err += s) });
   for (const cmd of program.commands) cmd.exitOverride();
   try {
     await program.parseAsync(['node', 'torch-caption', 'score', ...args]);
-    return { out, code: 0 };
+    return { out, code: 0, err };
   } catch (error) {
-    if (error instanceof CommanderError) return { out, code: EXIT_USAGE, error };
+    if (error instanceof CommanderError) return { out, code: EXIT_USAGE, error, err };
     const write = process.stderr.write;
     process.stderr.write = () => true;
     try {
-      return { out, code: reportError(error), error };
+      return { out, code: reportError(error), error, err };
     } finally {
       process.stderr.write = write;
     }
@@ -95,4 +96,46 @@ describe('torch-caption score', () => {
     expect(String((noRefs.error as Error).message)).toMatch(/image_id 9/);
     for (const r of [noFile, badJson, wrongShape, noRefs]) expect(String((r.error as Error).message)).not.toMatch(/\n/);
   });
+
+  it('--references takes a Karpathy split file (dataset_coco.json) and COCO annotations (captions_val2014.json), and says which it read', async () => {
+    // what the Python user scores against: the Karpathy file of all splits, predictions for the test images
+    const karpathy = write('dataset_coco.json', {
+      dataset: 'coco',
+      images: [
+        ...Object.entries(refs).map(([id, rs]) => ({ filepath: 'val2014', filename: `COCO_val2014_${id}.jpg`, cocoid: Number(id), split: 'test', sentences: rs.map((raw) => ({ raw, tokens: raw.toLowerCase().split(' ') })) })),
+        { filepath: 'train2014', filename: 'COCO_train2014_7.jpg', cocoid: 7, split: 'train', sentences: [{ raw: 'A train image.', tokens: ['a', 'train', 'image'] }] },
+      ],
+    });
+    const k = await runCli(['--predictions', cocoPreds, '--references', karpathy, '--json']);
+    expect(k.code).toBe(0);
+    const parsed = JSON.parse(k.out.trim().split('\n').pop()!) as Record<string, number>;
+    for (const [key, v] of Object.entries(expected)) expect(parsed[key]).toBeCloseTo(v as number, 12);
+    expect(k.err).toMatch(/Karpathy split file of coco \(dataset_coco\.json style\): 3 images, 5 captions/);
+    // Flickr: imgid ids, no filepath
+    const flickr = write('dataset_flickr8k.json', { dataset: 'flickr8k', images: Object.entries(refs).map(([id, rs]) => ({ filename: `${id}.jpg`, imgid: Number(id), split: 'test', sentences: rs.map((raw) => ({ raw })) })) });
+    const f = await runCli(['--predictions', mapsPreds, '--references', flickr, '--json']);
+    expect(f.code).toBe(0);
+    expect(JSON.parse(f.out.trim().split('\n').pop()!).CIDEr).toBeCloseTo(expected.CIDEr, 12);
+    // a COCO captions file with the whole annotation list, and today's map
+    const c = await runCli(['--predictions', cocoPreds, '--references', cocoRefs, '--json']);
+    expect(c.code).toBe(0);
+    expect(c.err).toMatch(/COCO annotations \(captions_val2014\.json style\): 2 images, 4 captions/);
+    const m = await runCli(['--predictions', mapsPreds, '--references', mapsRefs]);
+    expect(m.err).toMatch(/a map \{id: \[captions\]\} of 2 images/);
+    expect(m.out).toMatch(/^CIDEr/m);
+    expect(m.out).not.toMatch(/Karpathy|COCO annotations/); // stdout keeps only the scores
+  });
+
+  it('says a missing or bad references file plainly (no doubled codes, no [object Object])', async () => {
+    const missing = await runCli(['--predictions', mapsPreds, '--references', join(dir, 'missing.json')]);
+    expect(missing.code).toBe(EXIT_USAGE);
+    const bad = await runCli(['--predictions', mapsPreds, '--references', write('bad-refs.json', '{"1": [')]);
+    expect(bad.code).toBe(EXIT_FAILED);
+    for (const r of [missing, bad]) {
+      const msg = String((r.error as Error).message);
+      expect(msg).toMatch(/--references/);
+      expect(msg).not.toMatch(/\b([A-Z]{3,}): \1\b|object Object/);
+    }
+  });
 });
+

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { datasets } from '../../lib/data/index.js';
+import { Dataset, datasets } from '../../lib/data/index.js';
 import type { DataItem } from '../../lib/data/types.js';
 import { InvalidArgumentError, NonFiniteLossError } from '../../lib/errors.js';
 import { Tensor } from '../../lib/tensor.js';
@@ -285,10 +285,21 @@ describe('Trainer', () => {
 
   it('needs max_steps for a dataset of unknown length', async () => {
     const s = await tinySetup({ trainSize: 8 });
-    const stream = datasets.fromItems([...Array(8).keys()].map((i) => s.train.item(i))).filter(() => true);
+    // (a filter over random access now keeps the length: a generator is what has none)
+    const stream = Dataset.fromGenerator(() => [...Array(8).keys()].map((i) => s.train.item(i)));
     const trainer = new Trainer({ model: s.model, tokenizer: s.tokenizer, image_processor: s.image_processor, train_dataset: stream, log: () => {}, args: { output_dir: outDir() } });
     await expect(trainer.fit()).rejects.toThrow(/no known length.*set max_steps/);
     const t2 = new Trainer({ model: s.model, tokenizer: s.tokenizer, image_processor: s.image_processor, train_dataset: stream, log: () => {}, args: { output_dir: outDir(), max_steps: 3, per_device_train_batch_size: 4, save_strategy: 'no' } });
     expect((await t2.fit()).global_step).toBe(3);
+  });
+
+  it('trains a filtered dataset for num_train_epochs without max_steps (filter keeps the length, as in datasets)', async () => {
+    const s = await tinySetup({ trainSize: 12 });
+    const filtered = datasets.fromItems([...Array(12).keys()].map((i) => s.train.item(i))).filter((_, i) => i % 3 !== 0);
+    expect(await filtered.size()).toBe(8);
+    const trainer = new Trainer({ model: s.model, tokenizer: s.tokenizer, image_processor: s.image_processor, train_dataset: filtered, log: () => {}, args: { output_dir: outDir(), num_train_epochs: 2, per_device_train_batch_size: 4, save_strategy: 'no' } });
+    const out = await trainer.fit();
+    expect(out.global_step).toBe(4);
+    expect(trainer.state.max_steps).toBe(4);
   });
 });

@@ -65,14 +65,21 @@ export function coco(options: CocoOptions): Dataset<DataItem> {
   })));
 }
 
-export type KarpathySplit = 'train' | 'val' | 'test' | 'restval' | 'all';
+/** A Karpathy split; `'validation'` (Hugging Face's name) is the same as `'val'`. */
+export type KarpathySplit = 'train' | 'val' | 'validation' | 'test' | 'restval' | 'all';
+
+/** Split names as Hugging Face `datasets` spells them, mapped to the Karpathy files' own. */
+const SPLIT_ALIASES: Readonly<Record<string, string>> = { validation: 'val' };
 
 export interface KarpathyOptions {
   /** dataset_coco.json / dataset_flickr8k.json / dataset_flickr30k.json. */
   json: string;
   /** Image root: images are at images/filepath/filename (filepath is absent for Flickr). */
   images: string;
-  /** Which split. 'train' includes 'restval' unless foldRestval is false. Default 'train'. */
+  /**
+   * Which split: 'train' (includes 'restval' unless foldRestval is false), 'val' (also spelt
+   * 'validation', as Hugging Face names it), 'test', 'restval' or 'all'. Default 'train'.
+   */
   split?: KarpathySplit;
   /** Count restval images as train (the usual Karpathy setup). Default true. */
   foldRestval?: boolean;
@@ -83,10 +90,11 @@ export function karpathy(options: KarpathyOptions): Dataset<DataItem> {
   const o = optionsObject(options, 'datasets.karpathy');
   const file = pathOption(o.json, 'karpathy json');
   const images = pathOption(o.images, 'karpathy images');
-  const split = o.split ?? 'train';
-  if (!['train', 'val', 'test', 'restval', 'all'].includes(split)) {
-    expected("'train', 'val', 'test', 'restval' or 'all'", 'karpathy split', split);
+  const given: unknown = o.split ?? 'train';
+  if (typeof given !== 'string' || !['train', 'val', 'validation', 'test', 'restval', 'all'].includes(given)) {
+    expected("'train', 'val' (or 'validation'), 'test', 'restval' or 'all'", 'karpathy split', given);
   }
+  const split = SPLIT_ALIASES[given] ?? given;
   const fold = o.foldRestval ?? true;
   const wanted = (s: unknown): boolean => {
     if (split === 'all') return true;
