@@ -11,7 +11,7 @@ export {
 } from './callbacks.js';
 export { listCheckpoints, latestCheckpoint, rotateCheckpoints, type CheckpointInfo } from './checkpoint.js';
 export { TensorBoardWriter, readTensorBoardEvents, type ReadEvent } from './tensorboard.js';
-export { WordLevelTokenizer, loadTokenizer, type WordLevelBuildOptions } from './demo-tokenizer.js';
+export { WordLevelTokenizer, loadTokenizer, type WordLevelBuildOptions, type TokenizersTokenizer, type TokenizersEncoding } from './demo-tokenizer.js';
 export { RawImageSupport } from './raw-images.js';
 export { runDemo, DEMO_DEFAULTS, type DemoOptions, type DemoResult, type DemoSample } from './demo.js';
 // lib/optim's names, re-exported here as before the move.
