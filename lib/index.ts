@@ -10,6 +10,10 @@ export { readSafetensors, writeSafetensors, readSafetensorsHeader } from './mode
 export { AdamW, HF_NO_DECAY, type AdamWOptions, type AdamWState } from './optim/index.js';
 export { ImageProcessor, Tokenizer, buildLabels, type EncodeOptions, type TokenizerFamily } from './processing/index.js';
 export {
+  type BatchEncodeOptions, type BatchEncoding, type DecodeOptions, type PaddingStrategy, type TruncationStrategy,
+  type TokenizerCallOptions, type SingleEncoding, type TensorBatchEncoding,
+} from './processing/index.js';
+export {
   isRawImage, tokenizerIdCount,
   type RawImage, type ImageSource, type ImageInput, type CaptionTokenizer, type LabelTokenizer, type CaptionImageProcessor, type ImagePreprocessor,
 } from './types.js';
