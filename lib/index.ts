@@ -26,4 +26,5 @@ export {
   type GradScalerOptions,
   type TrainerOptions, type TrainingArguments, type TrainingArgumentsInput, type TrainerCallback, type TrainOutput,
 } from './train/index.js';
+export { SummaryWriter, TensorBoardWriter, readTensorBoardEvents, type ReadEvent, type ReadValue } from './train/index.js';
 export { doctor, type DoctorReport } from './doctor.js';

@@ -10,7 +10,7 @@ export {
   type TrainerCallback, type CallbackEvent, type CallbackExtras, type CallbackFn, type EarlyStoppingOptions, type LogEntry,
 } from './callbacks.js';
 export { listCheckpoints, latestCheckpoint, rotateCheckpoints, type CheckpointInfo } from './checkpoint.js';
-export { TensorBoardWriter, readTensorBoardEvents, type ReadEvent } from './tensorboard.js';
+export { TensorBoardWriter, SummaryWriter, readTensorBoardEvents, type ReadEvent, type ReadValue, type EventValue } from './tensorboard.js';
 export { WordLevelTokenizer, loadTokenizer, type WordLevelBuildOptions, type TokenizersTokenizer, type TokenizersEncoding } from './demo-tokenizer.js';
 export { RawImageSupport } from './raw-images.js';
 export { runDemo, DEMO_DEFAULTS, type DemoOptions, type DemoResult, type DemoSample } from './demo.js';
