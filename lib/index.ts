@@ -26,5 +26,10 @@ export {
   type GradScalerOptions,
   type TrainerOptions, type TrainingArguments, type TrainingArgumentsInput, type TrainerCallback, type TrainOutput,
 } from './train/index.js';
+export {
+  Seq2SeqTrainer, Seq2SeqTrainingArguments, default_data_collator,
+  type Seq2SeqTrainerOptions, type Seq2SeqTrainingArgumentsInput, type CaptionFeature, type CollatedBatch, type DataCollator, type ProcessingClass,
+  type PredictionOutput, type EvalPrediction, type ComputeMetrics,
+} from './train/index.js';
 export { SummaryWriter, TensorBoardWriter, readTensorBoardEvents, type ReadEvent, type ReadValue } from './train/index.js';
 export { doctor, type DoctorReport } from './doctor.js';
