@@ -36,7 +36,7 @@ export interface WordLevelBuildOptions {
 
 /**
  * The part of the `tokenizers` package's Tokenizer class that toRust() promises (the object is a real one; cast
- * it to `import('tokenizers').Tokenizer` for the rest). Declared here because the `tokenizers` package's own
+ * it to the tokenizers package's Tokenizer type for the rest). Declared here because the `tokenizers` package's own
  * declarations fail to compile without skipLibCheck.
  */
 export interface TokenizersTokenizer {
