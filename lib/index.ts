@@ -10,6 +10,10 @@ export { readSafetensors, writeSafetensors, readSafetensorsHeader } from './mode
 export { AdamW, HF_NO_DECAY, type AdamWOptions, type AdamWState } from './optim/index.js';
 export { ImageProcessor, Tokenizer, buildLabels, type EncodeOptions, type TokenizerFamily } from './processing/index.js';
 export {
+  type BatchEncodeOptions, type BatchEncoding, type DecodeOptions, type PaddingStrategy, type TruncationStrategy,
+  type TokenizerCallOptions, type SingleEncoding, type TensorBatchEncoding,
+} from './processing/index.js';
+export {
   isRawImage, tokenizerIdCount,
   type RawImage, type ImageSource, type ImageInput, type CaptionTokenizer, type LabelTokenizer, type CaptionImageProcessor, type ImagePreprocessor,
 } from './types.js';
@@ -22,6 +26,12 @@ export {
   type GradScalerOptions,
   type TrainerOptions, type TrainingArguments, type TrainingArgumentsInput, type TrainerCallback, type TrainOutput,
 } from './train/index.js';
+export {
+  Seq2SeqTrainer, Seq2SeqTrainingArguments, default_data_collator,
+  type Seq2SeqTrainerOptions, type Seq2SeqTrainingArgumentsInput, type CaptionFeature, type CollatedBatch, type DataCollator, type ProcessingClass,
+  type PredictionOutput, type EvalPrediction, type ComputeMetrics,
+} from './train/index.js';
+export { SummaryWriter, TensorBoardWriter, readTensorBoardEvents, type ReadEvent, type ReadValue } from './train/index.js';
 export { doctor, type DoctorReport } from './doctor.js';
 // Types the public API refers to (option, output and state types), exported so that they are nameable and in the API reference.
 export type { TypedArrayFor } from './tensor.js';

@@ -14,6 +14,16 @@ import sharp, { type KernelEnum, type Metadata, type Sharp, type SharpOptions } 
 import { FormatError, InvalidArgumentError } from '../errors.js';
 import type { ImageSource } from '../types.js';
 
+/**
+ * A sharp resize kernel (sharp's `keyof KernelEnum`), spelled out here so that the package's declarations do not
+ * import sharp's types (consumers compiling with skipLibCheck: false then need nothing from sharp).
+ */
+export type ResizeKernel = 'nearest' | 'cubic' | 'linear' | 'mitchell' | 'lanczos2' | 'lanczos3' | 'mks2013' | 'mks2021';
+// Compile-time check that ResizeKernel is exactly sharp's kernel names.
+type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const RESIZE_KERNEL_MATCHES_SHARP: SameKeys<ResizeKernel, keyof KernelEnum> = true;
+void RESIZE_KERNEL_MATCHES_SHARP;
+
 /** sharp's default pixel limit (0x3FFF * 0x3FFF). */
 export const DEFAULT_LIMIT_INPUT_PIXELS = 268402689;
 
@@ -189,7 +199,7 @@ export async function decodeResizedFast(
   input: ImageSource,
   opts: DecodeOptions,
   label: string,
-  kernel: keyof KernelEnum,
+  kernel: ResizeKernel,
   size: (width: number, height: number) => { width: number; height: number },
 ): Promise<RgbImage> {
   const prep = await prepare(input, opts, label);

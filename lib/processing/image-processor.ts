@@ -8,11 +8,10 @@
 import { cpus } from 'node:os';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { KernelEnum } from 'sharp';
 import { expected, FormatError, InvalidArgumentError, UnsupportedConfigError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { isRawImage, type ImageInput, type ImageSource, type RawImage } from '../types.js';
-import { decodeResizedFast, decodeRgb, DEFAULT_LIMIT_INPUT_PIXELS, describeInput, type RgbImage } from './decode.js';
+import { decodeResizedFast, decodeRgb, DEFAULT_LIMIT_INPUT_PIXELS, describeInput, type ResizeKernel, type RgbImage } from './decode.js';
 import { nativeProcessing } from './native-image.js';
 
 /** PIL resampling filters: 0 NEAREST, 1 LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX, 5 HAMMING. */
@@ -90,7 +89,7 @@ const OWN_KEYS = new Set([
 ]);
 
 /** sharp kernels used by the 'fast' path for each PIL filter. */
-const FAST_KERNELS: Readonly<Record<PilResample, keyof KernelEnum>> = {
+const FAST_KERNELS: Readonly<Record<PilResample, ResizeKernel>> = {
   0: 'nearest',
   1: 'lanczos3',
   2: 'linear',

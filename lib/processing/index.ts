@@ -10,7 +10,7 @@ export {
   type PreprocessOptions,
   type Resizer,
 } from './image-processor.js';
-export { decodeRgb, DEFAULT_LIMIT_INPUT_PIXELS, type DecodeOptions as ImageDecodeOptions, type RgbImage } from './decode.js';
+export { decodeRgb, DEFAULT_LIMIT_INPUT_PIXELS, type DecodeOptions as ImageDecodeOptions, type ResizeKernel, type RgbImage } from './decode.js';
 export {
   Tokenizer,
   cleanUpTokenization,
@@ -20,6 +20,9 @@ export {
   type DecodeOptions,
   type EncodeOptions,
   type PaddingStrategy,
+  type SingleEncoding,
+  type TensorBatchEncoding,
+  type TokenizerCallOptions,
   type SpecialTokensWrap,
   type TokenizerFamily,
   type TokenizerLoadOptions,

@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { Tokenizer as RustTokenizer, type Decoder } from 'tokenizers';
 import { expected, FormatError, InvalidArgumentError, UnsupportedConfigError } from '../errors.js';
 import { readJsonObject } from '../json.js';
+import { Tensor } from '../tensor.js';
 import {
   bertJson, checkVocab, containsType, detectFamily, FAMILY_CLASS, familyOfJson, gpt2Json, isRecord, parseMergesText, parseVocabTxt,
   robertaJson, SPECIAL_NAMES, specialTokens, wrapOfPostProcessor,
@@ -68,6 +69,29 @@ export interface BatchEncodeOptions extends EncodeOptions {
 export interface BatchEncoding {
   input_ids: number[][];
   attention_mask: number[][];
+}
+
+/** call()'s options: batchEncode's (HF names and semantics), plus HF's return_tensors. */
+export interface TokenizerCallOptions extends BatchEncodeOptions {
+  /**
+   * 'pt': return int64 Tensors [batch, length] (a single text gives [1, length]), as HF's `return_tensors="pt"`.
+   * The rows must then have one length (pad, or truncate to a common length). Default: plain arrays.
+   */
+  return_tensors?: 'pt' | null;
+}
+
+/** call() of one text: the ids and mask of that text (HF returns flat lists for a single string). */
+export interface SingleEncoding {
+  input_ids: number[];
+  attention_mask: number[];
+}
+
+/** call() with return_tensors: 'pt'. */
+export interface TensorBatchEncoding {
+  /** int64 [batch, length]. */
+  input_ids: Tensor<'int64'>;
+  /** int64 [batch, length]: 1 on tokens, 0 on padding. */
+  attention_mask: Tensor<'int64'>;
 }
 
 export interface TokenizerLoadOptions {
@@ -383,6 +407,43 @@ export class Tokenizer {
     return this.#pad(await this.encodeBatchAsync(texts, { add_special_tokens: add }), add, opts);
   }
 
+  /**
+   * Hugging Face's `tokenizer(text_or_texts, ...)`: `tok.call(captions, { padding: 'max_length', max_length: 16,
+   * truncation: true })` is Python's `tokenizer(captions, padding="max_length", max_length=16, truncation=True)`.
+   * A list of texts gives `{ input_ids: number[][], attention_mask: number[][] }` (batchEncode()); one string
+   * gives flat `{ input_ids: number[], attention_mask: number[] }`; `return_tensors: 'pt'` gives int64 Tensors.
+   *
+   * A method and not a callable instance: a JS class instance cannot be called, and making one a function
+   * (a constructor returning a function object) would make `typeof tokenizer === 'function'`, which the data
+   * loader and user code that check `typeof x === 'object'` reject, and would drop JSON/structuredClone and
+   * console output. See docs/processing.md ("Porting from Python").
+   */
+  call(text: string | readonly string[], opts: TokenizerCallOptions & { return_tensors: 'pt' }): TensorBatchEncoding;
+  call(text: string, opts?: TokenizerCallOptions): SingleEncoding;
+  call(texts: readonly string[], opts?: TokenizerCallOptions): BatchEncoding;
+  call(text: string | readonly string[], opts?: TokenizerCallOptions): SingleEncoding | BatchEncoding | TensorBatchEncoding;
+  call(text: string | readonly string[], opts: TokenizerCallOptions = {}): SingleEncoding | BatchEncoding | TensorBatchEncoding {
+    if (opts === null || typeof opts !== 'object') expected('an options object', 'tokenizer.call options', opts);
+    const { return_tensors: rt = null, ...rest } = opts;
+    if (rt !== null && rt !== 'pt') expected("'pt' or null", 'return_tensors', rt);
+    const single = typeof text === 'string';
+    if (!single && !Array.isArray(text)) expected('a string or an array of strings', 'tokenizer.call text', text);
+    const enc = this.batchEncode(single ? [text as string] : (text as readonly string[]), rest);
+    if (rt === 'pt') {
+      const width = enc.input_ids[0]?.length ?? 0;
+      if (enc.input_ids.some((r) => r.length !== width)) {
+        throw new InvalidArgumentError(
+          "Expected rows of one length for return_tensors: 'pt' but the texts encode to different lengths; pass padding: true (or 'max_length') as in Hugging Face",
+        );
+      }
+      return {
+        input_ids: Tensor.int64(enc.input_ids, [enc.input_ids.length, width]),
+        attention_mask: Tensor.int64(enc.attention_mask, [enc.attention_mask.length, width]),
+      };
+    }
+    return single ? { input_ids: enc.input_ids[0]!, attention_mask: enc.attention_mask[0]! } : enc;
+  }
+
   #checkBatchOptions(texts: readonly string[], opts: BatchEncodeOptions): boolean {
     if (!Array.isArray(texts)) expected('an array of strings', 'texts', texts);
     if (opts === null || typeof opts !== 'object') expected('an options object', 'batchEncode options', opts);
@@ -534,17 +595,61 @@ export class Tokenizer {
     return t === null ? null : this.tokenToId(t);
   }
 
+  /**
+   * Set a special token as HF's `tokenizer.pad_token = tokenizer.eos_token` does: a token string of the
+   * vocabulary (or null: none). The change is saved by save() (tokenizer_config.json, special_tokens_map.json).
+   */
+  #setSpecial(name: SpecialName, token: string | null): void {
+    if (token !== null) {
+      if (typeof token !== 'string') expected('a token string (or null)', `tokenizer.${name}`, token);
+      if (this.tokenToId(token) === null) {
+        throw new InvalidArgumentError(
+          `Expected a token of the vocabulary for tokenizer.${name} but received ${JSON.stringify(token)}, which is not in it` +
+            (this.eos_token !== null ? ` (e.g. tokenizer.eos_token, ${JSON.stringify(this.eos_token)})` : ''),
+        );
+      }
+    }
+    this.#special[name] = token;
+    this.#specialIdsCache = undefined;
+  }
+
+  /** The id form of #setSpecial: `tokenizer.pad_token_id = tokenizer.eos_token_id` sets pad_token to that id's token. */
+  #setSpecialId(name: SpecialName, id: number | null): void {
+    if (id === null) return this.#setSpecial(name, null);
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) expected('a non-negative integer token id (or null)', `tokenizer.${name}_id`, id);
+    const token = this.idToToken(id);
+    if (token === null) {
+      throw new InvalidArgumentError(`Expected a token id of the vocabulary for tokenizer.${name}_id but received ${id}, which is no token`);
+    }
+    this.#setSpecial(name, token);
+  }
+
+  /** Settable (HF): a token of the vocabulary or null; sets bos_token_id too. */
   get bos_token(): string | null {
     return this.#special.bos_token;
   }
+  set bos_token(token: string | null) {
+    this.#setSpecial('bos_token', token);
+  }
+  /** Settable (HF): a token of the vocabulary or null; sets eos_token_id too. */
   get eos_token(): string | null {
     return this.#special.eos_token;
+  }
+  set eos_token(token: string | null) {
+    this.#setSpecial('eos_token', token);
   }
   get unk_token(): string | null {
     return this.#special.unk_token;
   }
+  /**
+   * Settable (HF): `tokenizer.pad_token = tokenizer.eos_token` (GPT-2 has no pad token) changes this tokenizer
+   * in place, as in Python, and save() writes it; withPadToken() is the non-mutating form.
+   */
   get pad_token(): string | null {
     return this.#special.pad_token;
+  }
+  set pad_token(token: string | null) {
+    this.#setSpecial('pad_token', token);
   }
   get cls_token(): string | null {
     return this.#special.cls_token;
@@ -555,20 +660,35 @@ export class Tokenizer {
   get mask_token(): string | null {
     return this.#special.mask_token;
   }
-  /** null where the family has none (BERT). */
+  /** null where the family has none (BERT). Settable (HF): an id of the vocabulary or null; sets bos_token too. */
   get bos_token_id(): number | null {
     return this.#id('bos_token');
   }
-  /** null where the family has none (BERT: its captions end with [SEP], see special_tokens_wrap). */
+  set bos_token_id(id: number | null) {
+    this.#setSpecialId('bos_token', id);
+  }
+  /**
+   * null where the family has none (BERT: its captions end with [SEP], see special_tokens_wrap). Settable (HF):
+   * an id of the vocabulary or null; sets eos_token too.
+   */
   get eos_token_id(): number | null {
     return this.#id('eos_token');
+  }
+  set eos_token_id(id: number | null) {
+    this.#setSpecialId('eos_token', id);
   }
   get unk_token_id(): number | null {
     return this.#id('unk_token');
   }
-  /** null when the tokenizer defines no pad token (GPT-2): see withPadToken(). */
+  /**
+   * null when the tokenizer defines no pad token (GPT-2). Settable (HF): `tokenizer.pad_token_id =
+   * tokenizer.eos_token_id` sets pad_token to that id's token; see also withPadToken().
+   */
   get pad_token_id(): number | null {
     return this.#id('pad_token');
+  }
+  set pad_token_id(id: number | null) {
+    this.#setSpecialId('pad_token', id);
   }
   get cls_token_id(): number | null {
     return this.#id('cls_token');

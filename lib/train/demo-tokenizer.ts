@@ -34,6 +34,33 @@ export interface WordLevelBuildOptions {
   model_max_length?: number;
 }
 
+/**
+ * The part of the `tokenizers` package's Tokenizer class that toRust() promises (the object is a real one; cast
+ * it to the tokenizers package's Tokenizer type for the rest). Declared here because the `tokenizers` package's own
+ * declarations fail to compile without skipLibCheck.
+ */
+export interface TokenizersTokenizer {
+  encode(sentence: string, pair?: string | null, encodeOptions?: { addSpecialTokens?: boolean; isPretokenized?: boolean } | null): Promise<TokenizersEncoding>;
+  encodeBatch(sentences: string[], encodeOptions?: { addSpecialTokens?: boolean; isPretokenized?: boolean } | null): Promise<TokenizersEncoding[]>;
+  decode(ids: number[], skipSpecialTokens: boolean): Promise<string>;
+  decodeBatch(ids: number[][], skipSpecialTokens: boolean): Promise<string[]>;
+  save(path: string, pretty?: boolean | null): void;
+  getVocab(withAddedTokens?: boolean | null): Record<string, number>;
+  getVocabSize(withAddedTokens?: boolean | null): number;
+  idToToken(id: number): string | null;
+  tokenToId(token: string): number | null;
+}
+
+/** The part of the `tokenizers` package's Encoding that TokenizersTokenizer's encode gives. */
+export interface TokenizersEncoding {
+  getIds(): number[];
+  getTokens(): string[];
+  getAttentionMask(): number[];
+  getTypeIds(): number[];
+  getOffsets(): number[][];
+  getLength(): number;
+}
+
 export class WordLevelTokenizer implements CaptionTokenizer {
   readonly #vocab: Map<string, number>;
   readonly #idToToken: Map<number, string>;
@@ -126,8 +153,12 @@ export class WordLevelTokenizer implements CaptionTokenizer {
     return new WordLevelTokenizer(vocab, { lowercase: lower, eos, unk, modelMaxLength: mml });
   }
 
-  /** The same tokenizer as a `tokenizers` (Rust) instance, parsed from the one tokenizer.json description. */
-  toRust(): RustTokenizer {
+  /**
+   * The same tokenizer as a `tokenizers` (Rust) instance, parsed from the one tokenizer.json description. Typed
+   * with this package's TokenizersTokenizer (the methods of the `tokenizers` class this is meant for) so that the
+   * package's declarations do not import the `tokenizers` package's, which do not compile with skipLibCheck: false.
+   */
+  toRust(): TokenizersTokenizer {
     return RustTokenizer.fromString(JSON.stringify(this.#tokenizerJson()));
   }
 

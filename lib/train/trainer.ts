@@ -41,6 +41,7 @@ import { LearningRateSchedule, warmupSteps } from './schedules.js';
 import { TensorBoardWriter, tensorboardTag } from './tensorboard.js';
 import { resolveTrainingArguments, type TrainingArguments, type TrainingArgumentsInput } from './training-args.js';
 import { tokenizerIdCount, type CaptionImageProcessor, type CaptionTokenizer } from '../types.js';
+import { Tensor } from '../tensor.js';
 
 /** What compute_metrics receives (HF's EvalPrediction, with decoded captions since labels are text here). */
 export interface EvalPrediction {
@@ -56,6 +57,71 @@ export interface EvalPrediction {
 
 export type ComputeMetrics = (p: EvalPrediction) => Record<string, number> | Promise<Record<string, number>>;
 
+/**
+ * One example as a data_collator receives it (HF: one row of the processed dataset): the processed image and the
+ * caption's label ids. The data loader has decoded and resized the image and tokenized the caption already.
+ */
+export interface CaptionFeature {
+  /** float32 [3, H, W]: the image processor's output for this example. */
+  pixel_values: Tensor<'float32'>;
+  /** The caption's label ids, end token included, unpadded (what buildLabels makes of `text`). */
+  labels: number[];
+  /** The item id. */
+  id: string;
+  /** The caption the labels were built from. */
+  text: string;
+  /** All reference captions of the item. */
+  captions: string[];
+}
+
+/** A collated batch: what the model's forward/trainStep take. */
+export interface CollatedBatch {
+  /** float32 [B, 3, H, W]. */
+  pixel_values: Tensor<'float32'>;
+  /** int64 [B, T]; -100 marks positions the loss ignores. */
+  labels: Tensor<'int64'>;
+}
+
+/**
+ * HF's data_collator: features of a batch in, `{ pixel_values, labels }` out (HF's `collate_fn(batch)` returning
+ * `{"pixel_values": torch.stack(...), "labels": ...}`). It must keep the rows and their order: row i of the
+ * result is feature i (the Trainer pairs rows with their ids and references for evaluation).
+ */
+export type DataCollator = (features: CaptionFeature[]) => CollatedBatch | Promise<CollatedBatch>;
+
+/**
+ * HF's default_data_collator for this Trainer: stacks pixel_values and pads labels to the longest row with -100
+ * (DataCollatorForSeq2Seq's label_pad_token_id). With `max_length`, every row is padded to it instead.
+ */
+export function default_data_collator(features: CaptionFeature[], opts: { max_length?: number } = {}): CollatedBatch {
+  if (!Array.isArray(features) || features.length === 0) throw new InvalidArgumentError(`Expected a non-empty array of features for default_data_collator but received ${describe(features)}`);
+  const longest = features.reduce((m, f) => Math.max(m, f.labels.length), 0);
+  const width = opts.max_length !== undefined ? Math.max(opts.max_length, longest) : longest;
+  const labels = new BigInt64Array(features.length * width).fill(-100n);
+  const shape = features[0]!.pixel_values.shape;
+  const per = features[0]!.pixel_values.size;
+  const pix = new Float32Array(per * features.length);
+  features.forEach((f, i) => {
+    if (f.pixel_values.shape.join() !== shape.join()) {
+      throw new InvalidArgumentError(`Expected pixel_values of shape [${shape.join(', ')}] for feature ${i} but received [${f.pixel_values.shape.join(', ')}]`);
+    }
+    pix.set(f.pixel_values.data, i * per);
+    f.labels.forEach((id, j) => {
+      labels[i * width + j] = BigInt(id);
+    });
+  });
+  return {
+    pixel_values: Tensor.from(pix, [features.length, ...shape]) as Tensor<'float32'>,
+    labels: Tensor.from(labels, [features.length, width]) as Tensor<'int64'>,
+  };
+}
+
+/**
+ * HF's processing_class (the newer name of the Trainer's tokenizer argument): a tokenizer, an image processor, or
+ * a processor holding both (`{ tokenizer, image_processor }`, like HF's VisionEncoderDecoder processors).
+ */
+export type ProcessingClass = CaptionTokenizer | CaptionImageProcessor | { tokenizer?: CaptionTokenizer; image_processor?: CaptionImageProcessor };
+
 export interface TrainerOptions {
   model: VisionEncoderDecoder;
   args: TrainingArgumentsInput;
@@ -65,6 +131,17 @@ export interface TrainerOptions {
   tokenizer?: CaptionTokenizer;
   /** Image processor (default: model.imageProcessor when attached). */
   image_processor?: CaptionImageProcessor;
+  /**
+   * HF's processing_class: a Tokenizer, an ImageProcessor, or `{ tokenizer, image_processor }`; fills tokenizer
+   * and/or image_processor. Giving the same one twice (here and as tokenizer/image_processor) fails, as in HF.
+   */
+  processing_class?: ProcessingClass;
+  /**
+   * HF's data_collator: turns each batch's features (processed image + caption label ids) into
+   * `{ pixel_values, labels }`. Default: the loader's own batching (labels padded to the longest row with -100,
+   * or to max_target_length with pad_to_max_length), the same as default_data_collator.
+   */
+  data_collator?: DataCollator;
   compute_metrics?: ComputeMetrics;
   callbacks?: TrainerCallback[];
   /** JS-only: where progress and log lines go (default: stderr, with a progress bar on a TTY). */
@@ -152,21 +229,40 @@ function isModel(m: unknown): m is VisionEncoderDecoder {
     typeof (m as { trainStep?: unknown }).trainStep === 'function';
 }
 
+/**
+ * The Hugging Face Trainer (and Seq2SeqTrainer: the same class, exported under both names) for
+ * VisionEncoderDecoder captioners. See the module comment and docs/training.md.
+ */
 export class Trainer {
+  /** The model being trained (updated in place). */
   readonly model: VisionEncoderDecoder;
+  /** The resolved training arguments (every field set). */
   readonly args: TrainingArguments;
+  /** The training set (fit() needs one). */
   readonly train_dataset: Dataset<DataItem> | undefined;
+  /** The evaluation set of evaluate() and eval_strategy. */
   readonly eval_dataset: Dataset<DataItem> | undefined;
+  /** Builds the labels and decodes generated captions (from tokenizer, processing_class or model.tokenizer). */
   readonly tokenizer: CaptionTokenizer;
+  /** Preprocesses the images (from image_processor, processing_class or model.imageProcessor). */
   readonly image_processor: CaptionImageProcessor;
+  /** Extra metrics of generated captions (with predict_with_generate). */
   readonly compute_metrics: ComputeMetrics | undefined;
+  /** HF's data_collator, or undefined for the loader's own batching. */
+  readonly data_collator: DataCollator | undefined;
+  /** The callbacks, DefaultFlowCallback first. */
   readonly callback_handler: CallbackHandler;
+  /** HF TrainerState: global_step, epoch, log_history, best checkpoint; replaced when fit() resumes. */
   state = new TrainerState();
+  /** HF TrainerControl: the flags the callbacks set. */
   control = new TrainerControl();
+  /** AdamW, created by fit(); null before. */
   optimizer: AdamW | null = null;
+  /** The learning-rate schedule, created by fit(); null before. */
   lr_scheduler: LearningRateSchedule | null = null;
   /** Loss scaling (fp16, or grad_scaler given); null when off. */
   readonly scaler: GradScaler | null;
+  readonly #processingClass: ProcessingClass | undefined;
 
   readonly #progress: ProgressReporter;
   readonly #handleSignals: boolean;
@@ -189,22 +285,33 @@ export class Trainer {
 
   constructor(opts: TrainerOptions) {
     if (opts === null || typeof opts !== 'object') throw new InvalidArgumentError(`Expected an options object for Trainer but received ${describe(opts)}`);
+    const known = ['model', 'args', 'train_dataset', 'eval_dataset', 'tokenizer', 'image_processor', 'processing_class', 'data_collator', 'compute_metrics', 'callbacks', 'log', 'handleSignals', 'grad_scaler'];
     for (const key of Object.keys(opts)) {
-      if (!['model', 'args', 'train_dataset', 'eval_dataset', 'tokenizer', 'image_processor', 'compute_metrics', 'callbacks', 'log', 'handleSignals', 'grad_scaler'].includes(key)) {
-        throw new InvalidArgumentError(`Unknown Trainer option '${key}' (options: model, args, train_dataset, eval_dataset, tokenizer, image_processor, compute_metrics, callbacks, log, handleSignals, grad_scaler)`);
-      }
+      if (!known.includes(key)) throw new InvalidArgumentError(`Unknown Trainer option '${key}' (options: ${known.join(', ')})`);
     }
     if (!isModel(opts.model)) throw new InvalidArgumentError(`Expected a VisionEncoderDecoder for model but received ${describe(opts.model)}`);
     this.model = opts.model;
     this.args = resolveTrainingArguments(opts.args);
     this.train_dataset = opts.train_dataset;
     this.eval_dataset = opts.eval_dataset;
-    const tok = opts.tokenizer ?? (this.model.tokenizer as unknown as CaptionTokenizer | undefined);
+    const pc = splitProcessingClass(opts.processing_class);
+    this.#processingClass = opts.processing_class;
+    if (opts.tokenizer !== undefined && pc.tokenizer !== undefined && opts.tokenizer !== pc.tokenizer) {
+      throw new InvalidArgumentError('Expected one tokenizer for the Trainer but both tokenizer and processing_class give one; pass processing_class only (HF\'s newer name)');
+    }
+    if (opts.image_processor !== undefined && pc.image_processor !== undefined && opts.image_processor !== pc.image_processor) {
+      throw new InvalidArgumentError('Expected one image processor for the Trainer but both image_processor and processing_class give one; pass one of them');
+    }
+    if (opts.data_collator !== undefined && typeof opts.data_collator !== 'function') {
+      throw new InvalidArgumentError(`Expected a function (features) => { pixel_values, labels } for data_collator but received ${describe(opts.data_collator)}`);
+    }
+    this.data_collator = opts.data_collator;
+    const tok = opts.tokenizer ?? pc.tokenizer ?? (this.model.tokenizer as unknown as CaptionTokenizer | undefined);
     if (!tok || typeof tok.encode !== 'function' || typeof tok.decode !== 'function') {
       throw new InvalidArgumentError('Expected a tokenizer (with encode and decode) for the Trainer: pass tokenizer, or attach one to model.tokenizer');
     }
     this.tokenizer = tok;
-    const proc = opts.image_processor ?? (this.model.imageProcessor as unknown as CaptionImageProcessor | undefined);
+    const proc = opts.image_processor ?? pc.image_processor ?? (this.model.imageProcessor as unknown as CaptionImageProcessor | undefined);
     if (!proc || typeof proc.preprocess !== 'function') {
       throw new InvalidArgumentError('Expected an image_processor (with preprocess) for the Trainer: pass image_processor, or attach one to model.imageProcessor');
     }
@@ -430,8 +537,8 @@ export class Trainer {
         g.done = true;
         break;
       }
-      g.batches.push(r.value);
       g.states.push(loader.state());
+      g.batches.push(await this.#collate(r.value));
     }
     return g;
   }
@@ -852,7 +959,8 @@ export class Trainer {
     let steps = 0;
     const out: PredictionOutput = { predictions: [], references: [], ids: [], sequences: [], metrics: {} };
     try {
-      for await (const batch of loader) {
+      for await (const loaded of loader) {
+        const batch = await this.#collate(loaded);
         const n = batch.labels.shape[0]!;
         const f = await this.model.forward({ pixel_values: batch.pixel_values, labels: batch.labels }, { label_smoothing: a.label_smoothing_factor });
         if (typeof f.loss === 'number') lossSum += f.loss * n;
@@ -958,10 +1066,102 @@ export class Trainer {
     });
   }
 
-  /** The last generating evaluation's captions (for reports and the CLI). */
+  /**
+   * The last generating evaluation's output: predict()'s, or evaluate()'s with predict_with_generate (captions,
+   * references, ids, sequences, metrics); null until one ran. Used by the report and the CLI.
+   */
   get lastPredictions(): PredictionOutput | null {
     return this.#lastEval;
   }
+
+  /**
+   * HF's trainer.processing_class: what was passed as processing_class, else the tokenizer (as HF, where the
+   * tokenizer argument becomes the processing_class).
+   */
+  get processing_class(): ProcessingClass {
+    return this.#processingClass ?? this.tokenizer;
+  }
+
+  /** The last checkpoint written or resumed from by this Trainer (null when none). */
+  get lastCheckpoint(): string | null {
+    return this.#lastCheckpoint;
+  }
+
+  // ------------------------------------------------------------------------------------------- batches
+
+  /**
+   * A loader batch as the model gets it: through data_collator when given (features split from the batch,
+   * the collated rows checked), else with labels padded to max_target_length when pad_to_max_length is set.
+   */
+  async #collate(batch: Batch): Promise<Batch> {
+    const n = batch.labels.shape[0]!;
+    if (this.data_collator) {
+      const features = batchFeatures(batch);
+      const out = await this.data_collator(features);
+      if (out === null || typeof out !== 'object') throw new InvalidArgumentError(`Expected { pixel_values, labels } from data_collator but received ${describe(out)}`);
+      const { pixel_values: pv, labels } = out;
+      if (!(pv instanceof Tensor) || pv.dtype !== 'float32' || pv.shape.length !== 4 || pv.shape[0] !== n) {
+        throw new InvalidArgumentError(`Expected float32 pixel_values [${n}, 3, H, W] from data_collator but received ${pv instanceof Tensor ? pv.toString() : describe(pv)}`);
+      }
+      if (!(labels instanceof Tensor) || labels.dtype !== 'int64' || labels.shape.length !== 2 || labels.shape[0] !== n) {
+        throw new InvalidArgumentError(`Expected int64 labels [${n}, T] from data_collator (Tensor.int64(rows)) but received ${labels instanceof Tensor ? labels.toString() : describe(labels)}`);
+      }
+      return { ...batch, pixel_values: pv as Tensor<'float32'>, labels: labels as Tensor<'int64'> };
+    }
+    const width = this.args.max_target_length;
+    if (!this.args.pad_to_max_length || batch.labels.shape[1]! >= width) return batch;
+    const t = batch.labels.shape[1]!;
+    const data = new BigInt64Array(n * width).fill(-100n);
+    for (let i = 0; i < n; i++) data.set(batch.labels.data.subarray(i * t, (i + 1) * t), i * width);
+    return { ...batch, labels: Tensor.from(data, [n, width]) as Tensor<'int64'> };
+  }
+}
+
+/** The examples of a loader batch, as a data_collator receives them. */
+function batchFeatures(batch: Batch): CaptionFeature[] {
+  const [n, t] = batch.labels.shape as [number, number];
+  const imageShape = batch.pixel_values.shape.slice(1);
+  const per = imageShape.reduce((a, b) => a * b, 1);
+  const out: CaptionFeature[] = [];
+  for (let i = 0; i < n; i++) {
+    const row = Array.from(batch.labels.data.subarray(i * t, (i + 1) * t), Number);
+    let end = row.length;
+    while (end > 0 && row[end - 1] === -100) end--;
+    out.push({
+      pixel_values: Tensor.from(batch.pixel_values.data.slice(i * per, (i + 1) * per), imageShape) as Tensor<'float32'>,
+      labels: row.slice(0, end),
+      id: batch.ids[i]!,
+      text: batch.texts[i]!,
+      captions: [...batch.captions[i]!],
+    });
+  }
+  return out;
+}
+
+function isTokenizerLike(v: unknown): v is CaptionTokenizer {
+  return typeof v === 'object' && v !== null && typeof (v as CaptionTokenizer).encode === 'function' && typeof (v as CaptionTokenizer).decode === 'function';
+}
+
+function isImageProcessorLike(v: unknown): v is CaptionImageProcessor {
+  return typeof v === 'object' && v !== null && typeof (v as CaptionImageProcessor).preprocess === 'function';
+}
+
+/** processing_class's tokenizer and image processor. */
+function splitProcessingClass(pc: unknown): { tokenizer?: CaptionTokenizer; image_processor?: CaptionImageProcessor } {
+  if (pc === undefined) return {};
+  if (isTokenizerLike(pc)) return { tokenizer: pc };
+  if (isImageProcessorLike(pc)) return { image_processor: pc };
+  if (typeof pc === 'object' && pc !== null && ('tokenizer' in pc || 'image_processor' in pc)) {
+    const { tokenizer, image_processor } = pc as { tokenizer?: unknown; image_processor?: unknown };
+    if (tokenizer !== undefined && !isTokenizerLike(tokenizer)) {
+      throw new InvalidArgumentError(`Expected a tokenizer (with encode and decode) for processing_class.tokenizer but received ${describe(tokenizer)}`);
+    }
+    if (image_processor !== undefined && !isImageProcessorLike(image_processor)) {
+      throw new InvalidArgumentError(`Expected an image processor (with preprocess) for processing_class.image_processor but received ${describe(image_processor)}`);
+    }
+    return { tokenizer: tokenizer as CaptionTokenizer | undefined, image_processor: image_processor as CaptionImageProcessor | undefined };
+  }
+  throw new InvalidArgumentError(`Expected a tokenizer, an image processor or { tokenizer, image_processor } for processing_class but received ${describe(pc)}`);
 }
 
 function formatLogLine(e: LogEntry): string {

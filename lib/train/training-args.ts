@@ -67,6 +67,13 @@ export interface TrainingArguments {
   disable_tqdm: boolean;
   /** Label length cap for the data loader (JS-side addition; HF tutorials pass it to the tokenizer). */
   max_target_length: number;
+  /**
+   * Pad every label row to max_target_length (with -100, ignored by the loss), as the HF tutorials'
+   * `tokenizer(captions, padding="max_length", max_length=max_target_length)` and the HF example scripts'
+   * `pad_to_max_length` do. Default false: rows are padded to the longest caption of the batch (HF's
+   * DataCollatorForSeq2Seq). The loss is the same either way; fixed shapes are what this buys.
+   */
+  pad_to_max_length: boolean;
 }
 
 /** What users pass: any subset (output_dir required), `evaluation_strategy` accepted as the old alias. */
@@ -129,6 +136,7 @@ export const TRAINING_ARGS_DEFAULTS: Omit<TrainingArguments, 'output_dir'> = {
   run_name: null,
   disable_tqdm: false,
   max_target_length: 64,
+  pad_to_max_length: false,
 };
 
 /**
@@ -302,7 +310,7 @@ export function resolveTrainingArguments(input: TrainingArgumentsInput): Trainin
 
   if (typeof a.output_dir !== 'string' || a.output_dir.length === 0) bad('a folder path', 'output_dir', a.output_dir);
   for (const k of ['overwrite_output_dir', 'do_train', 'do_eval', 'do_predict', 'logging_first_step', 'logging_nan_inf_filter', 'save_only_model',
-    'load_best_model_at_end', 'predict_with_generate', 'bf16', 'fp16', 'dataloader_drop_last', 'disable_tqdm', 'eval_on_start']) bool(a[k], k);
+    'load_best_model_at_end', 'predict_with_generate', 'bf16', 'fp16', 'dataloader_drop_last', 'disable_tqdm', 'eval_on_start', 'pad_to_max_length']) bool(a[k], k);
   num(a.num_train_epochs, 'num_train_epochs', { min: 0 });
   num(a.max_steps, 'max_steps', { int: true, min: -1 });
   if (a.max_steps === 0) bad('a positive integer (or -1 to use num_train_epochs)', 'max_steps', a.max_steps);
@@ -382,4 +390,28 @@ export function resolveTrainingArguments(input: TrainingArgumentsInput): Trainin
 /** Turn a steps value that may be a ratio (< 1) into a step count for a run of maxSteps (HF rounds up). */
 export function absoluteSteps(value: number, maxSteps: number): number {
   return value < 1 ? Math.max(1, Math.ceil(maxSteps * value)) : value;
+}
+
+/** HF's Seq2SeqTrainingArguments input: the same object as TrainingArgumentsInput (one argument set serves both). */
+export type Seq2SeqTrainingArgumentsInput = TrainingArgumentsInput;
+
+// The instance has every resolved training argument as a field (declaration merging with the class below).
+export interface Seq2SeqTrainingArguments extends TrainingArguments {}
+
+/**
+ * Hugging Face's `Seq2SeqTrainingArguments(output_dir=..., predict_with_generate=True, ...)` as
+ * `new Seq2SeqTrainingArguments({ output_dir, predict_with_generate: true, ... })`: validated at once
+ * (resolveTrainingArguments: unknown keys, near misses, unsupported values fail here), every field then set
+ * with its default. Pass it as a Trainer's `args`; a plain object works the same. TrainingArguments has no
+ * separate class because one argument set serves the Trainer and the Seq2SeqTrainer (they are one class here).
+ */
+export class Seq2SeqTrainingArguments {
+  constructor(args: Seq2SeqTrainingArgumentsInput) {
+    Object.assign(this, resolveTrainingArguments(args));
+  }
+
+  /** HF's to_dict(): the arguments as a plain object (what training_args.json holds). */
+  to_dict(): TrainingArguments {
+    return { ...this } as TrainingArguments;
+  }
 }
