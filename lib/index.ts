@@ -9,10 +9,7 @@ export { GENERATION_DEFAULTS, type GenerateOptions, type GenerateOutput } from '
 export { readSafetensors, writeSafetensors, readSafetensorsHeader } from './models/safetensors.js';
 export { AdamW, HF_NO_DECAY, type AdamWOptions, type AdamWState } from './optim/index.js';
 export { ImageProcessor, Tokenizer, buildLabels, type EncodeOptions, type TokenizerFamily } from './processing/index.js';
-export {
-  type BatchEncodeOptions, type BatchEncoding, type DecodeOptions, type PaddingStrategy, type TruncationStrategy,
-  type TokenizerCallOptions, type SingleEncoding, type TensorBatchEncoding,
-} from './processing/index.js';
+export type { TokenizerCallOptions, SingleEncoding, TensorBatchEncoding } from './processing/index.js';
 export {
   isRawImage, tokenizerIdCount,
   type RawImage, type ImageSource, type ImageInput, type CaptionTokenizer, type LabelTokenizer, type CaptionImageProcessor, type ImagePreprocessor,
@@ -29,7 +26,6 @@ export {
 export {
   Seq2SeqTrainer, Seq2SeqTrainingArguments, default_data_collator,
   type Seq2SeqTrainerOptions, type Seq2SeqTrainingArgumentsInput, type CaptionFeature, type CollatedBatch, type DataCollator, type ProcessingClass,
-  type PredictionOutput, type EvalPrediction, type ComputeMetrics,
 } from './train/index.js';
 export { SummaryWriter, TensorBoardWriter, readTensorBoardEvents, type ReadEvent, type ReadValue } from './train/index.js';
 export { doctor, type DoctorReport } from './doctor.js';
