@@ -18,6 +18,7 @@ export { pipeline, type ImageToTextPipeline, type ImageToTextOutput, type Pipeli
 export {
   Captioner, type CaptionerOptions, type BatchingOptions, type CaptionOptions, type CaptionOutput, type CaptionerStats,
 } from './serve/captioner.js';
+export { CaptionServer, startServer, type ServerOptions, type StartServerOptions, type ListenInfo } from './serve/server.js';
 export { datasets, Dataset } from './data/index.js';
 export { scoreCaptions } from './metrics/index.js';
 export * as metrics from './metrics/index.js';
