@@ -32,6 +32,12 @@ export class NonFiniteLossError extends TorchCaptionError {
   }
 }
 
+/** A bounded queue is full (the Captioner's, maxQueue): retry later, or raise the bound. */
+export class QueueFullError extends TorchCaptionError {}
+
+/** A call on an object that was closed (a Captioner after close()). */
+export class ClosedError extends TorchCaptionError {}
+
 /** Describe a value for error messages: type plus a short rendering. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';

@@ -2,6 +2,7 @@
 export { Tensor, stack, type DType, type TensorData } from './tensor.js';
 export {
   TorchCaptionError, InvalidArgumentError, FormatError, NativeLoadError, NativeError, UnsupportedConfigError, NonFiniteLossError,
+  QueueFullError, ClosedError,
 } from './errors.js';
 export { VisionEncoderDecoder, type Device, type ModelDType, type LoadOptions, type ForwardInputs, type ForwardOutput } from './models/vision-encoder-decoder.js';
 export { normalizeConfig, composeConfig, tinyConfig, type VisionEncoderDecoderConfig, type ViTConfig, type SwinConfig, type GPT2Config } from './models/config.js';
@@ -14,7 +15,11 @@ export {
   isRawImage, tokenizerIdCount,
   type RawImage, type ImageSource, type ImageInput, type CaptionTokenizer, type LabelTokenizer, type CaptionImageProcessor, type ImagePreprocessor,
 } from './types.js';
-export { pipeline, type ImageToTextPipeline, type ImageToTextOutput } from './pipeline.js';
+export { pipeline, type ImageToTextPipeline, type ImageToTextOutput, type PipelineOptions } from './pipeline.js';
+export {
+  Captioner, type CaptionerOptions, type BatchingOptions, type CaptionOptions, type CaptionOutput, type CaptionerStats,
+} from './serve/captioner.js';
+export { CaptionServer, startServer, type ServerOptions, type StartServerOptions, type ListenInfo } from './serve/server.js';
 export { datasets, Dataset } from './data/index.js';
 export { scoreCaptions } from './metrics/index.js';
 export * as metrics from './metrics/index.js';

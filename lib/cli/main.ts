@@ -1,4 +1,4 @@
-/** torch-caption command line: caption | train | eval | score | demo | doctor. */
+/** torch-caption command line: caption | train | eval | score | serve | demo | doctor. */
 import { Command, CommanderError } from 'commander';
 import { registerCaption } from './caption.js';
 import { registerDoctor } from './doctor.js';
@@ -6,6 +6,7 @@ import { registerScore } from './score.js';
 import { registerTrain } from './train.js';
 import { registerEval } from './eval.js';
 import { registerDemo } from './demo.js';
+import { registerServe } from './serve.js';
 import { EXIT_OK, EXIT_USAGE, reportError } from './common.js';
 
 export function buildProgram(): Command {
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerEval(program);
   registerScore(program);
+  registerServe(program);
   registerDemo(program);
   registerDoctor(program);
   for (const cmd of program.commands) cmd.exitOverride();
