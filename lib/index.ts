@@ -44,7 +44,6 @@ export type {
   ImageProcessorConfig, ImageProcessorConfigInput, PreprocessOptions, RgbImage, AddedTokenInfo, BatchEncodeOptions, BatchEncoding,
   DecodeOptions, SpecialTokensWrap, TokenizerLoadOptions, BuildLabelsOptions, LabelTokenizerExtras, Labels,
 } from './processing/index.js';
-export type { PipelineOptions } from './pipeline.js';
 export { DataLoader, SyntheticDataset } from './data/index.js';
 export type {
   DataItem, ItemImage, DatasetNode, BatchSource, IterationContext, RandomAccess, IterateOptions, ShuffleOptions, SplitOptions,
