@@ -219,15 +219,20 @@ export class VisionEncoderDecoder {
       const state: Record<string, RawTensor> = {};
       for (const f of weightsOf(dir)) Object.assign(state, await readWeights(f));
       const renamed: Record<string, RawTensor> = {};
+      const original = new Map<string, string>();
       for (const [name, t] of Object.entries(state)) {
         const key = rename(name);
         if (key === null) unused.push(name);
-        else renamed[key] = t;
+        else {
+          renamed[key] = t;
+          original.set(key, name);
+        }
       }
       const report = await handle.loadStateDict(renamed);
       const unexpected = new Set(report.unexpected);
       for (const key of Object.keys(renamed)) if (!unexpected.has(key)) loaded.add(key);
-      unused.push(...report.unexpected);
+      // As transformers reports them: under the checkpoint's own names (classifier.weight, text_model.*).
+      unused.push(...report.unexpected.map((k) => original.get(k) ?? k));
     }
     const missing = handle.parameterInfo().map((p) => p.name).filter((n) => !loaded.has(n));
     const expectedNew = (n: string): boolean =>

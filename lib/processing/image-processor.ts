@@ -1,8 +1,9 @@
 /**
- * ImageProcessor: Hugging Face ViTImageProcessor / ViTFeatureExtractor semantics on sharp.
+ * ImageProcessor: Hugging Face ViTImageProcessor / ViTFeatureExtractor semantics on sharp, and the DeiT, BEiT
+ * and CLIP image processors (the same steps plus a centre crop, with their own defaults).
  *
- * preprocess(): decode (PIL `convert('RGB')` semantics, see decode.ts) -> resize -> rescale -> normalize ->
- * float32 [B, 3, H, W]. The default 'exact' path resizes with a port of Pillow's Resample.c in the native
+ * preprocess(): decode (PIL `convert('RGB')` semantics, see decode.ts) -> resize -> centre crop (when
+ * do_center_crop) -> rescale -> normalize -> float32 [B, 3, H, W]. The default 'exact' path resizes with a port of Pillow's Resample.c in the native
  * addon and matches the Python reference bit for bit; 'fast' resizes with sharp (libvips) kernels instead.
  */
 import { cpus } from 'node:os';
@@ -41,6 +42,9 @@ export interface ImageProcessorConfig {
   image_std: [number, number, number];
   /** Kept for round trips; images are always converted to RGB (3 channels). */
   do_convert_rgb: boolean | null;
+  /** Centre crop after the resize (DeiT, BEiT, CLIP processors); present when the processor type has one or the config says. */
+  do_center_crop?: boolean;
+  crop_size?: { height: number; width: number };
 }
 
 /** What fromConfig() accepts: any subset, with HF's spellings (size may be an int; mean/std a single number). */
@@ -54,6 +58,8 @@ export interface ImageProcessorConfigInput {
   image_mean?: number | readonly number[];
   image_std?: number | readonly number[];
   do_convert_rgb?: boolean | null;
+  do_center_crop?: boolean;
+  crop_size?: number | { height: number; width: number };
   image_processor_type?: string;
   feature_extractor_type?: string;
   [key: string]: unknown;
@@ -81,11 +87,56 @@ export interface PreprocessOptions {
   concurrency?: number;
 }
 
-const VIT_LIKE_TYPES = new Set(['ViTImageProcessor', 'ViTImageProcessorFast', 'ViTFeatureExtractor']);
+/** The processor families: their HF class names and the defaults of the keys a config may leave out. */
+interface ProcessorFamily {
+  image_processor_type: string;
+  feature_extractor_type: string;
+  types: readonly string[];
+  defaults: Omit<ImageProcessorConfig, 'do_rescale' | 'rescale_factor' | 'do_normalize' | 'do_resize'>;
+}
+
+const IMAGENET_DEFAULT_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
+const IMAGENET_DEFAULT_STD: [number, number, number] = [0.229, 0.224, 0.225];
+const OPENAI_CLIP_MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
+const OPENAI_CLIP_STD: [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
+
+const FAMILIES: readonly ProcessorFamily[] = [
+  {
+    image_processor_type: 'ViTImageProcessor', feature_extractor_type: 'ViTFeatureExtractor', types: ['ViTImageProcessor', 'ViTImageProcessorFast', 'ViTFeatureExtractor'],
+    defaults: { size: { height: 224, width: 224 }, resample: 2, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5], do_convert_rgb: null },
+  },
+  {
+    image_processor_type: 'DeiTImageProcessor', feature_extractor_type: 'DeiTFeatureExtractor', types: ['DeiTImageProcessor', 'DeiTImageProcessorFast', 'DeiTFeatureExtractor'],
+    defaults: { size: { height: 256, width: 256 }, resample: 3, image_mean: IMAGENET_DEFAULT_MEAN, image_std: IMAGENET_DEFAULT_STD, do_convert_rgb: null, do_center_crop: true, crop_size: { height: 224, width: 224 } },
+  },
+  {
+    image_processor_type: 'BeitImageProcessor', feature_extractor_type: 'BeitFeatureExtractor', types: ['BeitImageProcessor', 'BeitImageProcessorFast', 'BeitFeatureExtractor'],
+    defaults: { size: { height: 256, width: 256 }, resample: 3, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5], do_convert_rgb: null, do_center_crop: true, crop_size: { height: 224, width: 224 } },
+  },
+  {
+    image_processor_type: 'CLIPImageProcessor', feature_extractor_type: 'CLIPFeatureExtractor', types: ['CLIPImageProcessor', 'CLIPImageProcessorFast', 'CLIPFeatureExtractor'],
+    defaults: { size: { shortest_edge: 224 }, resample: 3, image_mean: OPENAI_CLIP_MEAN, image_std: OPENAI_CLIP_STD, do_convert_rgb: true, do_center_crop: true, crop_size: { height: 224, width: 224 } },
+  },
+];
+const VIT_FAMILY = FAMILIES[0]!;
+
+function processorFamily(obj: ImageProcessorConfigInput, source: string): ProcessorFamily {
+  const type = obj.image_processor_type ?? obj.feature_extractor_type;
+  if (type === undefined || type === null) return VIT_FAMILY;
+  if (typeof type !== 'string') expected('a string', 'image_processor_type', type);
+  const family = FAMILIES.find((f) => f.types.includes(type));
+  if (!family) {
+    throw new UnsupportedConfigError(
+      `image_processor_type "${type}" in ${source} is not supported: the implemented processors are ` +
+        `${FAMILIES.flatMap((f) => f.types).join(', ')} (resize, centre crop, rescale, normalize)`,
+    );
+  }
+  return family;
+}
 
 const OWN_KEYS = new Set([
   'do_resize', 'size', 'resample', 'do_rescale', 'rescale_factor', 'do_normalize', 'image_mean', 'image_std',
-  'do_convert_rgb', 'image_processor_type', 'feature_extractor_type',
+  'do_convert_rgb', 'do_center_crop', 'crop_size', 'image_processor_type', 'feature_extractor_type',
 ]);
 
 /** sharp kernels used by the 'fast' path for each PIL filter. */
@@ -130,8 +181,16 @@ function parseTriple(v: unknown, name: string, fallback: [number, number, number
   return [v[0] as number, v[1] as number, v[2] as number];
 }
 
-function parseSize(v: unknown): ImageSize {
-  if (v === undefined || v === null) return { ...(DEFAULT_CONFIG.size as { height: number; width: number }) };
+function parseCropSize(v: unknown, fallback: { height: number; width: number }): { height: number; width: number } {
+  if (v === undefined || v === null) return { ...fallback };
+  if (isPositiveInt(v)) return { height: v, width: v };
+  const o = v as Record<string, unknown>;
+  if (typeof v === 'object' && !Array.isArray(v) && isPositiveInt(o.height) && isPositiveInt(o.width)) return { height: o.height, width: o.width };
+  return expected('a positive integer or {height, width}', 'crop_size', v);
+}
+
+function parseSize(v: unknown, fallback: ImageSize = DEFAULT_CONFIG.size): ImageSize {
+  if (v === undefined || v === null) return { ...fallback } as ImageSize;
   if (isPositiveInt(v)) return { height: v, width: v };
   if (Array.isArray(v)) {
     // A pair is (height, width), as transformers' get_size_dict reads it.
@@ -155,37 +214,34 @@ function parseSize(v: unknown): ImageSize {
 /** Validate and normalize a preprocessor config (HF keys). Unknown keys are ignored here. */
 export function parseImageProcessorConfig(obj: ImageProcessorConfigInput, source = 'config'): ImageProcessorConfig {
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) expected('an object', source, obj);
-  const type = obj.image_processor_type ?? obj.feature_extractor_type;
-  if (type !== undefined && type !== null) {
-    if (typeof type !== 'string') expected('a string', 'image_processor_type', type);
-    if (!VIT_LIKE_TYPES.has(type)) {
-      throw new UnsupportedConfigError(
-        `image_processor_type "${type}" in ${source} is not supported: only ViT-style processors ` +
-          `(${[...VIT_LIKE_TYPES].join(', ')}) are implemented (resize, rescale, normalize; no crop)`,
-      );
-    }
-  }
-  const resample = obj.resample ?? DEFAULT_CONFIG.resample;
+  const fam = processorFamily(obj, source).defaults;
+  const resample = obj.resample ?? fam.resample;
   if (typeof resample !== 'number' || !Number.isInteger(resample) || resample < 0 || resample > 5) {
     expected('a PIL resampling filter 0..5 (0 NEAREST, 1 LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX, 5 HAMMING)', 'resample', resample);
   }
   const rescale = obj.rescale_factor ?? DEFAULT_CONFIG.rescale_factor;
   if (typeof rescale !== 'number' || !Number.isFinite(rescale)) expected('a finite number', 'rescale_factor', rescale);
-  const std = parseTriple(obj.image_std, 'image_std', DEFAULT_CONFIG.image_std);
+  const std = parseTriple(obj.image_std, 'image_std', fam.image_std);
   if (std.some((s) => s === 0)) expected('non-zero standard deviations', 'image_std', obj.image_std);
   const convert = obj.do_convert_rgb;
   if (convert !== undefined && convert !== null && typeof convert !== 'boolean') expected('a boolean or null', 'do_convert_rgb', convert);
-  return {
+  const out: ImageProcessorConfig = {
     do_resize: parseBool(obj.do_resize, 'do_resize', DEFAULT_CONFIG.do_resize),
-    size: parseSize(obj.size),
+    size: parseSize(obj.size, fam.size),
     resample: resample as PilResample,
     do_rescale: parseBool(obj.do_rescale, 'do_rescale', DEFAULT_CONFIG.do_rescale),
     rescale_factor: rescale,
     do_normalize: parseBool(obj.do_normalize, 'do_normalize', DEFAULT_CONFIG.do_normalize),
-    image_mean: parseTriple(obj.image_mean, 'image_mean', DEFAULT_CONFIG.image_mean),
+    image_mean: parseTriple(obj.image_mean, 'image_mean', fam.image_mean),
     image_std: std,
-    do_convert_rgb: convert ?? null,
+    do_convert_rgb: convert ?? fam.do_convert_rgb,
   };
+  // The crop keys exist for processors that have them (and for configs that name them).
+  if (fam.do_center_crop !== undefined || obj.do_center_crop !== undefined || obj.crop_size !== undefined) {
+    out.do_center_crop = parseBool(obj.do_center_crop, 'do_center_crop', fam.do_center_crop ?? false);
+    out.crop_size = parseCropSize(obj.crop_size, fam.crop_size ?? { height: 224, width: 224 });
+  }
+  return out;
 }
 
 /** The resize implementation: Pillow-exact C++ or sharp's kernels. */
@@ -262,11 +318,13 @@ export class ImageProcessor {
   readonly #config: ImageProcessorConfig;
   readonly #extra: Record<string, unknown>;
   readonly #defaults: ResolvedOptions;
+  readonly #types: { image_processor_type: string; feature_extractor_type: string };
 
-  private constructor(config: ImageProcessorConfig, extra: Record<string, unknown>, opts: ResolvedOptions) {
+  private constructor(config: ImageProcessorConfig, extra: Record<string, unknown>, opts: ResolvedOptions, types: { image_processor_type: string; feature_extractor_type: string }) {
     this.#config = config;
     this.#extra = extra;
     this.#defaults = opts;
+    this.#types = types;
   }
 
   /** Load `preprocessor_config.json` from a Hugging Face model folder. */
@@ -310,7 +368,9 @@ export class ImageProcessor {
       limitInputPixels: DEFAULT_LIMIT_INPUT_PIXELS,
       concurrency: Math.max(1, cpus().length),
     };
-    return new ImageProcessor(config, extra, resolveOptions(base, opts, 'options'));
+    const family = processorFamily(obj, source);
+    const types = { image_processor_type: family.image_processor_type, feature_extractor_type: family.feature_extractor_type };
+    return new ImageProcessor(config, extra, resolveOptions(base, opts, 'options'), types);
   }
 
   /** The parsed config (HF keys); a copy. */
@@ -323,13 +383,14 @@ export class ImageProcessor {
     const c = this.#config;
     const out: Record<string, unknown> = { ...this.#extra };
     if (c.do_convert_rgb !== null) out.do_convert_rgb = c.do_convert_rgb;
+    if (c.do_center_crop !== undefined) Object.assign(out, { do_center_crop: c.do_center_crop, crop_size: { ...c.crop_size! } });
     Object.assign(out, {
       do_normalize: c.do_normalize,
       do_rescale: c.do_rescale,
       do_resize: c.do_resize,
-      feature_extractor_type: 'ViTFeatureExtractor',
+      feature_extractor_type: this.#types.feature_extractor_type,
       image_mean: [...c.image_mean],
-      image_processor_type: 'ViTImageProcessor',
+      image_processor_type: this.#types.image_processor_type,
       image_std: [...c.image_std],
       resample: c.resample,
       rescale_factor: c.rescale_factor,
@@ -345,8 +406,15 @@ export class ImageProcessor {
     await writeFile(join(dir, 'preprocessor_config.json'), JSON.stringify(this.toJSON(), null, 2) + '\n');
   }
 
-  /** Output size (height, width) for an image of the given size. */
+  /** Output size (height, width) for an image of the given size: the crop size when the processor crops. */
   outputSize(width: number, height: number): { height: number; width: number } {
+    const c = this.#config;
+    if (c.do_center_crop && c.crop_size) return { ...c.crop_size };
+    return this.resizedSize(width, height);
+  }
+
+  /** Size (height, width) after the resize step, before any crop. */
+  resizedSize(width: number, height: number): { height: number; width: number } {
     const c = this.#config;
     if (!c.do_resize) return { height, width };
     if ('shortest_edge' in c.size) return shortestEdgeSize(width, height, c.size.shortest_edge);
@@ -373,7 +441,8 @@ export class ImageProcessor {
     const o = resolveOptions(this.#defaults, opts, 'options');
     const c = this.#config;
     const addon = nativeProcessing();
-    const fixed = c.do_resize && !('shortest_edge' in c.size) ? (c.size as { height: number; width: number }) : null;
+    const crop = c.do_center_crop && c.crop_size ? c.crop_size : null;
+    const fixed = crop ?? (c.do_resize && !('shortest_edge' in c.size) ? (c.size as { height: number; width: number }) : null);
     if (list.length === 0) {
       return Tensor.zeros([0, 3, fixed?.height ?? 0, fixed?.width ?? 0], 'float32');
     }
@@ -389,30 +458,35 @@ export class ImageProcessor {
       std: c.image_std,
     } as const;
 
-    const one = async (input: ImageInput, i: number): Promise<{ data: Float32Array; height: number; width: number }> => {
-      if (isRawImage(input)) {
-        // Already decoded (e.g. the synthetic shapes set): convert to RGB as PIL would, then the exact resize.
-        const rgb = rawToRgb(input, `inputs[${i}]`);
-        const size = this.outputSize(rgb.width, rgb.height);
-        const nopts = { ...nativeOpts, outWidth: size.width, outHeight: size.height };
+    // Resized, rescaled and normalized planes, centre-cropped when the processor crops (into the batch when it has one).
+    const finish = async (rgb: { data: Uint8Array; width: number; height: number }, size: { height: number; width: number }, i: number) => {
+      const nopts = { ...nativeOpts, outWidth: size.width, outHeight: size.height };
+      if (!crop) {
         const data = batch
           ? await addon.preprocessRgb(rgb.data, rgb.width, rgb.height, nopts, batch, i * plane)
           : await addon.preprocessRgb(rgb.data, rgb.width, rgb.height, nopts);
         return { data, ...size };
       }
+      const full = await addon.preprocessRgb(rgb.data, rgb.width, rgb.height, nopts);
+      const data = centerCrop(full, size.height, size.width, crop, c, batch, i * plane);
+      return { data, ...crop };
+    };
+
+    const one = async (input: ImageInput, i: number): Promise<{ data: Float32Array; height: number; width: number }> => {
+      if (isRawImage(input)) {
+        // Already decoded (e.g. the synthetic shapes set): convert to RGB as PIL would, then the exact resize.
+        const rgb = rawToRgb(input, `inputs[${i}]`);
+        return finish(rgb, this.resizedSize(rgb.width, rgb.height), i);
+      }
       const label = describeInput(input, Array.isArray(inputs) ? i : undefined);
       const decodeOpts = { autoOrient: o.autoOrient, limitInputPixels: o.limitInputPixels };
       const img =
         o.resizer === 'fast'
-          ? await decodeResizedFast(input, decodeOpts, label, FAST_KERNELS[filter], (w, h) => this.outputSize(w, h))
+          ? await decodeResizedFast(input, decodeOpts, label, FAST_KERNELS[filter], (w, h) => this.resizedSize(w, h))
           : await decodeRgb(input, decodeOpts, label);
       // The fast path has resized already; the native call then only rescales and normalizes.
-      const size = o.resizer === 'fast' ? { width: img.width, height: img.height } : this.outputSize(img.width, img.height);
-      const nopts = { ...nativeOpts, outWidth: size.width, outHeight: size.height };
-      const data = batch
-        ? await addon.preprocessRgb(img.data, img.width, img.height, nopts, batch, i * plane)
-        : await addon.preprocessRgb(img.data, img.width, img.height, nopts);
-      return { data, ...size };
+      const size = o.resizer === 'fast' ? { width: img.width, height: img.height } : this.resizedSize(img.width, img.height);
+      return finish(img, size, i);
     };
 
     const results = await mapLimit(list, o.concurrency, one);
@@ -435,6 +509,37 @@ export class ImageProcessor {
     const c = this.#config;
     return `ImageProcessor(${JSON.stringify(c.size)}, ${PIL_RESAMPLE_NAMES[this.#defaults.filter ?? c.resample]}, ${this.#defaults.resizer})`;
   }
+}
+
+/**
+ * transformers' center_crop on [3, height, width] planes: the window starts at floor((size - crop) / 2) on each
+ * axis; where the crop is larger than the image, HF pads with zeros before rescaling, which is
+ * (0 - mean) / std here after normalization.
+ */
+function centerCrop(
+  src: Float32Array, height: number, width: number, crop: { height: number; width: number }, c: ImageProcessorConfig,
+  target: Float32Array | null, offset: number,
+): Float32Array {
+  const { height: ch, width: cw } = crop;
+  const out = target ? target.subarray(offset, offset + 3 * ch * cw) : new Float32Array(3 * ch * cw);
+  const top = Math.floor((height - ch) / 2);
+  const left = Math.floor((width - cw) / 2);
+  for (let k = 0; k < 3; k++) {
+    const pad = c.do_normalize ? Math.fround((0 - Math.fround(c.image_mean[k]!)) / Math.fround(c.image_std[k]!)) : 0;
+    for (let r = 0; r < ch; r++) {
+      const y = r + top;
+      const row = out.subarray((k * ch + r) * cw, (k * ch + r + 1) * cw);
+      if (y < 0 || y >= height) {
+        row.fill(pad);
+        continue;
+      }
+      for (let q = 0; q < cw; q++) {
+        const x = q + left;
+        row[q] = x < 0 || x >= width ? pad : src[(k * height + y) * width + x]!;
+      }
+    }
+  }
+  return out;
 }
 
 /** PIL convert('RGB') on raw pixels: gray to R = G = B, alpha dropped (not composited). */

@@ -46,9 +46,47 @@ describe('config', () => {
     expect(parseImageProcessorConfig({ feature_extractor_type: 'ViTFeatureExtractor', resample: 3 }).resample).toBe(3);
   });
 
-  it('fails loudly on processors that are not ViT-like, by name', () => {
-    expect(() => ImageProcessor.fromConfig({ image_processor_type: 'CLIPImageProcessor' })).toThrow(UnsupportedConfigError);
-    expect(() => ImageProcessor.fromConfig({ image_processor_type: 'CLIPImageProcessor' })).toThrow(/CLIPImageProcessor/);
+  it('fails loudly on processors it does not implement, by name', () => {
+    expect(() => ImageProcessor.fromConfig({ image_processor_type: 'DonutImageProcessor' })).toThrow(UnsupportedConfigError);
+    expect(() => ImageProcessor.fromConfig({ image_processor_type: 'DonutImageProcessor' })).toThrow(/DonutImageProcessor/);
+  });
+
+  it('takes the DeiT, BEiT and CLIP processors with their own defaults (centre crop) and writes them back', () => {
+    expect(ImageProcessor.fromConfig({ image_processor_type: 'DeiTImageProcessor' }).config).toEqual({
+      do_resize: true, size: { height: 256, width: 256 }, resample: 3, do_rescale: true, rescale_factor: 1 / 255, do_normalize: true,
+      image_mean: [0.485, 0.456, 0.406], image_std: [0.229, 0.224, 0.225], do_convert_rgb: null, do_center_crop: true, crop_size: { height: 224, width: 224 },
+    });
+    expect(ImageProcessor.fromConfig({ feature_extractor_type: 'BeitFeatureExtractor', do_center_crop: false }).config).toMatchObject({ size: { height: 256, width: 256 }, do_center_crop: false, image_mean: [0.5, 0.5, 0.5] });
+    const clip = ImageProcessor.fromConfig({ image_processor_type: 'CLIPImageProcessor', crop_size: 32 });
+    expect(clip.config).toMatchObject({ size: { shortest_edge: 224 }, do_convert_rgb: true, crop_size: { height: 32, width: 32 }, image_mean: [0.48145466, 0.4578275, 0.40821073] });
+    expect(clip.toJSON()).toMatchObject({ image_processor_type: 'CLIPImageProcessor', feature_extractor_type: 'CLIPFeatureExtractor', do_center_crop: true, crop_size: { height: 32, width: 32 } });
+    expect(ImageProcessor.fromConfig(clip.toJSON()).config).toEqual(clip.config);
+    expect(clip.outputSize(640, 480)).toEqual({ height: 32, width: 32 });
+    expect(() => ImageProcessor.fromConfig({ image_processor_type: 'DeiTImageProcessor', crop_size: [3] as never })).toThrow(/crop_size/);
+  });
+
+  it("centre-crops as transformers' center_crop: window at floor((size - crop) / 2), zero padding (before normalize) when the crop is larger", async () => {
+    // 6 wide x 5 high, pixel value = 10 * row + col in every channel; no resize, rescale or normalize: values pass through.
+    const w = 6, h = 5;
+    const data = new Uint8Array(w * h * 3);
+    for (let r = 0; r < h; r++) for (let q = 0; q < w; q++) data.fill(10 * r + q, (r * w + q) * 3, (r * w + q) * 3 + 3);
+    const img = { data, width: w, height: h, channels: 3 as const };
+    const plain = { image_processor_type: 'DeiTImageProcessor', do_resize: false, do_rescale: false, do_normalize: false };
+    const small = await ImageProcessor.fromConfig({ ...plain, crop_size: { height: 3, width: 4 } }).preprocess(img);
+    expect(small.shape).toEqual([1, 3, 3, 4]);
+    expect(Array.from(small.data.subarray(0, 12))).toEqual([11, 12, 13, 14, 21, 22, 23, 24, 31, 32, 33, 34]);
+    // crop 8 x 7 of 6 x 5: one padding row/column on each side (HF: top = (5 - 7) // 2 = -1, pad ceil(2 / 2) = 1).
+    const big = await ImageProcessor.fromConfig({ ...plain, crop_size: { height: 7, width: 8 } }).preprocess(img);
+    expect(Array.from(big.data.subarray(0, 8))).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(Array.from(big.data.subarray(8, 16))).toEqual([0, 0, 1, 2, 3, 4, 5, 0]);
+    // normalized, the padding is (0 - mean) / std
+    const norm = await ImageProcessor.fromConfig({ ...plain, do_normalize: true, image_mean: [0.5, 0.25, 0], image_std: [0.5, 0.5, 1], crop_size: { height: 7, width: 8 } }).preprocess(img);
+    expect([norm.data[0], norm.data[56], norm.data[112]]).toEqual([-1, -0.5, 0]);
+    // a batch of differently sized images crops to one size
+    const tall = { data: new Uint8Array(4 * 9 * 3).fill(7), width: 4, height: 9, channels: 3 as const };
+    const both = await ImageProcessor.fromConfig({ ...plain, crop_size: { height: 3, width: 4 } }).preprocess([img, tall]);
+    expect(both.shape).toEqual([2, 3, 3, 4]);
+    expect(Array.from(both.data.subarray(36, 40))).toEqual([7, 7, 7, 7]);
   });
 
   it('rejects bad values with "Expected X for Y but received Z"', () => {
