@@ -600,7 +600,7 @@ export class Trainer {
       }
     } else {
       if (a.max_steps <= 0) {
-        throw new InvalidArgumentError('The train_dataset has no known length (a stream, or after filter()); set max_steps to say how long to train');
+        throw new InvalidArgumentError('The train_dataset has no known length (a stream, or a filter over a stream); set max_steps to say how long to train');
       }
       maxSteps = a.max_steps;
       numEpochs = Number.MAX_SAFE_INTEGER;
