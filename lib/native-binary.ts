@@ -8,7 +8,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 
 const require = createRequire(import.meta.url);
 
@@ -132,8 +132,4 @@ export function explainLoadFailures(failures: { candidate: BinaryCandidate; erro
       '`npm run build:native` (in a checkout), with LIBTORCH=/path/to/libtorch or TORCH_CAPTION_TORCH=python to choose it',
   );
   return lines.join('\n');
-}
-
-export function describeCandidate(c: BinaryCandidate): string {
-  return `${basename(c.path)} (${c.kind})`;
 }

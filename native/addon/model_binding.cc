@@ -32,7 +32,6 @@ class NapiConfig : public ConfigSource {
   bool boolean(const char* key) const override { return req_bool(o_, key); }
   std::string string(const char* key) const override { return req_string(o_, key); }
   std::vector<int64_t> integers(const char* key) const override { return req_int_list(o_, key); }
-  bool has(const char* key) const override { return o_.Has(key) && !o_.Get(key).IsUndefined(); }
 
  private:
   Napi::Object o_;

@@ -9,10 +9,6 @@ namespace nn = torch::nn;
 
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 nn::LayerNorm layer_norm(const BeitConfig& c) { return nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)); }
 
 // HF's relative_position_index for a grid x grid window plus the CLS token: patch pairs by their row and

@@ -9,10 +9,6 @@ namespace nn = torch::nn;
 
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 nn::LayerNorm layer_norm(const BertConfig& c) { return nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)); }
 
 // transformers 4.9's extended attention mask: 0 where a query may look, -10000 where it may not (the
@@ -128,9 +124,10 @@ BertModelImpl::BertModelImpl(const BertConfig& c, int64_t position_padding_idx) 
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(BertLayer(c));
 }
 
-torch::Tensor BertModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& position_ids,
+torch::Tensor BertModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& position_ids, int64_t last_position,
                                      const torch::Tensor& encoder_hidden, DecoderCache* cache, int64_t past_length) {
-  TORCH_CHECK(position_ids.max().item<int64_t>() < c_.max_position_embeddings, "Expected at most max_position_embeddings = ",
+  // The largest position id, known from the lengths (no device sync per decoding step).
+  TORCH_CHECK(last_position < c_.max_position_embeddings, "Expected at most max_position_embeddings = ",
               c_.max_position_embeddings, " decoder positions; lower max_length or the caption max_length");
   // 4.9's order: (words + token type 0) + positions, then LayerNorm and dropout.
   auto token_type = torch::zeros_like(input_ids);
@@ -143,15 +140,7 @@ torch::Tensor BertModelImpl::forward(const torch::Tensor& input_ids, const torch
 }
 
 DecoderCache BertModelImpl::make_cache(const torch::Tensor& encoder_hidden) {
-  DecoderCache cache(layers->size());
-  for (size_t i = 0; i < layers->size(); ++i) {
-    auto layer = layers[i]->as<BertLayer>();
-    if (!layer->crossattention) continue;
-    auto [k, v] = layer->crossattention->cross_kv(encoder_hidden);
-    cache[i].cross_k = k.contiguous();
-    cache[i].cross_v = v.contiguous();
-  }
-  return cache;
+  return cross_attention_cache<BertLayerImpl>(layers, encoder_hidden);
 }
 
 void bert_init_parameter(const BertConfig& c, const std::string& name, torch::Tensor& cpu, at::Generator& gen) {
@@ -184,7 +173,7 @@ torch::Tensor BertLMHeadModelImpl::hidden(const torch::Tensor& input_ids, const 
                                           DecoderCache* cache, int64_t past_length) {
   const int64_t T = input_ids.size(1);
   auto pos = torch::arange(past_length, past_length + T, torch::TensorOptions().dtype(torch::kLong).device(input_ids.device()));
-  return bert->forward(input_ids, pos.unsqueeze(0).expand({input_ids.size(0), T}), encoder_hidden, cache, past_length);
+  return bert->forward(input_ids, pos.unsqueeze(0).expand({input_ids.size(0), T}), past_length + T - 1, encoder_hidden, cache, past_length);
 }
 
 torch::Tensor BertLMHeadModelImpl::lm_logits(const torch::Tensor& hidden) {
@@ -193,10 +182,14 @@ torch::Tensor BertLMHeadModelImpl::lm_logits(const torch::Tensor& hidden) {
   return torch::nn::functional::linear(h, w, bias);  // nn.Linear's op, as HF's decoder layer runs it
 }
 
-bool BertLMHeadModelImpl::ignored_on_load(const std::string& name) const {
-  if (name == "cls.predictions.decoder.bias") return true;  // always cls.predictions.bias
-  if (c_.tie_word_embeddings && name == "cls.predictions.decoder.weight") return true;
+bool bert_ignored_on_load(const std::string& name, const std::string& head_decoder, bool tied) {
+  if (name == head_decoder + ".bias") return true;  // always the head's own bias
+  if (tied && name == head_decoder + ".weight") return true;
   return ends_with(name, "embeddings.position_ids") || ends_with(name, "embeddings.token_type_ids");
+}
+
+bool BertLMHeadModelImpl::ignored_on_load(const std::string& name) const {
+  return bert_ignored_on_load(name, "cls.predictions.decoder", c_.tie_word_embeddings);
 }
 
 }  // namespace tc

@@ -62,8 +62,9 @@ TORCH_MODULE(BertLayer);
 class BertModelImpl : public torch::nn::Module {
  public:
   BertModelImpl(const BertConfig& c, int64_t position_padding_idx);
-  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& position_ids, const torch::Tensor& encoder_hidden,
-                        DecoderCache* cache, int64_t past_length);
+  // `last_position`: the largest id in position_ids, which the caller knows from the lengths.
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& position_ids, int64_t last_position,
+                        const torch::Tensor& encoder_hidden, DecoderCache* cache, int64_t past_length);
   DecoderCache make_cache(const torch::Tensor& encoder_hidden);
   torch::Tensor word_embedding_weight() const { return word_embeddings->weight; }
 
@@ -75,8 +76,11 @@ class BertModelImpl : public torch::nn::Module {
 };
 TORCH_MODULE(BertModel);
 
-// Shared by the BERT-family decoders: BERT's init rules (LayerNorm 1/0, padding rows of embeddings zero).
+// Shared by the BERT-family decoders: BERT's init rules (LayerNorm 1/0, padding rows of embeddings zero),
+// and what HF ignores on load: the tied head decoder (`head_decoder`.weight when tied, .bias always) and
+// the position_ids/token_type_ids buffers of older files.
 void bert_init_parameter(const BertConfig& c, const std::string& name, torch::Tensor& cpu, at::Generator& gen);
+bool bert_ignored_on_load(const std::string& name, const std::string& head_decoder, bool tied);
 
 class BertLMHeadModelImpl : public TextDecoderImpl {
  public:

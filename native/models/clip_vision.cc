@@ -9,12 +9,6 @@ namespace nn = torch::nn;
 
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
-
 nn::LayerNorm layer_norm(const CLIPVisionConfig& c) { return nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)); }
 
 }  // namespace

@@ -16,7 +16,6 @@ class ConfigSource {
   virtual bool boolean(const char* key) const = 0;
   virtual std::string string(const char* key) const = 0;
   virtual std::vector<int64_t> integers(const char* key) const = 0;
-  virtual bool has(const char* key) const = 0;
 };
 
 }  // namespace tc

@@ -26,12 +26,6 @@ GPT2Config GPT2Config::from(const ConfigSource& s) {
   return g;
 }
 
-namespace {
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-}  // namespace
-
 void GPT2LMHeadModelImpl::init_parameter(const std::string& name, torch::Tensor& cpu, at::Generator& gen) const {
   if (!ends_with(name, "c_proj.weight")) return hf_default_init(name, cpu, c_.initializer_range, gen);
   cpu.normal_(0.0, c_.initializer_range / std::sqrt(2.0 * c_.n_layer), gen);
@@ -179,16 +173,7 @@ const torch::Tensor& GPT2LMHeadModelImpl::lm_head_transposed(const torch::Tensor
 }
 
 DecoderCache GPT2LMHeadModelImpl::make_cache(const torch::Tensor& encoder_hidden) {
-  DecoderCache cache(h->size());
-  for (size_t i = 0; i < h->size(); ++i) {
-    auto block = h[i]->as<GPT2Block>();
-    if (!block->crossattention) continue;
-    // Stored contiguous: as permuted views, every decoding step's matmul would copy them again.
-    auto [k, v] = block->crossattention->cross_kv(encoder_hidden);
-    cache[i].cross_k = k.contiguous();
-    cache[i].cross_v = v.contiguous();
-  }
-  return cache;
+  return cross_attention_cache<GPT2BlockImpl>(h, encoder_hidden);
 }
 
 }  // namespace tc

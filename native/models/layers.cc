@@ -65,11 +65,10 @@ void check_pixel_values(const torch::Tensor& pixel_values, int64_t channels, int
 }
 
 void hf_default_init(const std::string& name, torch::Tensor& cpu, double range, at::Generator& gen) {
-  auto ends_with = [&](const std::string& s) { return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0; };
   const bool is_norm = name.find("layernorm") != std::string::npos || name.find("ln_") != std::string::npos ||
                        name.find(".norm.") != std::string::npos;
-  if (is_norm) cpu.fill_(ends_with(".weight") ? 1.0 : 0.0);
-  else if (ends_with(".bias") || ends_with("relative_position_bias_table")) cpu.zero_();
+  if (is_norm) cpu.fill_(ends_with(name, ".weight") ? 1.0 : 0.0);
+  else if (ends_with(name, ".bias") || ends_with(name, "relative_position_bias_table")) cpu.zero_();
   else cpu.normal_(0.0, range, gen);
 }
 

@@ -5,6 +5,12 @@
 
 namespace tc {
 
+// Parameter-name tests for the init and load rules of every architecture.
+inline bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+inline bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
+
 // Activation by its Hugging Face name. "gelu" is the exact erf form; "gelu_new" the tanh form written
 // out exactly as transformers computes it (so float32 results agree to the last bit or two).
 torch::Tensor activation(const torch::Tensor& x, const std::string& name);

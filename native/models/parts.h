@@ -35,6 +35,22 @@ struct LayerCache {
 };
 using DecoderCache = std::vector<LayerCache>;
 
+// A cache holding each layer's cross-attention keys/values of `encoder_hidden`, for decoders whose layers
+// have a `crossattention` module with cross_kv (GPT-2 blocks, BERT layers). Stored contiguous: as
+// permuted views, every decoding step's matmul would copy them again.
+template <class Layer>
+DecoderCache cross_attention_cache(const torch::nn::ModuleList& layers, const torch::Tensor& encoder_hidden) {
+  DecoderCache cache(layers->size());
+  for (size_t i = 0; i < layers->size(); ++i) {
+    auto layer = layers->ptr(i)->template as<Layer>();
+    if (!layer->crossattention) continue;
+    auto [k, v] = layer->crossattention->cross_kv(encoder_hidden);
+    cache[i].cross_k = k.contiguous();
+    cache[i].cross_v = v.contiguous();
+  }
+  return cache;
+}
+
 class TextDecoderImpl : public torch::nn::Module {
  public:
   // Final hidden states for input_ids [B, T] starting at position `past_length`, cross-attending to

@@ -50,18 +50,9 @@ std::function<std::shared_ptr<Base>()> find(const Entry<Base> (&table)[N], const
   throw ArgumentError(std::string(part) + " model_type '" + type + "' has no native implementation (have: " + known + ")");
 }
 
-template <class Base, size_t N>
-std::vector<std::string> names(const Entry<Base> (&table)[N]) {
-  std::vector<std::string> out;
-  for (const auto& e : table) out.emplace_back(e.model_type);
-  return out;
-}
-
 }  // namespace
 
 EncoderFactory encoder_factory(const ConfigSource& config) { return find(kEncoders, config, "encoder"); }
 DecoderFactory decoder_factory(const ConfigSource& config) { return find(kDecoders, config, "decoder"); }
-std::vector<std::string> encoder_types() { return names(kEncoders); }
-std::vector<std::string> decoder_types() { return names(kDecoders); }
 
 }  // namespace tc

@@ -19,7 +19,4 @@ using DecoderFactory = std::function<std::shared_ptr<TextDecoderImpl>()>;
 EncoderFactory encoder_factory(const ConfigSource& config);
 DecoderFactory decoder_factory(const ConfigSource& config);
 
-std::vector<std::string> encoder_types();
-std::vector<std::string> decoder_types();
-
 }  // namespace tc

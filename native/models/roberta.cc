@@ -28,7 +28,8 @@ torch::Tensor RobertaForCausalLMImpl::hidden(const torch::Tensor& input_ids, con
   const int64_t pad = c_.pad_token_id;
   auto mask = input_ids.ne(pad).to(torch::kLong);
   auto positions = (mask.cumsum(1) + past_length) * mask + pad;
-  return roberta->forward(input_ids, positions, encoder_hidden, cache, past_length);
+  // At most past + T real tokens so far, counted up from pad + 1.
+  return roberta->forward(input_ids, positions, pad + past_length + input_ids.size(1), encoder_hidden, cache, past_length);
 }
 
 torch::Tensor RobertaForCausalLMImpl::lm_logits(const torch::Tensor& hidden) {
@@ -45,10 +46,7 @@ void RobertaForCausalLMImpl::init_parameter(const std::string& name, torch::Tens
 }
 
 bool RobertaForCausalLMImpl::ignored_on_load(const std::string& name) const {
-  if (name == "lm_head.decoder.bias") return true;  // always lm_head.bias
-  if (c_.tie_word_embeddings && name == "lm_head.decoder.weight") return true;
-  auto ends_with = [&](const char* s) { std::string x(s); return name.size() >= x.size() && name.compare(name.size() - x.size(), x.size(), x) == 0; };
-  return ends_with("embeddings.position_ids") || ends_with("embeddings.token_type_ids");
+  return bert_ignored_on_load(name, "lm_head.decoder", c_.tie_word_embeddings);
 }
 
 }  // namespace tc
