@@ -62,11 +62,14 @@ export interface NativeGPT2Config {
   add_cross_attention: boolean; scale_attn_weights: boolean; scale_attn_by_inverse_layer_idx: boolean; tie_word_embeddings: boolean;
 }
 
-/** BERT and RoBERTa decoders (RobertaConfig has BertConfig's fields). */
+/** BERT and RoBERTa decoders (RobertaConfig has BertConfig's fields), and GIT's and BLIP's text parts. */
 export interface NativeBertConfig {
-  model_type: 'bert' | 'roberta';
+  model_type: 'bert' | 'roberta' | 'git' | 'blip_text_model';
   vocab_size: number; hidden_size: number; num_hidden_layers: number; num_attention_heads: number; intermediate_size: number;
+  /** 0: no token_type_embeddings (GIT, BLIP). */
   max_position_embeddings: number; type_vocab_size: number; pad_token_id: number;
+  /** Input width of the cross-attention keys/values (hidden_size in a VisionEncoderDecoder, the vision width in BLIP). */
+  encoder_hidden_size: number;
   hidden_dropout_prob: number; attention_probs_dropout_prob: number; initializer_range: number; layer_norm_eps: number;
   hidden_act: string; add_cross_attention: boolean; tie_word_embeddings: boolean;
 }
@@ -92,13 +95,29 @@ export interface NativeBeitConfig {
 export type NativeEncoderConfig = NativeViTConfig | NativeSwinConfig | NativeCLIPVisionConfig | NativeBeitConfig;
 export type NativeDecoderConfig = NativeGPT2Config | NativeBertConfig;
 
-/** What `new Model(config)` reads (lib/models/config.ts nativeModelConfig builds it). */
-export interface NativeModelConfig {
-  encoder: NativeEncoderConfig;
-  decoder: NativeDecoderConfig;
-  decoder_start_token_id: number | null;
-  pad_token_id: number | null;
-  eos_token_id: number | null;
+export interface NativeBlipVisionConfig {
+  model_type: 'blip_vision_model';
+  hidden_size: number; intermediate_size: number; num_hidden_layers: number; num_attention_heads: number;
+  image_size: number; patch_size: number; layer_norm_eps: number; attention_dropout: number; initializer_range: number;
+  hidden_act: string;
+}
+
+/** What `new Model(config)` reads (each model class's nativeConfig builds it), by the captioner's model_type. */
+export type NativeModelConfig = NativeSpecialTokens & (
+  | { model_type: 'vision-encoder-decoder'; encoder: NativeEncoderConfig; decoder: NativeDecoderConfig }
+  | { model_type: 'git'; vision: NativeCLIPVisionConfig; text: NativeBertConfig }
+  | { model_type: 'blip'; vision: NativeBlipVisionConfig; text: NativeBertConfig }
+);
+
+/**
+ * A batch as the native forward/backward/trainStep read it. input_ids is HF's text input (decoder_input_ids for
+ * a VisionEncoderDecoder, input_ids for GIT and BLIP); without it the text is the labels shifted right.
+ */
+export interface NativeInputs {
+  pixel_values: RawTensor;
+  labels?: RawTensor;
+  input_ids?: RawTensor;
+  attention_mask?: RawTensor;
 }
 
 export interface NativeSpecialTokens {
@@ -114,9 +133,11 @@ export interface NativeGenerateOptions {
   do_sample: boolean; temperature: number; top_k: number; top_p: number; seed: number;
   decoder_start_token_id: number; eos_token_id: number | null; pad_token_id: number | null;
   bad_words_ids: number[][];
+  /** The prompt every sequence starts with, one row per image, rows of one length; null: [decoder_start_token_id]. */
+  start_ids: number[][] | null;
 }
 
-/** One optimizer step (VisionEncoderDecoder.trainStep builds it). */
+/** One optimizer step (CaptioningModel.trainStep builds it). */
 export interface NativeTrainStepOptions {
   optimizer: NativeOptimizerHandle;
   max_grad_norm: number;
@@ -167,9 +188,9 @@ export interface NativeLoadReport {
  */
 export interface NativeModelHandle {
   build(opts: { seed: number; device: string }): Promise<void>;
-  forward(inputs: Record<string, RawTensor>, opts: NativeForwardOptions): Promise<{ loss?: number; logits?: RawTensor; encoder_last_hidden_state: RawTensor }>;
-  backward(inputs: Record<string, RawTensor>, opts: NativeBackwardOptions): Promise<{ loss: number; logits?: RawTensor; encoder_last_hidden_state?: RawTensor }>;
-  trainStep(microBatches: { pixel_values: RawTensor; labels: RawTensor }[], opts: NativeTrainStepOptions): Promise<{ loss: number; grad_norm: number; skipped: boolean }>;
+  forward(inputs: NativeInputs, opts: NativeForwardOptions): Promise<{ loss?: number; logits?: RawTensor; encoder_last_hidden_state: RawTensor }>;
+  backward(inputs: NativeInputs, opts: NativeBackwardOptions): Promise<{ loss: number; logits?: RawTensor; encoder_last_hidden_state?: RawTensor }>;
+  trainStep(microBatches: NativeInputs[], opts: NativeTrainStepOptions): Promise<{ loss: number; grad_norm: number; skipped: boolean }>;
   generate(pixelValues: RawTensor, opts: NativeGenerateOptions): Promise<{ sequences: RawTensor; sequences_scores?: RawTensor }>;
   gradients(): Promise<Record<string, RawTensor>>;
   setGradients(grads: Record<string, RawTensor>): Promise<void>;

@@ -62,7 +62,8 @@ export function normalizeConfig(raw: unknown): VisionEncoderDecoderConfig {
   if (r.model_type !== 'vision-encoder-decoder') {
     throw new UnsupportedConfigError(
       `model_type = ${JSON.stringify(r.model_type)}: expected "vision-encoder-decoder". For separate encoder and decoder ` +
-        'checkpoints use VisionEncoderDecoder.fromEncoderDecoderPretrained(encoderDir, decoderDir).',
+        'checkpoints use VisionEncoderDecoder.fromEncoderDecoderPretrained(encoderDir, decoderDir); for GIT and BLIP folders ' +
+        'GitForCausalLM / BlipForConditionalGeneration, or AutoModelForVision2Seq, which picks the class from config.json.',
     );
   }
   if (typeof r.encoder !== 'object' || r.encoder === null || typeof r.decoder !== 'object' || r.decoder === null) {
@@ -128,6 +129,7 @@ export function tinyConfig(opts: { imageSize?: number; vocabSize?: number; encod
  */
 export function nativeModelConfig(c: VisionEncoderDecoderConfig): NativeModelConfig {
   return {
+    model_type: 'vision-encoder-decoder',
     encoder: encoderArchitecture(c.encoder).native(c.encoder),
     decoder: decoderArchitecture(c.decoder).native(c.decoder),
     ...specialTokens(c),

@@ -4,13 +4,22 @@
  * and per-call options override both.
  */
 import { InvalidArgumentError } from '../errors.js';
-import type { NativeGenerateOptions } from '../native.js';
-import { decoderArchitecture } from './architectures/index.js';
-import { decoderMaxLength, type VisionEncoderDecoderConfig } from './config.js';
+import type { NativeGenerateOptions, NativeSpecialTokens } from '../native.js';
+
+/** What generation needs to know of a model: its vocabulary, its text positions and its fallback start token. */
+export interface GenerationLimits {
+  vocabSize: number;
+  /** The longest sequence (start and prompt tokens included) the text positions allow. */
+  maxLength: number;
+  /** The config field that sets maxLength, for messages. */
+  positionsField: string;
+  /** Used as the start token when decoder_start_token_id is not set (transformers' fallback). */
+  bos_token_id: number | null;
+}
 
 export interface GenerateOptions {
   max_length: number;
-  /** When set, max_length = 1 (start token) + max_new_tokens. */
+  /** When set, max_length = start tokens (1, or the prompt's length) + max_new_tokens. */
   max_new_tokens?: number;
   min_length: number;
   num_beams: number;
@@ -31,7 +40,7 @@ export interface GenerateOptions {
 }
 
 export interface GenerateOutput {
-  /** Token ids per returned sequence: start token first, padded with pad_token_id to the longest. */
+  /** Token ids per returned sequence: start token (or the prompt) first, padded with pad_token_id to the longest. */
   sequences: number[][];
   /** Beam search only: the length-penalised log-probability of each returned sequence. */
   sequences_scores?: number[];
@@ -45,13 +54,13 @@ export const GENERATION_DEFAULTS: GenerateOptions = {
 
 const KEYS = Object.keys(GENERATION_DEFAULTS).concat(['max_new_tokens']);
 
-/** The generation defaults a checkpoint carries. */
-export function generationDefaults(config: VisionEncoderDecoderConfig, genConfig: Record<string, unknown> | undefined): Partial<GenerateOptions> {
-  const source = genConfig ?? (config as Record<string, unknown>);
+/** The generation defaults a checkpoint carries: generation_config.json, else config.json, then the model's token ids. */
+export function generationDefaults(config: Record<string, unknown>, genConfig: Record<string, unknown> | undefined, tokens: NativeSpecialTokens): Partial<GenerateOptions> {
+  const source = genConfig ?? config;
   const out: Record<string, unknown> = {};
   for (const k of KEYS) if (source[k] !== undefined && source[k] !== null && k !== 'seed') out[k] = source[k];
   for (const k of ['decoder_start_token_id', 'eos_token_id', 'pad_token_id'] as const) {
-    if (out[k] === undefined && config[k] !== null && config[k] !== undefined) out[k] = config[k];
+    if (out[k] === undefined && tokens[k] !== null) out[k] = tokens[k];
   }
   return out as Partial<GenerateOptions>;
 }
@@ -60,8 +69,11 @@ function check(cond: boolean, what: string, key: string, value: unknown): void {
   if (!cond) throw new InvalidArgumentError(`Expected ${what} for ${key} but received ${JSON.stringify(value)}`);
 }
 
-/** Merge with defaults and validate; unknown keys fail with the nearest valid name. */
-export function validateGenerateOptions(opts: Partial<GenerateOptions>, config: VisionEncoderDecoderConfig): GenerateOptions & { max_length: number } {
+/**
+ * Merge with defaults and validate; unknown keys fail with the nearest valid name. `model` gives the limits and
+ * the token ids used when the options leave them out; `startLength` is the prompt's length (1: the start token).
+ */
+export function validateGenerateOptions(opts: Partial<GenerateOptions>, model: GenerationLimits & NativeSpecialTokens, startLength = 1): GenerateOptions & { max_length: number } {
   for (const k of Object.keys(opts)) {
     if (!KEYS.includes(k)) {
       const near = KEYS.find((c) => c.replace(/_/g, '') === k.replace(/_/g, '').toLowerCase() || c.startsWith(k) || k.startsWith(c));
@@ -71,7 +83,7 @@ export function validateGenerateOptions(opts: Partial<GenerateOptions>, config: 
   const o: GenerateOptions = { ...GENERATION_DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as GenerateOptions;
   if (o.max_new_tokens !== undefined) {
     check(Number.isInteger(o.max_new_tokens) && o.max_new_tokens >= 0, 'a non-negative integer', 'max_new_tokens', o.max_new_tokens);
-    o.max_length = 1 + o.max_new_tokens;
+    o.max_length = startLength + o.max_new_tokens;
   }
   for (const k of ['max_length', 'num_beams', 'num_return_sequences'] as const) check(Number.isInteger(o[k]) && o[k] >= 1, 'a positive integer', k, o[k]);
   for (const k of ['min_length', 'no_repeat_ngram_size', 'top_k'] as const) check(Number.isInteger(o[k]) && o[k] >= 0, 'a non-negative integer', k, o[k]);
@@ -85,13 +97,13 @@ export function validateGenerateOptions(opts: Partial<GenerateOptions>, config: 
   if (!o.do_sample && o.num_return_sequences > o.num_beams) {
     throw new InvalidArgumentError(`num_return_sequences (${o.num_return_sequences}) must be <= num_beams (${o.num_beams}) unless do_sample is true`);
   }
-  o.decoder_start_token_id ??= config.decoder_start_token_id ?? config.bos_token_id;
-  o.eos_token_id ??= config.eos_token_id;
-  o.pad_token_id ??= config.pad_token_id ?? o.eos_token_id;
+  o.decoder_start_token_id ??= model.decoder_start_token_id ?? model.bos_token_id;
+  o.eos_token_id ??= model.eos_token_id;
+  o.pad_token_id ??= model.pad_token_id ?? o.eos_token_id;
   if (o.decoder_start_token_id === null) {
     throw new InvalidArgumentError('decoder_start_token_id is not set on the model config; set model.config.decoder_start_token_id (GPT-2: 50256) or pass it to generate');
   }
-  const vocab = config.decoder.vocab_size;
+  const vocab = model.vocabSize;
   if (o.bad_words_ids !== null) {
     const ok = Array.isArray(o.bad_words_ids) && o.bad_words_ids.every((seq) => Array.isArray(seq) && seq.length > 0 && seq.every((t) => Number.isInteger(t) && t >= 0 && t < vocab));
     check(ok, `an array of non-empty arrays of token ids in [0, ${vocab})`, 'bad_words_ids', o.bad_words_ids);
@@ -100,15 +112,14 @@ export function validateGenerateOptions(opts: Partial<GenerateOptions>, config: 
     const v = o[k];
     if (v !== null) check(Number.isInteger(v) && v >= 0 && v < vocab, `a token id in [0, ${vocab})`, k, v);
   }
-  const maxLength = decoderMaxLength(config);
-  if (o.max_length > maxLength) {
-    throw new InvalidArgumentError(`max_length (${o.max_length}) exceeds the ${maxLength} positions of the decoder (its ${decoderArchitecture(config.decoder).positionsField})`);
+  if (o.max_length > model.maxLength) {
+    throw new InvalidArgumentError(`max_length (${o.max_length}) exceeds the ${model.maxLength} text positions of the model (its ${model.positionsField})`);
   }
   return o;
 }
 
 /** The complete, validated options the native generate reads (it has no defaults of its own). */
-export function nativeGenerateOptions(o: GenerateOptions): NativeGenerateOptions {
+export function nativeGenerateOptions(o: GenerateOptions, startIds: number[][] | null = null): NativeGenerateOptions {
   if (o.decoder_start_token_id === null) throw new InvalidArgumentError('decoder_start_token_id is not set'); // validateGenerateOptions ensures it
   return {
     max_length: o.max_length, min_length: o.min_length, num_beams: o.num_beams, num_return_sequences: o.num_return_sequences,
@@ -116,5 +127,6 @@ export function nativeGenerateOptions(o: GenerateOptions): NativeGenerateOptions
     early_stopping: o.early_stopping, do_sample: o.do_sample, temperature: o.temperature, top_k: o.top_k, top_p: o.top_p, seed: o.seed,
     decoder_start_token_id: o.decoder_start_token_id, eos_token_id: o.eos_token_id, pad_token_id: o.pad_token_id,
     bad_words_ids: (o.bad_words_ids ?? []).map((ids) => [...ids]),
+    start_ids: startIds,
   };
 }

@@ -5,7 +5,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { native, type NativeOptimizerHandle, type RawTensor } from '../native.js';
-import type { VisionEncoderDecoder } from '../models/vision-encoder-decoder.js';
+import type { CaptioningModel } from '../models/captioning-model.js';
 
 export interface AdamWOptions {
   lr?: number;
@@ -33,9 +33,9 @@ export class AdamW {
   readonly handle: NativeOptimizerHandle;
   private lr: number;
   /** @internal The model this optimizer updates (trainStep checks that they match). */
-  readonly model: VisionEncoderDecoder;
+  readonly model: CaptioningModel;
 
-  constructor(model: VisionEncoderDecoder, opts: AdamWOptions = {}) {
+  constructor(model: CaptioningModel, opts: AdamWOptions = {}) {
     this.model = model;
     const lr = opts.lr ?? 1e-3;
     const [beta1, beta2] = opts.betas ?? [0.9, 0.999];

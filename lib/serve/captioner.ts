@@ -11,7 +11,7 @@
 import { ClosedError, expected, QueueFullError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { validateGenerateOptions, type GenerateOptions } from '../models/generation.js';
-import type { VisionEncoderDecoder } from '../models/vision-encoder-decoder.js';
+import type { CaptioningModel } from '../models/captioning-model.js';
 import { pipeline, type ImageToTextOutput, type ImageToTextPipeline, type PipelineOptions } from '../pipeline.js';
 import type { CaptionTokenizer, ImageInput, ImagePreprocessor } from '../types.js';
 
@@ -123,7 +123,7 @@ function checkBatching(opts: BatchingOptions): Required<BatchingOptions> {
 }
 
 export class Captioner {
-  readonly model: VisionEncoderDecoder;
+  readonly model: CaptioningModel;
   readonly imageProcessor: ImagePreprocessor;
   readonly tokenizer: Pick<CaptionTokenizer, 'decode'>;
   readonly name: string;
@@ -141,7 +141,7 @@ export class Captioner {
   #stats = { requests: 0, completed: 0, failed: 0, rejected: 0, batches: 0 };
   #sizes = new Map<number, number>();
 
-  constructor(model: VisionEncoderDecoder, opts: CaptionerOptions) {
+  constructor(model: CaptioningModel, opts: CaptionerOptions) {
     if (!opts || typeof opts.imageProcessor?.preprocess !== 'function') expected('an image processor', 'Captioner imageProcessor', opts?.imageProcessor);
     if (typeof opts.tokenizer?.decode !== 'function') expected('a tokenizer', 'Captioner tokenizer', opts.tokenizer);
     this.model = model;
@@ -181,7 +181,7 @@ export class Captioner {
     }
     let o: GenerateOptions;
     try {
-      o = validateGenerateOptions({ ...this.model.generationConfig, ...gen }, this.model.config);
+      o = this.model.generationOptions(gen);
     } catch (err) {
       return this.#refuse(err);
     }

@@ -306,7 +306,7 @@ export class CaptionServer {
       }
       if (image.length === 0) throw new FormatError('Expected image bytes in the request body but it is empty');
       // Options first, so that a bad option is a 422 whatever the image, and any later argument error is the image's.
-      validateGenerateOptions({ ...this.captioner.model.generationConfig, ...options }, this.captioner.model.config);
+      this.captioner.model.generationOptions(options);
       let out: CaptionOutput;
       try {
         const pending = this.captioner.caption(image, { ...options, signal: ac.signal });

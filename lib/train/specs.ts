@@ -16,6 +16,7 @@ import { datasets, type Dataset } from '../data/index.js';
 import type { DataItem } from '../data/types.js';
 import { tinyConfig } from '../models/config.js';
 import { VisionEncoderDecoder } from '../models/vision-encoder-decoder.js';
+import { AutoModelForVision2Seq, imageSizeOf, type CaptionModel } from '../models/auto.js';
 import { ImageProcessor } from '../processing/image-processor.js';
 import { loadTokenizer, WordLevelTokenizer } from './demo-tokenizer.js';
 import { nearestName } from './training-args.js';
@@ -118,7 +119,7 @@ export function datasetFromSpec(spec: unknown, base = process.cwd(), where = 'da
 export type ModelSpec = { pretrained: string } | { encoder: string; decoder: string; seed?: number } | { config: Record<string, unknown> | 'tiny'; seed?: number; imageSize?: number };
 
 export interface LoadedModel {
-  model: VisionEncoderDecoder;
+  model: CaptionModel;
   tokenizer: CaptionTokenizer;
   image_processor: RawImageSupport;
   /** What was built rather than loaded (printed by the CLI). */
@@ -143,10 +144,10 @@ export async function modelFromSpec(
   if (isRecord(opts.image_processor)) processor = ImageProcessor.fromConfig(opts.image_processor);
   else if (opts.image_processor !== undefined) processor = await ImageProcessor.fromPretrained(pathIn(base, opts.image_processor, 'image_processor'));
 
-  let model: VisionEncoderDecoder;
+  let model: CaptionModel;
   if ('pretrained' in spec) {
     const dir = typeof spec.pretrained === 'string' && existsSync(resolve(base, spec.pretrained)) ? resolve(base, spec.pretrained) : String(spec.pretrained);
-    model = await VisionEncoderDecoder.fromPretrained(dir);
+    model = await AutoModelForVision2Seq.fromPretrained(dir);
     tokenizer ??= await loadTokenizer(dir);
     processor ??= await ImageProcessor.fromPretrained(dir);
   } else if ('encoder' in spec || 'decoder' in spec) {
@@ -177,9 +178,9 @@ export async function modelFromSpec(
     } else {
       throw new InvalidArgumentError(`Expected a config.json object or 'tiny' for model.config but received ${describe(spec.config)}`);
     }
-    model = await VisionEncoderDecoder.fromConfig(cfg, { seed: typeof spec.seed === 'number' ? spec.seed : 0 });
+    model = await AutoModelForVision2Seq.fromConfig(cfg, { seed: typeof spec.seed === 'number' ? spec.seed : 0 });
     if (!processor) {
-      const size = (model.config.encoder as { image_size: number }).image_size;
+      const size = imageSizeOf(model);
       processor = ImageProcessor.fromConfig({ size: { height: size, width: size }, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5] });
       notes.push(`image processor: resize to ${size}x${size}, normalize with mean/std 0.5`);
     }

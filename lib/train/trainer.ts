@@ -1,5 +1,5 @@
 /**
- * Trainer: the Hugging Face Trainer / Seq2SeqTrainer loop for VisionEncoderDecoder captioners.
+ * Trainer: the Hugging Face Trainer / Seq2SeqTrainer loop for the captioners (VisionEncoderDecoder, GIT, BLIP).
  *
  * - One native call per optimizer step: model.trainStep gets every micro-batch of the gradient
  *   accumulation at once (forward + backward per micro-batch, clipping, AdamW, zeroing). The next group of
@@ -23,7 +23,7 @@ import type { Dataset } from '../data/dataset.js';
 import type { Batch, BatchesOptions, DataLoader, LoaderState } from '../data/loader.js';
 import type { DataItem } from '../data/types.js';
 import { scoreCaptions } from '../metrics/score.js';
-import { checkAutocast, type VisionEncoderDecoder } from '../models/vision-encoder-decoder.js';
+import { checkAutocast, type CaptioningModel, type SpecialTokenIds } from '../models/captioning-model.js';
 import type { GenerateOptions } from '../models/generation.js';
 import { AdamW, HF_NO_DECAY } from '../optim/adamw.js';
 import { GradScaler, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler.js';
@@ -123,7 +123,7 @@ export function default_data_collator(features: CaptionFeature[], opts: { max_le
 export type ProcessingClass = CaptionTokenizer | CaptionImageProcessor | { tokenizer?: CaptionTokenizer; image_processor?: CaptionImageProcessor };
 
 export interface TrainerOptions {
-  model: VisionEncoderDecoder;
+  model: CaptioningModel;
   args: TrainingArgumentsInput;
   train_dataset?: Dataset<DataItem>;
   eval_dataset?: Dataset<DataItem>;
@@ -224,18 +224,18 @@ function stepSeed(seed: number, step: number): number {
   return (h ^ (h >>> 15)) >>> 0;
 }
 
-function isModel(m: unknown): m is VisionEncoderDecoder {
+function isModel(m: unknown): m is CaptioningModel {
   return typeof m === 'object' && m !== null && 'config' in m && typeof (m as { generate?: unknown }).generate === 'function' &&
     typeof (m as { trainStep?: unknown }).trainStep === 'function';
 }
 
 /**
  * The Hugging Face Trainer (and Seq2SeqTrainer: the same class, exported under both names) for
- * VisionEncoderDecoder captioners. See the module comment and docs/training.md.
+ * captioners (VisionEncoderDecoder, GitForCausalLM, BlipForConditionalGeneration). See the module comment and docs/training.md.
  */
 export class Trainer {
   /** The model being trained (updated in place). */
-  readonly model: VisionEncoderDecoder;
+  readonly model: CaptioningModel;
   /** The resolved training arguments (every field set). */
   readonly args: TrainingArguments;
   /** The training set (fit() needs one). */
@@ -289,7 +289,7 @@ export class Trainer {
     for (const key of Object.keys(opts)) {
       if (!known.includes(key)) throw new InvalidArgumentError(`Unknown Trainer option '${key}' (options: ${known.join(', ')})`);
     }
-    if (!isModel(opts.model)) throw new InvalidArgumentError(`Expected a VisionEncoderDecoder for model but received ${describe(opts.model)}`);
+    if (!isModel(opts.model)) throw new InvalidArgumentError(`Expected a captioning model (VisionEncoderDecoder, GitForCausalLM, BlipForConditionalGeneration) for model but received ${describe(opts.model)}`);
     this.model = opts.model;
     this.args = resolveTrainingArguments(opts.args);
     this.train_dataset = opts.train_dataset;
@@ -351,9 +351,9 @@ export class Trainer {
    * and check that they agree with the tokenizer (the most common Hugging Face captioning mistake).
    */
   #checkTokenIds(): void {
-    const cfg = this.model.config as unknown as Record<string, unknown> & { decoder: { vocab_size: number } };
+    const cfg: Record<string, number | null> = { ...this.model.specialTokenIds };
     const tok = this.tokenizer;
-    const vocab = cfg.decoder.vocab_size;
+    const vocab = this.model.vocabSize;
     const ids = tokenizerIdCount(tok);
     if (ids > vocab) {
       throw new InvalidArgumentError(
@@ -398,6 +398,7 @@ export class Trainer {
       if (gen[k] === undefined || gen[k] === null) gen[k] = v;
     }
     if (notes.length) {
+      this.model.family.setTokens(this.model.config, cfg as unknown as SpecialTokenIds);
       this.#pendingNotes.push(`The model config lacked token ids; set from the tokenizer: ${notes.join(', ')} (model.config was updated)`);
     }
   }
@@ -409,8 +410,8 @@ export class Trainer {
     if (this.#prepared) return;
     this.#prepared = true;
     if (!this.#nativeSyncNeeded) return;
-    const cfg = this.model.config;
-    await this.model.setSpecialTokens({ decoder_start_token_id: cfg.decoder_start_token_id!, pad_token_id: cfg.pad_token_id!, eos_token_id: cfg.eos_token_id! });
+    const ids = this.model.specialTokenIds;
+    await this.model.setSpecialTokens({ decoder_start_token_id: ids.decoder_start_token_id!, pad_token_id: ids.pad_token_id!, eos_token_id: ids.eos_token_id! });
   }
 
   // ------------------------------------------------------------------------------------------- logging

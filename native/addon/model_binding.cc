@@ -14,7 +14,8 @@
 #include "generate/generate.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
-#include "models/encoder_decoder.h"
+#include "models/captioner.h"
+#include "models/registry.h"
 #include "optim/adamw.h"
 #include "optim/amp.h"
 
@@ -32,16 +33,21 @@ class NapiConfig : public ConfigSource {
   bool boolean(const char* key) const override { return req_bool(o_, key); }
   std::string string(const char* key) const override { return req_string(o_, key); }
   std::vector<int64_t> integers(const char* key) const override { return req_int_list(o_, key); }
+  std::unique_ptr<ConfigSource> child(const char* key) const override { return std::make_unique<NapiConfig>(req_object(o_, key)); }
 
  private:
   Napi::Object o_;
 };
 
-// NativeModelConfig: the architectures by model_type (models/registry.h), then the special tokens.
-EncoderDecoderConfig parse_config(const Napi::Object& cfg) {
-  EncoderDecoderConfig c;
-  c.encoder = encoder_factory(NapiConfig(req_object(cfg, "encoder")));
-  c.decoder = decoder_factory(NapiConfig(req_object(cfg, "decoder")));
+// NativeModelConfig: the captioner by model_type (models/registry.h), then the special tokens.
+struct ModelConfig {
+  CaptionModelFactory make;
+  int64_t decoder_start_token_id = -1, pad_token_id = -1, eos_token_id = -1;  // -1: not set (config.json's null)
+};
+
+ModelConfig parse_config(const Napi::Object& cfg) {
+  ModelConfig c;
+  c.make = caption_model_factory(NapiConfig(cfg));
   c.decoder_start_token_id = req_int_or_null(cfg, "decoder_start_token_id").value_or(-1);
   c.pad_token_id = req_int_or_null(cfg, "pad_token_id").value_or(-1);
   c.eos_token_id = req_int_or_null(cfg, "eos_token_id").value_or(-1);
@@ -78,6 +84,17 @@ GenerateOptions parse_generate_options(const Napi::Object& opts) {
       for (uint32_t j = 0; j < arr.Length(); ++j) seq.push_back(arr.Get(j).As<Napi::Number>().Int64Value());
     }
     o.bad_words_ids.push_back(std::move(seq));
+  }
+  Napi::Value start = opts.Get("start_ids");
+  if (!start.IsNull()) {
+    if (!start.IsArray()) throw Napi::Error::New(opts.Env(), "torch-caption internal error: start_ids must be an array or null");
+    auto rows = start.As<Napi::Array>();
+    for (uint32_t i = 0; i < rows.Length(); ++i) {
+      auto row = rows.Get(i).As<Napi::Array>();
+      std::vector<int64_t> ids;
+      for (uint32_t j = 0; j < row.Length(); ++j) ids.push_back(row.Get(j).As<Napi::Number>().Int64Value());
+      o.start_ids.push_back(std::move(ids));
+    }
   }
   return o;
 }
@@ -128,13 +145,13 @@ struct ModelSnapshot {
 };
 
 struct ModelState {
-  EncoderDecoderConfig config;
-  VisionEncoderDecoder model{nullptr};
+  ModelConfig config;
+  std::shared_ptr<CaptionModelImpl> model;
   torch::Device device = torch::kCPU;
   torch::ScalarType dtype = torch::kFloat32;
   std::shared_ptr<Strand> strand = make_strand();
 
-  VisionEncoderDecoder& module() {
+  std::shared_ptr<CaptionModelImpl>& module() {
     TORCH_CHECK(model, "the model is used before build() (lib/models awaits it)");
     return model;
   }
@@ -259,7 +276,8 @@ Napi::Value ModelWrap::Build(const Napi::CallbackInfo& info) {
   auto s = s_;
   return job(info.Env(), [=]() -> Finisher {
     TORCH_CHECK(!s->model, "build() called twice");
-    s->model = VisionEncoderDecoder(s->config);
+    s->model = s->config.make();
+    s->model->set_special_tokens(s->config.decoder_start_token_id, s->config.pad_token_id, s->config.eos_token_id);
     s->model->init_weights(seed);
     s->model->eval();
     s->device = parse_device(device);
@@ -269,25 +287,40 @@ Napi::Value ModelWrap::Build(const Napi::CallbackInfo& info) {
   });
 }
 
+// NativeInputs: pixel_values, and labels / input_ids / attention_mask when given.
+struct InputTensors {
+  torch::Tensor pixel_values, labels, input_ids, attention_mask;
+};
+
+InputTensors read_inputs(const Napi::Object& o) {
+  InputTensors t;
+  t.pixel_values = tensor_from_js(o.Get("pixel_values"), "pixel_values");
+  if (o.Has("labels")) t.labels = tensor_from_js(o.Get("labels"), "labels");
+  if (o.Has("input_ids")) t.input_ids = tensor_from_js(o.Get("input_ids"), "input_ids");
+  if (o.Has("attention_mask")) t.attention_mask = tensor_from_js(o.Get("attention_mask"), "attention_mask");
+  return t;
+}
+
+// On the model's device (worker thread); pixel values in the model's dtype.
+CaptionInputs device_inputs(const ModelState& s, const InputTensors& t, double smoothing) {
+  auto move = [&](const torch::Tensor& x) { return x.defined() ? s.input(x, false) : x; };
+  return {s.input(t.pixel_values, true), move(t.input_ids), move(t.attention_mask), move(t.labels), smoothing};
+}
+
 Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
-  auto inputs = arg_object(info, 0, "forward inputs");
+  const auto inputs = read_inputs(arg_object(info, 0, "forward inputs"));
   auto opts = arg_object(info, 1, "forward options");
-  auto px = tensor_from_js(inputs.Get("pixel_values"), "pixel_values");
-  torch::Tensor labels, dec_ids;
-  if (inputs.Has("labels")) labels = tensor_from_js(inputs.Get("labels"), "labels");
-  if (inputs.Has("decoder_input_ids")) dec_ids = tensor_from_js(inputs.Get("decoder_input_ids"), "decoder_input_ids");
   const double smoothing = req_number(opts, "label_smoothing");
   const bool with_logits = req_bool(opts, "logits");
   auto s = s_;
   return job(info.Env(), [=]() -> Finisher {
     torch::NoGradGuard no_grad;
-    auto out = s->module()->forward(s->input(px, true), labels.defined() ? s->input(labels, false) : labels,
-                                    dec_ids.defined() ? s->input(dec_ids, false) : dec_ids, smoothing);
+    auto out = s->module()->forward(device_inputs(*s, inputs, smoothing));
     std::optional<double> loss;
     if (out.loss.defined()) loss = out.loss.item<double>();
     std::optional<HostTensor> logits;
     if (with_logits) logits = to_host(out.logits, Ownership::kFresh);
-    auto hidden = to_host(out.encoder_last_hidden_state, Ownership::kFresh);
+    auto hidden = to_host(out.vision_hidden, Ownership::kFresh);
     return [loss, logits, hidden](Napi::Env env) -> Napi::Value {
       auto o = Napi::Object::New(env);
       if (loss) o.Set("loss", *loss);
@@ -298,46 +331,37 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
   }, {info[0]});
 }
 
-// forward + backward of one micro-batch; gradients accumulate. Returns the (unscaled) loss. With an
-// autocast dtype only the forward pass (loss included) is autocast: backward runs outside it, as
-// torch recommends and accelerate does (backward ops take the dtypes their forward ops had).
 // Forward + backward of one micro-batch; gradients accumulate. Returns the forward's outputs (loss unscaled).
 // With an autocast dtype only the forward pass (loss included) is autocast: backward runs outside it, as
 // torch recommends and accelerate does (backward ops take the dtypes their forward ops had).
-Seq2SeqOutput forward_backward(ModelState& s, const torch::Tensor& px, const torch::Tensor& labels, double scale, double smoothing,
+CaptionOutput forward_backward(ModelState& s, const InputTensors& inputs, double scale, double smoothing,
                                std::optional<torch::ScalarType> autocast = std::nullopt) {
-  Seq2SeqOutput out;
+  TORCH_CHECK(inputs.labels.defined(), "backward without labels (lib/models checks)");
+  CaptionOutput out;
   {
     AutocastGuard guard(autocast, s.device.type());
-    out = s.module()->forward(s.input(px, true), s.input(labels, false), {}, smoothing);
+    out = s.module()->forward(device_inputs(s, inputs, smoothing));
   }
   // A non-finite loss leaves the gradients untouched; the caller reports the step.
   if (std::isfinite(out.loss.item<double>())) (out.loss * scale).backward();
   return out;
 }
 
-double backward_one(ModelState& s, const torch::Tensor& px, const torch::Tensor& labels, double scale, double smoothing,
-                    std::optional<torch::ScalarType> autocast = std::nullopt) {
-  return forward_backward(s, px, labels, scale, smoothing, autocast).loss.item<double>();
-}
-
 // NativeBackwardOptions. One forward and its backward; with `logits`, the forward's logits and encoder
 // states come back too (a custom loop needs no second forward, which dropout would make differ).
 Napi::Value ModelWrap::Backward(const Napi::CallbackInfo& info) {
-  auto inputs = arg_object(info, 0, "backward inputs");
+  const auto inputs = read_inputs(arg_object(info, 0, "backward inputs"));
   auto opts = arg_object(info, 1, "backward options");
-  auto px = tensor_from_js(inputs.Get("pixel_values"), "pixel_values");
-  auto labels = tensor_from_js(inputs.Get("labels"), "labels");
   const double scale = req_number(opts, "loss_scale"), smoothing = req_number(opts, "label_smoothing");
   const bool with_outputs = req_bool(opts, "logits");
   auto s = s_;
   return job(info.Env(), [=]() -> Finisher {
-    auto out = forward_backward(*s, px, labels, scale, smoothing);
+    auto out = forward_backward(*s, inputs, scale, smoothing);
     const double loss = out.loss.item<double>();
     std::optional<HostTensor> logits, hidden;
     if (with_outputs) {
       logits = to_host(out.logits, Ownership::kFresh);
-      hidden = to_host(out.encoder_last_hidden_state, Ownership::kFresh);
+      hidden = to_host(out.vision_hidden, Ownership::kFresh);
     }
     return [loss, logits, hidden](Napi::Env env) -> Napi::Value {
       auto o = Napi::Object::New(env);
@@ -358,11 +382,8 @@ Napi::Value ModelWrap::TrainStep(const Napi::CallbackInfo& info) {
   if (info.Length() < 2 || !info[0].IsArray()) throw_argument_error(env, "Expected (microBatches[], options) for trainStep");
   auto arr = info[0].As<Napi::Array>();
   auto opts = arg_object(info, 1, "trainStep options");
-  std::vector<std::pair<torch::Tensor, torch::Tensor>> batches;
-  for (uint32_t i = 0; i < arr.Length(); ++i) {
-    auto b = arr.Get(i).As<Napi::Object>();
-    batches.emplace_back(tensor_from_js(b.Get("pixel_values"), "pixel_values"), tensor_from_js(b.Get("labels"), "labels"));
-  }
+  std::vector<InputTensors> batches;
+  for (uint32_t i = 0; i < arr.Length(); ++i) batches.push_back(read_inputs(arr.Get(i).As<Napi::Object>()));
   TORCH_CHECK(!batches.empty(), "trainStep without micro-batches (lib/models checks)");
   auto optv = req_object(opts, "optimizer");
   auto* wrap = Napi::ObjectWrap<AdamWWrap>::Unwrap(optv);
@@ -379,8 +400,8 @@ Napi::Value ModelWrap::TrainStep(const Napi::CallbackInfo& info) {
     auto& adamw = optimizer->get(*s);
     double loss_sum = 0;
     bool finite = true;
-    for (const auto& [px, labels] : batches) {
-      const double l = backward_one(*s, px, labels, loss_scale / double(batches.size()), smoothing, autocast);
+    for (const auto& batch : batches) {
+      const double l = forward_backward(*s, batch, loss_scale / double(batches.size()), smoothing, autocast).loss.item<double>();
       finite = finite && std::isfinite(l);
       loss_sum += l;
     }
@@ -412,7 +433,7 @@ Napi::Value ModelWrap::Generate(const Napi::CallbackInfo& info) {
   const GenerateOptions o = parse_generate_options(arg_object(info, 1, "generate options"));
   auto s = s_;
   return job(info.Env(), [=]() -> Finisher {
-    auto r = generate(s->module(), s->input(px, true), o);
+    auto r = generate(*s->module(), s->input(px, true), o);
     auto sequences = to_host(r.sequences, Ownership::kFresh);
     std::optional<HostTensor> scores;
     if (r.sequences_scores.defined()) scores = to_host(r.sequences_scores, Ownership::kFresh);

@@ -1,4 +1,4 @@
-// JS classes Model and AdamW over VisionEncoderDecoder and tc::AdamW; test hooks on `testing`.
+// JS classes Model (any captioner: models/captioner.h) and AdamW over tc::AdamW; test hooks on `testing`.
 #pragma once
 #include <napi.h>
 

@@ -11,19 +11,23 @@ namespace {
 using Seqs = std::vector<std::vector<int64_t>>;
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
-// One decoding step for every row: feeds the last token, returns next-token logits [N, vocab] (float32).
+// One decoding step for every row: feeds the tokens not fed yet (the whole prompt first, then the last
+// token), returns next-token logits [N, vocab] (float32).
 struct Stepper {
-  VisionEncoderDecoder& model;
-  torch::Tensor encoder_states;  // projected, one row per sequence
+  CaptionModelImpl& model;
+  torch::Tensor image_states;  // one row per sequence
   DecoderCache cache;
   torch::Device device;
+  int64_t fed = 0;  // text tokens in the cache
 
-  torch::Tensor step(const Seqs& seqs, int64_t past) {
-    std::vector<int64_t> last(seqs.size());
-    for (size_t i = 0; i < seqs.size(); ++i) last[i] = seqs[i].back();
-    auto ids = torch::tensor(last, torch::kLong).view({-1, 1}).to(device);
-    auto h = model->decoder->hidden(ids, encoder_states, &cache, past);
-    return model->decoder->lm_logits(h.select(1, -1)).to(torch::kFloat32);
+  torch::Tensor step(const Seqs& seqs) {
+    const int64_t len = int64_t(seqs[0].size()), T = len - fed;
+    std::vector<int64_t> ids;
+    ids.reserve(seqs.size() * T);
+    for (const auto& s : seqs) ids.insert(ids.end(), s.end() - T, s.end());
+    auto h = model.decode(torch::tensor(ids, torch::kLong).view({int64_t(seqs.size()), T}).to(device), image_states, cache, fed);
+    fed = len;
+    return model.lm_logits(h.select(1, -1)).to(torch::kFloat32);
   }
 
   void reorder(const std::vector<int64_t>& rows) {
@@ -116,13 +120,13 @@ torch::Tensor to_tensor(const Seqs& seqs, int64_t pad) {
 
 // Greedy decoding and multinomial sampling share one loop: finished rows are padded, the loop stops
 // when every row has produced eos or max_length is reached.
-GenerateResult greedy_or_sample(Stepper& st, int64_t rows, const GenerateOptions& o) {
-  Seqs seqs(rows, std::vector<int64_t>{o.decoder_start_token_id});
+GenerateResult greedy_or_sample(Stepper& st, Seqs seqs, const GenerateOptions& o) {
+  const int64_t rows = int64_t(seqs.size());
   std::vector<bool> unfinished(rows, true);
   std::shared_ptr<at::Generator> gen;
   if (o.do_sample) gen = std::make_shared<at::Generator>(at::make_generator<at::CPUGeneratorImpl>(o.seed));
-  for (int64_t cur_len = 1; cur_len < o.max_length; ++cur_len) {
-    auto scores = st.step(seqs, cur_len - 1);
+  for (int64_t cur_len = int64_t(seqs[0].size()); cur_len < o.max_length; ++cur_len) {
+    auto scores = st.step(seqs);
     process_logits(scores, seqs, o);
     torch::Tensor next;
     if (o.do_sample) {
@@ -176,9 +180,8 @@ struct BeamHyps {
   }
 };
 
-GenerateResult beam_search(Stepper& st, int64_t batch, const GenerateOptions& o) {
-  const int64_t nb = o.num_beams, N = batch * nb;
-  Seqs seqs(N, std::vector<int64_t>{o.decoder_start_token_id});
+GenerateResult beam_search(Stepper& st, Seqs seqs, const GenerateOptions& o) {
+  const int64_t nb = o.num_beams, N = int64_t(seqs.size()), batch = N / nb;
   std::vector<BeamHyps> hyps(batch, BeamHyps{nb, o.length_penalty, o.early_stopping});
   std::vector<bool> done(batch, false);
   // only the first beam of each input is live at the start, so the first step does not pick duplicates
@@ -186,9 +189,9 @@ GenerateResult beam_search(Stepper& st, int64_t batch, const GenerateOptions& o)
   for (int64_t i = 0; i < N; ++i)
     if (i % nb) beam_scores[i] = -1e9f;
 
-  int64_t cur_len = 1;
+  int64_t cur_len = int64_t(seqs[0].size());
   while (cur_len < o.max_length) {
-    auto logits = st.step(seqs, cur_len - 1);
+    auto logits = st.step(seqs);
     auto scores = torch::log_softmax(logits, -1);
     process_logits(scores, seqs, o);
     const int64_t V = scores.size(1);
@@ -270,31 +273,49 @@ void validate(const GenerateOptions& o) {
   TORCH_CHECK(o.pad_token_id >= 0 || o.eos_token_id < 0, "generate: pad_token_id is not set; set it (GPT-2: eos, 50256)");
 }
 
+// The start rows, one per sequence: each image's prompt (or the start token) repeated `expand` times.
+Seqs start_rows(const GenerateOptions& o, int64_t batch, int64_t expand) {
+  Seqs rows;
+  for (int64_t b = 0; b < batch; ++b) {
+    const std::vector<int64_t> start = o.start_ids.empty() ? std::vector<int64_t>{o.decoder_start_token_id} : o.start_ids[b];
+    for (int64_t j = 0; j < expand; ++j) rows.push_back(start);
+  }
+  return rows;
+}
+
 }  // namespace
 
-GenerateResult generate(VisionEncoderDecoder& model, const torch::Tensor& pixel_values, const GenerateOptions& opts) {
-  const GenerateOptions& o = opts;
+GenerateResult generate(CaptionModelImpl& model, const torch::Tensor& pixel_values, const GenerateOptions& o) {
   validate(o);
+  const int64_t B = pixel_values.size(0);
+  TORCH_CHECK(o.start_ids.empty() || int64_t(o.start_ids.size()) == B, "generate: Expected one row of input_ids per image (",
+              B, ") but received ", o.start_ids.size());
+  for (const auto& row : o.start_ids)
+    TORCH_CHECK(!row.empty() && row.size() == o.start_ids[0].size(), "generate: Expected input_ids rows of one length");
   // Inference mode: no autograd bookkeeping at all (cheaper than NoGradGuard for the many small ops of
   // a decoding loop); nothing created here is ever used for training.
   c10::InferenceMode inference;
-  const int64_t B = pixel_values.size(0);
-  auto device = model->decoder->any_parameter().device();
-  auto enc = model->project(model->encode(pixel_values.to(device)));
-  // One encoder pass and one cross-attention key/value projection per image; only then are the rows
+  auto device = model.device();
+  auto states = model.image_states(pixel_values.to(device));
+  // One vision pass and one key/value projection of the image states per image; only then are the rows
   // repeated for beams / returned samples.
-  auto cache = model->decoder->make_cache(enc);
+  auto cache = model.make_cache(states);
   const int64_t expand = o.num_beams > 1 ? o.num_beams : (o.do_sample ? o.num_return_sequences : 1);
   if (expand > 1) {
+    auto repeat = [expand](torch::Tensor& t) {
+      if (t.defined()) t = t.repeat_interleave(expand, 0);
+    };
     for (auto& layer : cache) {
-      if (!layer.cross_k.defined()) continue;
-      layer.cross_k = layer.cross_k.repeat_interleave(expand, 0);
-      layer.cross_v = layer.cross_v.repeat_interleave(expand, 0);
+      repeat(layer.k);
+      repeat(layer.v);
+      repeat(layer.cross_k);
+      repeat(layer.cross_v);
     }
-    enc = enc.repeat_interleave(expand, 0);
+    repeat(states);
   }
-  Stepper st{model, enc, std::move(cache), device};
-  return o.num_beams > 1 ? beam_search(st, B, o) : greedy_or_sample(st, B * expand, o);
+  Stepper st{model, states, std::move(cache), device};
+  auto seqs = start_rows(o, B, expand);
+  return o.num_beams > 1 ? beam_search(st, std::move(seqs), o) : greedy_or_sample(st, std::move(seqs), o);
 }
 
 }  // namespace tc

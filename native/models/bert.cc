@@ -11,15 +11,19 @@ namespace {
 
 nn::LayerNorm layer_norm(const BertConfig& c) { return nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)); }
 
-// transformers 4.9's extended attention mask: 0 where a query may look, -10000 where it may not (the
-// future tokens of a causal decoder). Query t sits at position past + t; keys cover 0 .. past + T - 1.
-torch::Tensor causal_mask(int64_t past, int64_t T, const torch::TensorOptions& options) {
-  auto q = torch::arange(past, past + T, torch::TensorOptions().dtype(torch::kLong).device(options.device())).unsqueeze(1);
-  auto k = torch::arange(0, past + T, torch::TensorOptions().dtype(torch::kLong).device(options.device())).unsqueeze(0);
-  return (k > q).to(options.dtype()).mul(-10000.0).unsqueeze(0).unsqueeze(0);
-}
-
 }  // namespace
+
+torch::Tensor causal_padding_mask(int64_t past, int64_t T, const torch::Tensor& attention_mask, double value,
+                                  const torch::TensorOptions& options) {
+  // 4.9 and BLIP: (causal * padding) -> (1 - m) * value, i.e. `value` wherever either forbids the key.
+  if (T == 1 && !attention_mask.defined()) return {};  // one new token sees everything before it
+  auto longs = torch::TensorOptions().dtype(torch::kLong).device(options.device());
+  auto q = torch::arange(past, past + T, longs).unsqueeze(1);
+  auto k = torch::arange(0, past + T, longs).unsqueeze(0);
+  auto blocked = (k > q).unsqueeze(0).unsqueeze(0);  // [1, 1, T, past + T]
+  if (attention_mask.defined()) blocked = blocked.logical_or((attention_mask == 0).unsqueeze(1).unsqueeze(1));
+  return blocked.to(options.dtype()).mul(value);
+}
 
 BertConfig BertConfig::from(const ConfigSource& s) {
   BertConfig c;
@@ -31,6 +35,7 @@ BertConfig BertConfig::from(const ConfigSource& s) {
   c.max_position_embeddings = s.integer("max_position_embeddings");
   c.type_vocab_size = s.integer("type_vocab_size");
   c.pad_token_id = s.integer("pad_token_id");
+  c.encoder_hidden_size = s.integer("encoder_hidden_size");
   c.hidden_dropout_prob = s.number("hidden_dropout_prob");
   c.attention_probs_dropout_prob = s.number("attention_probs_dropout_prob");
   c.initializer_range = s.number("initializer_range");
@@ -43,10 +48,12 @@ BertConfig BertConfig::from(const ConfigSource& s) {
 
 BertAttentionImpl::BertAttentionImpl(const BertConfig& c, bool is_cross) : c_(c), is_cross_(is_cross) {
   const int64_t h = c.hidden_size;
+  // Cross-attention keys/values read the encoder states, whose width may differ (BLIP-large: 1024 -> 768).
+  const int64_t kv_in = is_cross ? c.encoder_hidden_size : h;
   auto self = register_module("self", container());
   query = self->register_module("query", nn::Linear(h, h));
-  key = self->register_module("key", nn::Linear(h, h));
-  value = self->register_module("value", nn::Linear(h, h));
+  key = self->register_module("key", nn::Linear(kv_in, h));
+  value = self->register_module("value", nn::Linear(kv_in, h));
   auto output = register_module("output", container());
   dense = output->register_module("dense", nn::Linear(h, h));
   layer_norm = output->register_module("LayerNorm", tc::layer_norm(c));
@@ -62,7 +69,7 @@ std::pair<torch::Tensor, torch::Tensor> BertAttentionImpl::cross_kv(const torch:
 }
 
 torch::Tensor BertAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& encoder_hidden, LayerCache* cache,
-                                         int64_t past_length) {
+                                         const torch::Tensor& self_mask) {
   const int64_t B = x.size(0), T = x.size(1), d = c_.hidden_size / c_.num_attention_heads;
   auto q = heads(query(x));
   torch::Tensor k, v, mask;
@@ -85,8 +92,7 @@ torch::Tensor BertAttentionImpl::forward(const torch::Tensor& x, const torch::Te
       cache->k = k;
       cache->v = v;
     }
-    // One new token attends to everything before it: no mask needed.
-    if (T > 1) mask = causal_mask(past_length, T, q.options());
+    mask = self_mask;
   }
   auto ctx = attention(q, k, v, mask, std::sqrt(double(d)), c_.attention_probs_dropout_prob, is_training());
   ctx = ctx.permute({0, 2, 1, 3}).contiguous().view({B, T, c_.hidden_size});
@@ -104,38 +110,52 @@ BertLayerImpl::BertLayerImpl(const BertConfig& c) : c_(c) {
 }
 
 torch::Tensor BertLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& encoder_hidden, LayerCache* cache,
-                                     int64_t past_length) {
-  auto h = attention->forward(x, {}, cache, past_length);
-  if (crossattention) h = crossattention->forward(h, encoder_hidden, cache, past_length);
+                                     const torch::Tensor& self_mask) {
+  auto h = attention->forward(x, {}, cache, self_mask);
+  if (crossattention) h = crossattention->forward(h, encoder_hidden, cache, {});
   auto m = activation(intermediate(h), c_.hidden_act);
   return output_norm(torch::dropout(output(m), c_.hidden_dropout_prob, is_training()) + h);
 }
 
-BertModelImpl::BertModelImpl(const BertConfig& c, int64_t position_padding_idx) : c_(c) {
-  auto embeddings = register_module("embeddings", container());
-  word_embeddings = embeddings->register_module(
+BertEmbeddingsImpl::BertEmbeddingsImpl(const BertConfig& c, int64_t position_padding_idx) : c_(c) {
+  word_embeddings = register_module(
       "word_embeddings", nn::Embedding(nn::EmbeddingOptions(c.vocab_size, c.hidden_size).padding_idx(c.pad_token_id)));
   auto pos = nn::EmbeddingOptions(c.max_position_embeddings, c.hidden_size);
   if (position_padding_idx >= 0) pos.padding_idx(position_padding_idx);
-  position_embeddings = embeddings->register_module("position_embeddings", nn::Embedding(pos));
-  token_type_embeddings = embeddings->register_module("token_type_embeddings", nn::Embedding(c.type_vocab_size, c.hidden_size));
-  layer_norm = embeddings->register_module("LayerNorm", tc::layer_norm(c));
-  layers = register_module("encoder", container())->register_module("layer", nn::ModuleList());
+  position_embeddings = register_module("position_embeddings", nn::Embedding(pos));
+  if (c.type_vocab_size > 0) token_type_embeddings = register_module("token_type_embeddings", nn::Embedding(c.type_vocab_size, c.hidden_size));
+  layer_norm = register_module("LayerNorm", tc::layer_norm(c));
+}
+
+torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& position_ids, int64_t last_position) {
+  TORCH_CHECK(last_position < c_.max_position_embeddings, "Expected at most max_position_embeddings = ",
+              c_.max_position_embeddings, " text positions; lower max_length or the caption max_length");
+  // 4.9's order: (words + token type 0) + positions, then LayerNorm and dropout.
+  auto x = word_embeddings(input_ids);
+  if (token_type_embeddings) x = x + token_type_embeddings(torch::zeros_like(input_ids));
+  x = x + position_embeddings(position_ids);
+  return torch::dropout(layer_norm(x), c_.hidden_dropout_prob, is_training());
+}
+
+nn::ModuleList register_bert_layers(nn::Module& parent, const BertConfig& c) {
+  auto layers = parent.register_module("encoder", container())->register_module("layer", nn::ModuleList());
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(BertLayer(c));
+  return layers;
+}
+
+BertModelImpl::BertModelImpl(const BertConfig& c, int64_t position_padding_idx) : c_(c) {
+  embeddings = register_module("embeddings", BertEmbeddings(c, position_padding_idx));
+  layers = register_bert_layers(*this, c);
 }
 
 torch::Tensor BertModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& position_ids, int64_t last_position,
-                                     const torch::Tensor& encoder_hidden, DecoderCache* cache, int64_t past_length) {
-  // The largest position id, known from the lengths (no device sync per decoding step).
-  TORCH_CHECK(last_position < c_.max_position_embeddings, "Expected at most max_position_embeddings = ",
-              c_.max_position_embeddings, " decoder positions; lower max_length or the caption max_length");
-  // 4.9's order: (words + token type 0) + positions, then LayerNorm and dropout.
-  auto token_type = torch::zeros_like(input_ids);
-  auto x = word_embeddings(input_ids) + token_type_embeddings(token_type);
-  x = x + position_embeddings(position_ids);
-  x = torch::dropout(layer_norm(x), c_.hidden_dropout_prob, is_training());
+                                     const torch::Tensor& encoder_hidden, DecoderCache* cache, int64_t past_length,
+                                     const torch::Tensor& attention_mask) {
+  auto x = embeddings->forward(input_ids, position_ids, last_position);
+  // -10000 for blocked keys, as 4.9's BERT and BLIP's text model write it.
+  auto mask = causal_padding_mask(past_length, input_ids.size(1), attention_mask, -10000.0, x.options());
   for (size_t i = 0; i < layers->size(); ++i)
-    x = layers[i]->as<BertLayer>()->forward(x, encoder_hidden, cache ? &(*cache)[i] : nullptr, past_length);
+    x = layers[i]->as<BertLayer>()->forward(x, encoder_hidden, cache ? &(*cache)[i] : nullptr, mask);
   return x;
 }
 
@@ -170,10 +190,11 @@ BertLMHeadModelImpl::BertLMHeadModelImpl(const BertConfig& c) : c_(c) {
 }
 
 torch::Tensor BertLMHeadModelImpl::hidden(const torch::Tensor& input_ids, const torch::Tensor& encoder_hidden,
-                                          DecoderCache* cache, int64_t past_length) {
+                                          DecoderCache* cache, int64_t past_length, const torch::Tensor& attention_mask) {
   const int64_t T = input_ids.size(1);
   auto pos = torch::arange(past_length, past_length + T, torch::TensorOptions().dtype(torch::kLong).device(input_ids.device()));
-  return bert->forward(input_ids, pos.unsqueeze(0).expand({input_ids.size(0), T}), past_length + T - 1, encoder_hidden, cache, past_length);
+  return bert->forward(input_ids, pos.unsqueeze(0).expand({input_ids.size(0), T}), past_length + T - 1, encoder_hidden, cache,
+                       past_length, attention_mask);
 }
 
 torch::Tensor BertLMHeadModelImpl::lm_logits(const torch::Tensor& hidden) {

@@ -1,6 +1,6 @@
-// BERT-style text models, shared by the BERT and RoBERTa decoders (and by GIT/BLIP's text parts): embeddings
-// (word + token type + absolute position, then LayerNorm), post-LN layers with causal self-attention and
-// optional cross-attention, and BertLMHeadModel. Parameter names follow the checkpoints:
+// BERT-style text models, shared by the BERT and RoBERTa decoders and by GIT's and BLIP's text parts:
+// embeddings (word + token type + absolute position, then LayerNorm; BLIP and GIT have no token types),
+// post-LN layers with masked self-attention and optional cross-attention, and BertLMHeadModel. Parameter names follow the checkpoints:
 //   bert.embeddings.{word_embeddings,position_embeddings,token_type_embeddings,LayerNorm},
 //   bert.encoder.layer.N.{attention.{self.{query,key,value},output.{dense,LayerNorm}},
 //   crossattention.{self.*,output.*}, intermediate.dense, output.{dense,LayerNorm}},
@@ -19,7 +19,9 @@ namespace tc {
 // Config fields are the Hugging Face config.json keys, with no defaults of their own (the JS layer fills them).
 struct BertConfig {
   int64_t vocab_size{}, hidden_size{}, num_hidden_layers{}, num_attention_heads{}, intermediate_size{};
-  int64_t max_position_embeddings{}, type_vocab_size{}, pad_token_id{};
+  // type_vocab_size 0: no token_type_embeddings (BLIP, GIT). encoder_hidden_size: the width of the states the
+  // cross-attention keys/values are computed from (BERT/RoBERTa in a VisionEncoderDecoder: hidden_size).
+  int64_t max_position_embeddings{}, type_vocab_size{}, pad_token_id{}, encoder_hidden_size{};
   double hidden_dropout_prob{}, attention_probs_dropout_prob{}, initializer_range{}, layer_norm_eps{};
   std::string hidden_act;
   bool add_cross_attention{}, tie_word_embeddings{};
@@ -27,11 +29,13 @@ struct BertConfig {
   static BertConfig from(const ConfigSource& c);
 };
 
-// Self-attention (causal, with a cache) or cross-attention over the encoder states; post-LN output.
+// Self-attention (with a cache, under the caller's additive mask: causal, padding, GIT's image/text rule) or
+// cross-attention over the encoder states (every image token visible); post-LN output.
 class BertAttentionImpl : public torch::nn::Module {
  public:
   BertAttentionImpl(const BertConfig& c, bool is_cross);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& encoder_hidden, LayerCache* cache, int64_t past_length);
+  // `mask`: additive, broadcast to [B, heads, T, keys]; undefined = every key visible.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& encoder_hidden, LayerCache* cache, const torch::Tensor& mask);
   // Cross-attention keys/values of the encoder states, split into heads.
   std::pair<torch::Tensor, torch::Tensor> cross_kv(const torch::Tensor& encoder_hidden);
 
@@ -47,7 +51,7 @@ TORCH_MODULE(BertAttention);
 class BertLayerImpl : public torch::nn::Module {
  public:
   explicit BertLayerImpl(const BertConfig& c);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& encoder_hidden, LayerCache* cache, int64_t past_length);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& encoder_hidden, LayerCache* cache, const torch::Tensor& self_mask);
   BertAttention attention{nullptr}, crossattention{nullptr};
 
  private:
@@ -57,21 +61,45 @@ class BertLayerImpl : public torch::nn::Module {
 };
 TORCH_MODULE(BertLayer);
 
-// Embeddings and layers (BertModel without pooler). `position_padding_idx` is RoBERTa's padding row of the
-// position table (-1 for BERT, whose positions have none).
-class BertModelImpl : public torch::nn::Module {
+// `embeddings.*`: LayerNorm(words (+ token type 0) + positions), then dropout. `position_padding_idx` is
+// RoBERTa's padding row of the position table (-1 for BERT, whose positions have none).
+class BertEmbeddingsImpl : public torch::nn::Module {
  public:
-  BertModelImpl(const BertConfig& c, int64_t position_padding_idx);
-  // `last_position`: the largest id in position_ids, which the caller knows from the lengths.
-  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& position_ids, int64_t last_position,
-                        const torch::Tensor& encoder_hidden, DecoderCache* cache, int64_t past_length);
-  DecoderCache make_cache(const torch::Tensor& encoder_hidden);
-  torch::Tensor word_embedding_weight() const { return word_embeddings->weight; }
+  BertEmbeddingsImpl(const BertConfig& c, int64_t position_padding_idx);
+  // `last_position`: the largest id in position_ids, which the caller knows from the lengths (no device sync).
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& position_ids, int64_t last_position);
+  torch::nn::Embedding word_embeddings{nullptr};
 
  private:
   BertConfig c_;
-  torch::nn::Embedding word_embeddings{nullptr}, position_embeddings{nullptr}, token_type_embeddings{nullptr};
+  torch::nn::Embedding position_embeddings{nullptr}, token_type_embeddings{nullptr};
   torch::nn::LayerNorm layer_norm{nullptr};
+};
+TORCH_MODULE(BertEmbeddings);
+
+// `encoder.layer.N`: a list of BertLayers registered under BERT's names.
+torch::nn::ModuleList register_bert_layers(torch::nn::Module& parent, const BertConfig& c);
+
+// transformers' extended attention mask for T queries at positions past .. past + T - 1 over past + T keys:
+// `value` above the diagonal (future tokens), and `value` at the key columns where `attention_mask` [B, past + T]
+// is 0 (padding; undefined = none). Undefined when nothing is masked (one new token, no padding).
+torch::Tensor causal_padding_mask(int64_t past, int64_t T, const torch::Tensor& attention_mask, double value,
+                                  const torch::TensorOptions& options);
+
+// Embeddings and layers (BertModel without pooler).
+class BertModelImpl : public torch::nn::Module {
+ public:
+  BertModelImpl(const BertConfig& c, int64_t position_padding_idx);
+  // Causal self-attention, with padding masked when `attention_mask` [B, past + T] is given.
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& position_ids, int64_t last_position,
+                        const torch::Tensor& encoder_hidden, DecoderCache* cache, int64_t past_length,
+                        const torch::Tensor& attention_mask = {});
+  DecoderCache make_cache(const torch::Tensor& encoder_hidden);
+  torch::Tensor word_embedding_weight() const { return embeddings->word_embeddings->weight; }
+
+ private:
+  BertConfig c_;
+  BertEmbeddings embeddings{nullptr};
   torch::nn::ModuleList layers{nullptr};
 };
 TORCH_MODULE(BertModel);
@@ -86,7 +114,12 @@ class BertLMHeadModelImpl : public TextDecoderImpl {
  public:
   explicit BertLMHeadModelImpl(const BertConfig& c);
   torch::Tensor hidden(const torch::Tensor& input_ids, const torch::Tensor& encoder_hidden, DecoderCache* cache,
-                       int64_t past_length) override;
+                       int64_t past_length) override {
+    return hidden(input_ids, encoder_hidden, cache, past_length, {});
+  }
+  // With the padding mask of the text (BLIP's training inputs).
+  torch::Tensor hidden(const torch::Tensor& input_ids, const torch::Tensor& encoder_hidden, DecoderCache* cache,
+                       int64_t past_length, const torch::Tensor& attention_mask);
   torch::Tensor lm_logits(const torch::Tensor& hidden) override;
   DecoderCache make_cache(const torch::Tensor& encoder_hidden) override { return bert->make_cache(encoder_hidden); }
   int64_t hidden_size() const override { return c_.hidden_size; }

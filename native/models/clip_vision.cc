@@ -49,9 +49,12 @@ torch::Tensor CLIPEncoderLayerImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), T = x.size(1), H = c_.num_attention_heads, d = c_.hidden_size / H;
   auto heads = [&](const torch::Tensor& t) { return t.view({B, T, H, d}).transpose(1, 2); };
   auto n = layer_norm1(x);
-  // 4.9's CLIPAttention scales the queries before the product (not the scores), then a plain softmax.
-  auto q = heads(q_proj(n) * std::pow(double(d), -0.5));
-  auto w = torch::softmax(torch::matmul(q, heads(k_proj(n)).transpose(-1, -2)), -1);
+  // 4.9's CLIPAttention scales the queries before the product; GIT's scales the product. Then a plain softmax.
+  const double scale = std::pow(double(d), -0.5);
+  auto q = c_.scale_scores ? heads(q_proj(n)) : heads(q_proj(n) * scale);
+  auto scores = torch::matmul(q, heads(k_proj(n)).transpose(-1, -2));
+  if (c_.scale_scores) scores = scores * scale;
+  auto w = torch::softmax(scores, -1);
   w = torch::dropout(w, c_.attention_dropout, is_training());
   auto ctx = torch::matmul(w, heads(v_proj(n))).transpose(1, 2).reshape({B, T, c_.hidden_size});
   auto h = x + out_proj(ctx);
@@ -69,8 +72,8 @@ CLIPVisionModelImpl::CLIPVisionModelImpl(const CLIPVisionConfig& c) : c_(c) {
   pre_layrnorm = vision_model->register_module("pre_layrnorm", layer_norm(c));
   layers = vision_model->register_module("encoder", container())->register_module("layers", nn::ModuleList());
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(CLIPEncoderLayer(c));
-  // Unused for captioning (it normalizes the pooled class token); checkpoints carry it.
-  vision_model->register_module("post_layernorm", layer_norm(c));
+  // CLIP: unused for captioning (it normalizes the pooled class token), but checkpoints carry it.
+  post_layernorm = vision_model->register_module("post_layernorm", layer_norm(c));
 }
 
 torch::Tensor CLIPVisionModelImpl::forward(const torch::Tensor& pixel_values) {
@@ -80,7 +83,7 @@ torch::Tensor CLIPVisionModelImpl::forward(const torch::Tensor& pixel_values) {
   auto x = torch::cat({class_embedding.expand({B, 1, -1}), patches}, 1) + position_embedding->weight.unsqueeze(0);
   x = pre_layrnorm(x);
   for (const auto& layer : *layers) x = layer->as<CLIPEncoderLayer>()->forward(x);
-  return x;
+  return c_.post_layernorm_all_tokens ? post_layernorm(x) : x;
 }
 
 void CLIPVisionModelImpl::init_parameter(const std::string& name, torch::Tensor& cpu, at::Generator& gen) const {

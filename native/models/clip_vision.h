@@ -2,7 +2,7 @@
 // vision_model.embeddings.{class_embedding,patch_embedding,position_embedding}, vision_model.pre_layrnorm (sic),
 // vision_model.encoder.layers.N.{self_attn.{q_proj,k_proj,v_proj,out_proj},layer_norm1,mlp.{fc1,fc2},layer_norm2},
 // vision_model.post_layernorm. last_hidden_state is the last layer's output: post_layernorm only normalizes the
-// pooled class token, which captioning does not use.
+// pooled class token, which captioning does not use (GIT's variant normalizes every token: see the config).
 #pragma once
 #include <torch/torch.h>
 
@@ -19,6 +19,10 @@ struct CLIPVisionConfig {
   int64_t image_size{}, patch_size{}, num_channels{};
   double layer_norm_eps{}, dropout{}, attention_dropout{}, initializer_range{}, initializer_factor{};
   std::string hidden_act;
+  // GIT's vision tower (GitVisionModel) is CLIP's with two differences, set by models/git.cc (not config keys):
+  // post_layernorm applies to every token (the image tokens GIT projects), and attention scales the q k^T
+  // product rather than the queries (current HF; the same values up to rounding).
+  bool post_layernorm_all_tokens = false, scale_scores = false;
 
   static CLIPVisionConfig from(const ConfigSource& c);
 };
@@ -52,7 +56,7 @@ class CLIPVisionModelImpl : public VisionEncoderImpl {
   torch::Tensor class_embedding;
   torch::nn::Conv2d patch_embedding{nullptr};
   torch::nn::Embedding position_embedding{nullptr};
-  torch::nn::LayerNorm pre_layrnorm{nullptr};
+  torch::nn::LayerNorm pre_layrnorm{nullptr}, post_layernorm{nullptr};
   torch::nn::ModuleList layers{nullptr};
 };
 TORCH_MODULE(CLIPVisionModel);

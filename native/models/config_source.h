@@ -2,6 +2,7 @@
 // fills every field; see lib/native.ts). Abstract so that model files need neither Node nor N-API headers.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,8 @@ class ConfigSource {
   virtual bool boolean(const char* key) const = 0;
   virtual std::string string(const char* key) const = 0;
   virtual std::vector<int64_t> integers(const char* key) const = 0;
+  // A nested config object (GIT's and BLIP's vision and text parts, a VisionEncoderDecoder's encoder and decoder).
+  virtual std::unique_ptr<ConfigSource> child(const char* key) const = 0;
 };
 
 }  // namespace tc

@@ -65,8 +65,8 @@ void check_pixel_values(const torch::Tensor& pixel_values, int64_t channels, int
 }
 
 void hf_default_init(const std::string& name, torch::Tensor& cpu, double range, at::Generator& gen) {
-  const bool is_norm = name.find("layernorm") != std::string::npos || name.find("ln_") != std::string::npos ||
-                       name.find(".norm.") != std::string::npos;
+  const bool is_norm = contains(name, "layernorm") || contains(name, "layer_norm") || contains(name, "LayerNorm") ||
+                       contains(name, "ln_") || contains(name, ".norm.");
   if (is_norm) cpu.fill_(ends_with(name, ".weight") ? 1.0 : 0.0);
   else if (ends_with(name, ".bias") || ends_with(name, "relative_position_bias_table")) cpu.zero_();
   else cpu.normal_(0.0, range, gen);

@@ -3,8 +3,11 @@
 #include "errors.h"
 #include "models/beit.h"
 #include "models/bert.h"
+#include "models/blip.h"
 #include "models/clip_vision.h"
 #include "models/deit.h"
+#include "models/encoder_decoder.h"
+#include "models/git.h"
 #include "models/gpt2.h"
 #include "models/roberta.h"
 #include "models/swin.h"
@@ -39,6 +42,14 @@ const Entry<TextDecoderImpl> kDecoders[] = {
     {"roberta", factory<RobertaConfig, RobertaForCausalLMImpl, TextDecoderImpl>},
 };
 
+std::function<std::shared_ptr<CaptionModelImpl>()> encoder_decoder(const ConfigSource& source);
+
+const Entry<CaptionModelImpl> kCaptioners[] = {
+    {"vision-encoder-decoder", encoder_decoder},
+    {"git", factory<GitConfig, GitForCausalLMImpl, CaptionModelImpl>},
+    {"blip", factory<BlipConfig, BlipForConditionalGenerationImpl, CaptionModelImpl>},
+};
+
 template <class Base, size_t N>
 std::function<std::shared_ptr<Base>()> find(const Entry<Base> (&table)[N], const ConfigSource& config, const char* part) {
   const std::string type = config.string("model_type");
@@ -50,8 +61,14 @@ std::function<std::shared_ptr<Base>()> find(const Entry<Base> (&table)[N], const
   throw ArgumentError(std::string(part) + " model_type '" + type + "' has no native implementation (have: " + known + ")");
 }
 
+std::function<std::shared_ptr<CaptionModelImpl>()> encoder_decoder(const ConfigSource& source) {
+  const EncoderDecoderConfig config{encoder_factory(*source.child("encoder")), decoder_factory(*source.child("decoder"))};
+  return [config] { return std::make_shared<VisionEncoderDecoderImpl>(config); };
+}
+
 }  // namespace
 
+CaptionModelFactory caption_model_factory(const ConfigSource& config) { return find(kCaptioners, config, "model"); }
 EncoderFactory encoder_factory(const ConfigSource& config) { return find(kEncoders, config, "encoder"); }
 DecoderFactory decoder_factory(const ConfigSource& config) { return find(kDecoders, config, "decoder"); }
 

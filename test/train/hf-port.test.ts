@@ -72,7 +72,7 @@ describe('data_collator and labels padded to max_length', () => {
     const shapes: number[][] = [];
     const real = s.model.trainStep.bind(s.model);
     vi.spyOn(s.model, 'trainStep').mockImplementation(async (batches, o) => {
-      for (const b of batches) shapes.push([...b.labels.shape]);
+      for (const b of batches) shapes.push([...b.labels!.shape]);
       return real(batches, o);
     });
     const trainer = new Trainer({ model: s.model, tokenizer: s.tokenizer, image_processor: s.image_processor, train_dataset: s.train, callbacks: [rec.cb], log: () => {}, args: args(outDir(), extra), ...opts });

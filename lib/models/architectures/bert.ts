@@ -62,7 +62,7 @@ function native(c: BertConfig): NativeBertConfig {
   return {
     model_type: c.model_type, vocab_size: c.vocab_size, hidden_size: c.hidden_size, num_hidden_layers: c.num_hidden_layers,
     num_attention_heads: c.num_attention_heads, intermediate_size: c.intermediate_size, max_position_embeddings: c.max_position_embeddings,
-    type_vocab_size: c.type_vocab_size, pad_token_id: c.pad_token_id, hidden_dropout_prob: c.hidden_dropout_prob,
+    type_vocab_size: c.type_vocab_size, pad_token_id: c.pad_token_id, encoder_hidden_size: c.hidden_size, hidden_dropout_prob: c.hidden_dropout_prob,
     attention_probs_dropout_prob: c.attention_probs_dropout_prob, initializer_range: c.initializer_range, layer_norm_eps: c.layer_norm_eps,
     hidden_act: c.hidden_act, add_cross_attention: c.add_cross_attention, tie_word_embeddings: c.tie_word_embeddings,
   };

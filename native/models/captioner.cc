@@ -1,0 +1,64 @@
+#include "models/captioner.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "errors.h"
+
+namespace tc {
+
+void CaptionModelImpl::init_weights(uint64_t seed, const std::set<std::string>* only) {
+  torch::NoGradGuard no_grad;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  for (auto& item : named_parameters(true)) {
+    if (only && !only->count(item.key())) continue;
+    torch::Tensor p = item.value();
+    auto cpu = torch::empty(p.sizes(), torch::kFloat32);
+    init_parameter(item.key(), cpu, gen);
+    p.copy_(cpu);
+  }
+}
+
+torch::Tensor CaptionModelImpl::shift_right(const torch::Tensor& labels) const {
+  TORCH_CHECK(decoder_start_token_id_ >= 0, "decoder_start_token_id is not set on the model config; set it "
+              "(for GPT-2: the tokenizer's bos/eos id, 50256)");
+  TORCH_CHECK(pad_token_id_ >= 0, "pad_token_id is not set on the model config; set it (for GPT-2 usually the eos id, 50256)");
+  using torch::indexing::None;
+  using torch::indexing::Slice;
+  auto shifted = torch::empty_like(labels);
+  shifted.index_put_({Slice(), Slice(1, None)}, labels.index({Slice(), Slice(None, -1)}));
+  shifted.select(1, 0).fill_(decoder_start_token_id_);
+  return shifted.masked_fill(shifted == -100, pad_token_id_);
+}
+
+torch::Tensor CaptionModelImpl::text_ids(const CaptionInputs& in) const {
+  TORCH_CHECK(in.labels.defined() || in.input_ids.defined(), "Expected labels or input ids");
+  const int64_t B = in.pixel_values.size(0), vocab = vocab_size();
+  auto ids = in.input_ids.defined() ? in.input_ids : shift_right(in.labels);
+  TORCH_CHECK(ids.dim() == 2 && ids.size(0) == B, "Expected text ids of shape [", B, ", T] (one row per image) but received ", ids.sizes());
+  TORCH_CHECK(ids.min().item<int64_t>() >= 0 && ids.max().item<int64_t>() < vocab, "Expected token ids in [0, ", vocab,
+              ") in the text inputs (or -100 for ignored label positions)");
+  if (in.labels.defined()) {
+    TORCH_CHECK(in.labels.sizes() == ids.sizes(), "Expected labels of shape ", ids.sizes(), " (as the text ids) but received ", in.labels.sizes());
+    auto used = in.labels.masked_select(in.labels != -100);
+    TORCH_CHECK(used.numel() == 0 || (used.min().item<int64_t>() >= 0 && used.max().item<int64_t>() < vocab),
+                "Expected label ids in [0, ", vocab, ") or -100 (ignored) but labels hold ids outside that range; "
+                "does the tokenizer match the model's vocab_size?");
+  }
+  if (in.attention_mask.defined())
+    TORCH_CHECK(in.attention_mask.sizes() == ids.sizes(), "Expected attention_mask of shape ", ids.sizes(), " but received ",
+                in.attention_mask.sizes());
+  return ids;
+}
+
+torch::Tensor CaptionModelImpl::loss(const torch::Tensor& logits, const torch::Tensor& labels, bool shifted, double label_smoothing) const {
+  namespace F = torch::nn::functional;
+  using torch::indexing::None;
+  using torch::indexing::Slice;
+  auto l = shifted ? logits.index({Slice(), Slice(None, -1)}) : logits;
+  auto y = shifted ? labels.index({Slice(), Slice(1, None)}) : labels;
+  const int64_t vocab = logits.size(-1);
+  return F::cross_entropy(l.reshape({-1, vocab}).to(torch::kFloat32), y.reshape({-1}),
+                          F::CrossEntropyFuncOptions().ignore_index(-100).label_smoothing(label_smoothing));
+}
+
+}  // namespace tc
