@@ -246,7 +246,7 @@ export class Trainer {
   readonly tokenizer: CaptionTokenizer;
   /** Preprocesses the images (from image_processor, processing_class or model.imageProcessor). */
   readonly image_processor: CaptionImageProcessor;
-  /** Extra metrics of generated captions (with predict_with_generate). */
+  /** Extra metrics of generated captions (evaluation generates whenever compute_metrics is given). */
   readonly compute_metrics: ComputeMetrics | undefined;
   /** HF's data_collator, or undefined for the loader's own batching. */
   readonly data_collator: DataCollator | undefined;
@@ -1014,8 +1014,11 @@ export class Trainer {
     const ds = eval_dataset ?? this.eval_dataset;
     if (!ds) throw new InvalidArgumentError('Expected an eval_dataset for evaluate() but the Trainer has none');
     const prefix = opts.metric_key_prefix ?? 'eval';
-    const out = await this.#predictionLoop(ds, prefix, this.args.predict_with_generate);
-    if (this.args.predict_with_generate) this.#lastEval = out;
+    // compute_metrics always sees generated captions: HF's plain Trainer hands it the argmax of teacher-forced
+    // logits, which for a captioner is not a caption (the GIT guide's WER on it scores teacher forcing).
+    const generate = this.args.predict_with_generate || this.compute_metrics !== undefined;
+    const out = await this.#predictionLoop(ds, prefix, generate);
+    if (generate) this.#lastEval = out;
     await this.log(out.metrics);
     await this.#emit('on_evaluate', { metrics: out.metrics });
     return out.metrics;

@@ -166,8 +166,6 @@ export const UNSUPPORTED_ARGS: Readonly<Record<string, unknown>> = Object.freeze
   generation_config: null,
   include_inputs_for_metrics: false,
   prediction_loss_only: false,
-  remove_unused_columns: true,
-  label_names: null,
   adafactor: false,
   neftune_noise_alpha: null,
   torch_empty_cache_steps: null,
@@ -181,7 +179,12 @@ const IGNORED_ARGS = new Set([
   'logging_dir_name', 'skip_memory_metrics', 'dataloader_pin_memory', 'dataloader_persistent_workers',
   'disable_tqdm_bar', 'log_level', 'log_level_replica', 'log_on_each_node', 'save_on_each_node', 'save_safetensors',
   'ignore_data_skip', 'past_index', 'include_num_input_tokens_seen', 'fp16_opt_level',
+  // Batches are built from whole items, never column-pruned, and the labels are always `labels`.
+  'remove_unused_columns',
 ]);
+
+/** HF arguments accepted at the values that mean what this Trainer does. */
+const ACCEPTED_VALUES: Readonly<Record<string, readonly string[]>> = { label_names: ['null', '["labels"]'] };
 
 const STRATEGIES: readonly IntervalStrategy[] = ['no', 'steps', 'epoch'];
 const OPTIMIZERS = new Set(['adamw_torch', 'adamw_hf', 'adamw_torch_fused', 'adamw']);
@@ -291,11 +294,15 @@ export function resolveTrainingArguments(input: TrainingArgumentsInput): Trainin
   for (const key of Object.keys(raw)) {
     if (raw[key] === undefined) continue;
     if (KNOWN_KEYS.has(key) || IGNORED_ARGS.has(key)) continue;
+    if (key in ACCEPTED_VALUES) {
+      if (ACCEPTED_VALUES[key]!.includes(JSON.stringify(raw[key]))) continue;
+      throw new UnsupportedConfigError(`Training argument ${key} = ${JSON.stringify(raw[key])} is not supported by this Trainer (accepted: ${ACCEPTED_VALUES[key]!.join(', ')})`);
+    }
     if (key in UNSUPPORTED_ARGS) {
       if (JSON.stringify(raw[key]) === JSON.stringify(UNSUPPORTED_ARGS[key])) continue;
       throw new UnsupportedConfigError(`Training argument ${key} = ${JSON.stringify(raw[key])} is not supported by this Trainer (leave it at ${JSON.stringify(UNSUPPORTED_ARGS[key])})`);
     }
-    const near = nearestName(key, [...KNOWN_KEYS, ...Object.keys(UNSUPPORTED_ARGS)]);
+    const near = nearestName(key, [...KNOWN_KEYS, ...Object.keys(UNSUPPORTED_ARGS), ...Object.keys(ACCEPTED_VALUES)]);
     throw new InvalidArgumentError(`Unknown training argument '${key}'${near ? `; did you mean '${near}'?` : ''}`);
   }
   if (raw.evaluation_strategy !== undefined && raw.eval_strategy !== undefined && raw.evaluation_strategy !== raw.eval_strategy) {
