@@ -100,5 +100,14 @@ describeWithFixtures('GIT and BLIP in the Trainer', (fixtures) => {
     const state = JSON.parse(readFileSync(join(output_dir, 'trainer_state.json'), 'utf8'));
     expect(state.log_history.some((h: Record<string, unknown>) => typeof h.eval_wer_score === 'number')).toBe(true);
     expect(existsSync(join(output_dir, 'checkpoint-2'))).toBe(true);
+    // Resuming from the step-2 checkpoint reproduces the step-4 loss of the uninterrupted run.
+    const lossAt4 = (h: Record<string, unknown>[]): unknown => h.find((e) => e.step === 4 && typeof e.loss === 'number')?.loss;
+    const resumed = new Trainer({
+      model: await GitForCausalLM.fromPretrained(dir), tokenizer, image_processor, train_dataset, eval_dataset, compute_metrics, log: lineSink().log,
+      args: { ...args, output_dir: outDir() },
+    });
+    await resumed.fit({ resume_from_checkpoint: join(output_dir, 'checkpoint-2') });
+    expect(typeof lossAt4(state.log_history)).toBe('number');
+    expect(lossAt4(resumed.state.log_history as Record<string, unknown>[])).toBe(lossAt4(state.log_history));
   });
 });
