@@ -90,6 +90,9 @@ function toNativeInputs(inputs: ForwardInputs, textKey: 'decoder_input_ids' | 'i
   if (inputs[other]) {
     throw new InvalidArgumentError(`This model reads its text as ${textKey}, not ${other} (Hugging Face's name for it); pass ${textKey}`);
   }
+  if (textKey === 'decoder_input_ids' && inputs.attention_mask) {
+    throw new InvalidArgumentError('A VisionEncoderDecoder takes no attention_mask: padding after the end token is never seen by earlier positions; mark it in labels with -100');
+  }
   for (const k of ['labels', textKey, 'attention_mask'] as const) {
     const t = inputs[k];
     if (t === undefined) continue;

@@ -15,8 +15,7 @@ VisionEncoderDecoderImpl::VisionEncoderDecoderImpl(const EncoderDecoderConfig& c
 }
 
 CaptionOutput VisionEncoderDecoderImpl::forward(const CaptionInputs& in) {
-  TORCH_CHECK(!in.attention_mask.defined(), "a decoder attention_mask is not supported by VisionEncoderDecoder (padding "
-              "after the end token is never seen by earlier positions; mask it in the labels with -100)");
+  TORCH_CHECK(!in.attention_mask.defined(), "VisionEncoderDecoder without an attention_mask (lib/models checks)");
   CaptionOutput out;
   out.vision_hidden = encoder->forward(in.pixel_values);
   auto ids = text_ids(in);
