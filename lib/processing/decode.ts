@@ -8,6 +8,11 @@
  * - CMYK uses PIL's naive formula on the raw (non-inverted) samples: R = (255 - K) - round((255 - K) * C / 255);
  * - embedded ICC profiles are ignored (PIL does not apply them);
  * - EXIF orientation is ignored unless `autoOrient` is set.
+ *
+ * With `convertToRgb` (processors whose config sets `do_convert_rgb`: CLIP, BLIP, ...) decoding follows
+ * transformers' `convert_to_rgb` instead for images with an alpha channel: an RGB image is unchanged, any other
+ * mode goes to RGBA and is alpha-composited over opaque white with Pillow's `alpha_composite` integer arithmetic
+ * (see compositeOverWhite), then to RGB. Images without alpha give the same bytes either way.
  */
 import { readFile } from 'node:fs/promises';
 import sharp, { type KernelEnum, type Metadata, type Sharp, type SharpOptions } from 'sharp';
@@ -32,6 +37,11 @@ export interface DecodeOptions {
   autoOrient?: boolean;
   /** Refuse images with more pixels than this (false: no limit). Default 268402689, as sharp. */
   limitInputPixels?: number | false;
+  /**
+   * transformers' `convert_to_rgb` (the `do_convert_rgb` step of CLIP, BLIP, ... processors): alpha is composited
+   * over opaque white, as Pillow's `alpha_composite` does. Default false: PIL `convert('RGB')`, alpha dropped.
+   */
+  convertToRgb?: boolean;
 }
 
 /** Decoded image: interleaved RGB bytes, rows packed. */
@@ -85,11 +95,49 @@ export function cmykToRgb(cmyk: Uint8Array, pixels: number): Uint8Array {
   return out;
 }
 
+/**
+ * Pillow's `Image.alpha_composite(white, rgba)` followed by `convert('RGB')`, on interleaved pixels with
+ * `channels` = 4 (RGBA) or 2 (gray + alpha, which PIL's LA -> RGBA makes R = G = B = L). The background has
+ * alpha 255, so Pillow's AlphaComposite.c reduces to: a = 0 -> the background (255); otherwise, with 7 bits of
+ * precision, coef1 = a * 128 and coef2 = (255 - a) * 128, tmp = v * coef1 + 255 * coef2, and the output is
+ * `SHIFTFORDIV255(tmp + (0x80 << 7)) >> 7` where `SHIFTFORDIV255(x) = ((x >> 8) + x) >> 8`. An opaque pixel keeps
+ * its value.
+ */
+export function compositeOverWhite(src: Uint8Array, pixels: number, channels: 2 | 4): Uint8Array {
+  const out = new Uint8Array(pixels * 3);
+  // Pillow's general formula with dst = (255, 255, 255, 255); kept in that form so it reads against AlphaComposite.c.
+  const blendOf = (a: number, v: number): number => {
+    const outa255 = a * 255 + 255 * (255 - a);
+    const coef1 = Math.floor((a * 255 * 255 * 128) / outa255);
+    const coef2 = 255 * 128 - coef1;
+    const tmp = v * coef1 + 255 * coef2 + (0x80 << 7);
+    return (((tmp >>> 8) + tmp) >>> 8) >>> 7;
+  };
+  for (let i = 0; i < pixels; i++) {
+    const o = i * 3;
+    const a = src[i * channels + channels - 1]!;
+    if (a === 0) {
+      out[o] = 255; out[o + 1] = 255; out[o + 2] = 255;
+    } else if (channels === 4) {
+      out[o] = blendOf(a, src[i * 4]!); out[o + 1] = blendOf(a, src[i * 4 + 1]!); out[o + 2] = blendOf(a, src[i * 4 + 2]!);
+    } else {
+      const g = blendOf(a, src[i * 2]!);
+      out[o] = g; out[o + 1] = g; out[o + 2] = g;
+    }
+  }
+  return out;
+}
+
 /** What decodeRgb needs to know before decoding: size, and whether the PIL-specific CMYK / 16-bit-gray paths apply. */
 interface Header {
   width: number;
   height: number;
   kind: 'cmyk' | 'gray16' | 'rgb';
+  /**
+   * PNG colour type 2 (truecolour): PIL opens it as mode RGB even with a tRNS chunk, so convert_to_rgb leaves it
+   * alone, whereas libvips turns the tRNS colour into an alpha channel.
+   */
+  pngTruecolour?: boolean;
 }
 
 /**
@@ -105,7 +153,8 @@ export function sniffHeader(buf: Uint8Array): Header | null {
     const bitDepth = buf[24];
     const colourType = buf[25];
     if (!width || !height || bitDepth === undefined || colourType === undefined) return null;
-    return { width, height, kind: bitDepth === 16 && colourType === 0 ? 'gray16' : 'rgb' };
+    const kind = bitDepth === 16 && colourType === 0 ? 'gray16' : 'rgb';
+    return colourType === 2 ? { width, height, kind, pngTruecolour: true } : { width, height, kind };
   }
   if (n >= 4 && buf[0] === 0xff && buf[1] === 0xd8) {
     let i = 2;
@@ -145,6 +194,8 @@ interface Prepared {
   sharpOpts: SharpOptions;
   label: string;
   jpeg: boolean;
+  /** convert_to_rgb semantics (alpha composited over white) instead of convert('RGB'). */
+  convertToRgb: boolean;
 }
 
 async function prepare(input: ImageSource, opts: DecodeOptions, label: string): Promise<Prepared> {
@@ -174,7 +225,7 @@ async function prepare(input: ImageSource, opts: DecodeOptions, label: string): 
       `Expected an image of at most ${limit} pixels (limitInputPixels) for ${label} but received ${w}x${h} = ${w * h} pixels`,
     );
   }
-  return { buf, header, sharpOpts, label, jpeg: buf[0] === 0xff && buf[1] === 0xd8 };
+  return { buf, header, sharpOpts, label, jpeg: buf[0] === 0xff && buf[1] === 0xd8, convertToRgb: opts.convertToRgb === true };
 }
 
 /** Decode one image to RGB uint8 with PIL `convert('RGB')` semantics. */
@@ -257,6 +308,14 @@ async function decodePrepared(prep: Prepared): Promise<RgbImage> {
         out[i * 3 + 2] = b;
       }
       return { data: out, width: info.width, height: info.height };
+    }
+    if (prep.convertToRgb && !header.pngTruecolour) {
+      // convert_to_rgb: keep the alpha channel (libvips makes one for LA, palette + tRNS and gray + tRNS too) and
+      // composite it over white; an image without alpha comes out as plain RGB.
+      const { data, info } = await sharp(buf, sharpOpts).toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+      if (info.channels === 3) return { data, width: info.width, height: info.height };
+      if (info.channels !== 4) throw new Error(`expected 3 or 4 channels after conversion to sRGB, got ${info.channels}`);
+      return { data: compositeOverWhite(data, info.width * info.height, 4), width: info.width, height: info.height };
     }
     return await rawRgb(sharp(buf, sharpOpts).removeAlpha());
   } catch (err) {

@@ -1,9 +1,10 @@
 /**
- * ImageProcessor: Hugging Face ViTImageProcessor / ViTFeatureExtractor semantics on sharp, and the DeiT, BEiT
- * and CLIP image processors (the same steps plus a centre crop, with their own defaults).
+ * ImageProcessor: Hugging Face ViTImageProcessor / ViTFeatureExtractor semantics on sharp, and the DeiT, BEiT,
+ * CLIP and BLIP image processors (the same steps, with a centre crop for DeiT, BEiT and CLIP, and their own defaults).
  *
- * preprocess(): decode (PIL `convert('RGB')` semantics, see decode.ts) -> resize -> centre crop (when
- * do_center_crop) -> rescale -> normalize -> float32 [B, 3, H, W]. The default 'exact' path resizes with a port of Pillow's Resample.c in the native
+ * preprocess(): decode (PIL `convert('RGB')` semantics, or transformers' `convert_to_rgb` when the config sets
+ * do_convert_rgb; see decode.ts) -> resize -> centre crop (when do_center_crop) -> rescale -> normalize ->
+ * float32 [B, 3, H, W]. The default 'exact' path resizes with a port of Pillow's Resample.c in the native
  * addon and matches the Python reference bit for bit; 'fast' resizes with sharp (libvips) kernels instead.
  */
 import { cpus } from 'node:os';
@@ -12,7 +13,9 @@ import { join } from 'node:path';
 import { expected, FormatError, InvalidArgumentError, UnsupportedConfigError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { isRawImage, type ImageInput, type ImageSource, type RawImage } from '../types.js';
-import { decodeResizedFast, decodeRgb, DEFAULT_LIMIT_INPUT_PIXELS, describeInput, type ResizeKernel, type RgbImage } from './decode.js';
+import {
+  compositeOverWhite, decodeResizedFast, decodeRgb, DEFAULT_LIMIT_INPUT_PIXELS, describeInput, type DecodeOptions, type ResizeKernel, type RgbImage,
+} from './decode.js';
 import { nativeProcessing } from './native-image.js';
 
 /** PIL resampling filters: 0 NEAREST, 1 LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX, 5 HAMMING. */
@@ -40,7 +43,10 @@ export interface ImageProcessorConfig {
   do_normalize: boolean;
   image_mean: [number, number, number];
   image_std: [number, number, number];
-  /** Kept for round trips; images are always converted to RGB (3 channels). */
+  /**
+   * true: transformers' convert_to_rgb (alpha composited over white); false / null: PIL convert('RGB') (alpha
+   * dropped). Either way images come out as RGB (3 channels).
+   */
   do_convert_rgb: boolean | null;
   /** Centre crop after the resize (DeiT, BEiT, CLIP processors); present when the processor type has one or the config says. */
   do_center_crop?: boolean;
@@ -90,8 +96,16 @@ export interface PreprocessOptions {
 /** The processor families: their HF class names and the defaults of the keys a config may leave out. */
 interface ProcessorFamily {
   image_processor_type: string;
-  feature_extractor_type: string;
+  /** null where transformers has no feature-extractor class for it (BLIP). */
+  feature_extractor_type: string | null;
   types: readonly string[];
+  /**
+   * How an int `size` reads (transformers' get_size_dict default_to_square): true {height: n, width: n}; false
+   * {shortest_edge: n} (CLIP).
+   */
+  sizeIntIsSquare: boolean;
+  /** Only {height, width} sizes (BLIP's resize refuses a shortest_edge). */
+  fixedSizeOnly?: boolean;
   defaults: Omit<ImageProcessorConfig, 'do_rescale' | 'rescale_factor' | 'do_normalize' | 'do_resize'>;
 }
 
@@ -102,20 +116,28 @@ const OPENAI_CLIP_STD: [number, number, number] = [0.26862954, 0.26130258, 0.275
 
 const FAMILIES: readonly ProcessorFamily[] = [
   {
-    image_processor_type: 'ViTImageProcessor', feature_extractor_type: 'ViTFeatureExtractor', types: ['ViTImageProcessor', 'ViTImageProcessorFast', 'ViTFeatureExtractor'],
+    image_processor_type: 'ViTImageProcessor', feature_extractor_type: 'ViTFeatureExtractor', types: ['ViTImageProcessor', 'ViTImageProcessorFast', 'ViTFeatureExtractor'], sizeIntIsSquare: true,
     defaults: { size: { height: 224, width: 224 }, resample: 2, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5], do_convert_rgb: null },
   },
   {
-    image_processor_type: 'DeiTImageProcessor', feature_extractor_type: 'DeiTFeatureExtractor', types: ['DeiTImageProcessor', 'DeiTImageProcessorFast', 'DeiTFeatureExtractor'],
+    image_processor_type: 'DeiTImageProcessor', feature_extractor_type: 'DeiTFeatureExtractor', types: ['DeiTImageProcessor', 'DeiTImageProcessorFast', 'DeiTFeatureExtractor'], sizeIntIsSquare: true,
     defaults: { size: { height: 256, width: 256 }, resample: 3, image_mean: IMAGENET_DEFAULT_MEAN, image_std: IMAGENET_DEFAULT_STD, do_convert_rgb: null, do_center_crop: true, crop_size: { height: 224, width: 224 } },
   },
   {
-    image_processor_type: 'BeitImageProcessor', feature_extractor_type: 'BeitFeatureExtractor', types: ['BeitImageProcessor', 'BeitImageProcessorFast', 'BeitFeatureExtractor'],
+    image_processor_type: 'BeitImageProcessor', feature_extractor_type: 'BeitFeatureExtractor', types: ['BeitImageProcessor', 'BeitImageProcessorFast', 'BeitFeatureExtractor'], sizeIntIsSquare: true,
     defaults: { size: { height: 256, width: 256 }, resample: 3, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5], do_convert_rgb: null, do_center_crop: true, crop_size: { height: 224, width: 224 } },
   },
   {
-    image_processor_type: 'CLIPImageProcessor', feature_extractor_type: 'CLIPFeatureExtractor', types: ['CLIPImageProcessor', 'CLIPImageProcessorFast', 'CLIPFeatureExtractor'],
+    // An int size is the shortest edge (CLIPImageProcessor: get_size_dict(size, default_to_square=False)), as in
+    // the older hub configs that say "size": 224.
+    image_processor_type: 'CLIPImageProcessor', feature_extractor_type: 'CLIPFeatureExtractor', types: ['CLIPImageProcessor', 'CLIPImageProcessorFast', 'CLIPFeatureExtractor'], sizeIntIsSquare: false,
     defaults: { size: { shortest_edge: 224 }, resample: 3, image_mean: OPENAI_CLIP_MEAN, image_std: OPENAI_CLIP_STD, do_convert_rgb: true, do_center_crop: true, crop_size: { height: 224, width: 224 } },
+  },
+  {
+    // BlipImageProcessor: a fixed (height, width) resize, aspect ratio not kept, no crop; transformers has no
+    // BLIP feature extractor.
+    image_processor_type: 'BlipImageProcessor', feature_extractor_type: null, types: ['BlipImageProcessor', 'BlipImageProcessorFast'], sizeIntIsSquare: true, fixedSizeOnly: true,
+    defaults: { size: { height: 384, width: 384 }, resample: 3, image_mean: OPENAI_CLIP_MEAN, image_std: OPENAI_CLIP_STD, do_convert_rgb: true },
   },
 ];
 const VIT_FAMILY = FAMILIES[0]!;
@@ -189,9 +211,9 @@ function parseCropSize(v: unknown, fallback: { height: number; width: number }):
   return expected('a positive integer or {height, width}', 'crop_size', v);
 }
 
-function parseSize(v: unknown, fallback: ImageSize = DEFAULT_CONFIG.size): ImageSize {
+function parseSize(v: unknown, fallback: ImageSize = DEFAULT_CONFIG.size, intIsSquare = true): ImageSize {
   if (v === undefined || v === null) return { ...fallback } as ImageSize;
-  if (isPositiveInt(v)) return { height: v, width: v };
+  if (isPositiveInt(v)) return intIsSquare ? { height: v, width: v } : { shortest_edge: v };
   if (Array.isArray(v)) {
     // A pair is (height, width), as transformers' get_size_dict reads it.
     if (v.length === 2 && isPositiveInt(v[0]) && isPositiveInt(v[1])) return { height: v[0], width: v[1] };
@@ -214,7 +236,8 @@ function parseSize(v: unknown, fallback: ImageSize = DEFAULT_CONFIG.size): Image
 /** Validate and normalize a preprocessor config (HF keys). Unknown keys are ignored here. */
 export function parseImageProcessorConfig(obj: ImageProcessorConfigInput, source = 'config'): ImageProcessorConfig {
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) expected('an object', source, obj);
-  const fam = processorFamily(obj, source).defaults;
+  const family = processorFamily(obj, source);
+  const fam = family.defaults;
   const resample = obj.resample ?? fam.resample;
   if (typeof resample !== 'number' || !Number.isInteger(resample) || resample < 0 || resample > 5) {
     expected('a PIL resampling filter 0..5 (0 NEAREST, 1 LANCZOS, 2 BILINEAR, 3 BICUBIC, 4 BOX, 5 HAMMING)', 'resample', resample);
@@ -227,7 +250,7 @@ export function parseImageProcessorConfig(obj: ImageProcessorConfigInput, source
   if (convert !== undefined && convert !== null && typeof convert !== 'boolean') expected('a boolean or null', 'do_convert_rgb', convert);
   const out: ImageProcessorConfig = {
     do_resize: parseBool(obj.do_resize, 'do_resize', DEFAULT_CONFIG.do_resize),
-    size: parseSize(obj.size, fam.size),
+    size: parseSize(obj.size, fam.size, family.sizeIntIsSquare),
     resample: resample as PilResample,
     do_rescale: parseBool(obj.do_rescale, 'do_rescale', DEFAULT_CONFIG.do_rescale),
     rescale_factor: rescale,
@@ -236,6 +259,11 @@ export function parseImageProcessorConfig(obj: ImageProcessorConfigInput, source
     image_std: std,
     do_convert_rgb: convert ?? fam.do_convert_rgb,
   };
+  if (family.fixedSizeOnly && 'shortest_edge' in out.size) {
+    throw new UnsupportedConfigError(
+      `${family.image_processor_type} in ${source} resizes to a fixed {height, width}, as transformers' does; size ${JSON.stringify(obj.size)} has no height and width`,
+    );
+  }
   // The crop keys exist for processors that have them (and for configs that name them).
   if (fam.do_center_crop !== undefined || obj.do_center_crop !== undefined || obj.crop_size !== undefined) {
     out.do_center_crop = parseBool(obj.do_center_crop, 'do_center_crop', fam.do_center_crop ?? false);
@@ -318,38 +346,40 @@ export class ImageProcessor {
   readonly #config: ImageProcessorConfig;
   readonly #extra: Record<string, unknown>;
   readonly #defaults: ResolvedOptions;
-  readonly #types: { image_processor_type: string; feature_extractor_type: string };
+  readonly #types: { image_processor_type: string; feature_extractor_type: string | null };
 
-  private constructor(config: ImageProcessorConfig, extra: Record<string, unknown>, opts: ResolvedOptions, types: { image_processor_type: string; feature_extractor_type: string }) {
+  private constructor(config: ImageProcessorConfig, extra: Record<string, unknown>, opts: ResolvedOptions, types: { image_processor_type: string; feature_extractor_type: string | null }) {
     this.#config = config;
     this.#extra = extra;
     this.#defaults = opts;
     this.#types = types;
   }
 
-  /** Load `preprocessor_config.json` from a Hugging Face model folder. */
+  /**
+   * Load the image processor of a Hugging Face model folder, as AutoImageProcessor does: `preprocessor_config.json`,
+   * else the `image_processor` object nested in `processor_config.json`; its `image_processor_type` (or
+   * `feature_extractor_type`) picks the processor (ViT, DeiT, BEiT, CLIP, BLIP) and the defaults of absent keys.
+   */
   static async fromPretrained(dir: string, opts?: PreprocessOptions): Promise<ImageProcessor> {
     if (typeof dir !== 'string') expected('a folder path', 'ImageProcessor.fromPretrained dir', dir);
     const file = join(dir, 'preprocessor_config.json');
+    const processorFile = join(dir, 'processor_config.json');
     let text: string;
     try {
       text = await readFile(file, 'utf8');
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
+      if (e.code === 'ENOENT') {
+        const nested = await readNestedImageProcessor(processorFile);
+        if (nested !== null) return ImageProcessor.#create(nested, opts, `${processorFile} (image_processor)`);
+      }
       throw new InvalidArgumentError(
-        `Expected a folder containing preprocessor_config.json for ImageProcessor.fromPretrained but received string ` +
+        `Expected a folder containing preprocessor_config.json (or processor_config.json with an image_processor) for ImageProcessor.fromPretrained but received string ` +
           `${JSON.stringify(dir)} (${e.code ?? 'error'} reading ${file})`,
         { cause: err },
       );
     }
-    let obj: unknown;
-    try {
-      obj = JSON.parse(text);
-    } catch (err) {
-      throw new FormatError(`Cannot parse ${file}: ${(err as Error).message}`, { cause: err });
-    }
-    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new FormatError(`Cannot parse ${file}: expected a JSON object`);
-    return ImageProcessor.#create(obj as ImageProcessorConfigInput, opts, file);
+    return ImageProcessor.#create(parseJsonObject(text, file), opts, file);
   }
 
   /** Build from a config object with Hugging Face keys (missing keys take ViTImageProcessor's defaults). */
@@ -384,11 +414,11 @@ export class ImageProcessor {
     const out: Record<string, unknown> = { ...this.#extra };
     if (c.do_convert_rgb !== null) out.do_convert_rgb = c.do_convert_rgb;
     if (c.do_center_crop !== undefined) Object.assign(out, { do_center_crop: c.do_center_crop, crop_size: { ...c.crop_size! } });
+    if (this.#types.feature_extractor_type !== null) out.feature_extractor_type = this.#types.feature_extractor_type;
     Object.assign(out, {
       do_normalize: c.do_normalize,
       do_rescale: c.do_rescale,
       do_resize: c.do_resize,
-      feature_extractor_type: this.#types.feature_extractor_type,
       image_mean: [...c.image_mean],
       image_processor_type: this.#types.image_processor_type,
       image_std: [...c.image_std],
@@ -421,10 +451,41 @@ export class ImageProcessor {
     return { height: c.size.height, width: c.size.width };
   }
 
-  /** Decode one image to RGB uint8 exactly as PIL's `convert('RGB')` would (no resize). */
+  /**
+   * Decode one image to RGB uint8 (no resize) as the processor does: PIL's `convert('RGB')` (alpha dropped), or,
+   * when the config sets do_convert_rgb, transformers' `convert_to_rgb` (alpha composited over white).
+   */
   async decode(input: ImageSource, opts?: PreprocessOptions): Promise<RgbImage> {
     const o = resolveOptions(this.#defaults, opts, 'options');
-    return decodeRgb(input, { autoOrient: o.autoOrient, limitInputPixels: o.limitInputPixels });
+    return decodeRgb(input, this.#decodeOptions(o));
+  }
+
+  #decodeOptions(o: ResolvedOptions): DecodeOptions {
+    return { autoOrient: o.autoOrient, limitInputPixels: o.limitInputPixels, convertToRgb: this.#config.do_convert_rgb === true };
+  }
+
+  /**
+   * One image decoded, resized and centre-cropped as preprocess() does it, before rescale and normalize:
+   * interleaved RGB uint8 [height, width, 3] (what transformers holds just before `rescale`). Where the crop is
+   * larger than the resized image the border is 0, as transformers pads.
+   */
+  async resizeAndCrop(input: ImageInput, opts?: PreprocessOptions): Promise<RgbImage> {
+    if (typeof input !== 'string' && !(input instanceof Uint8Array) && !isRawImage(input)) {
+      expected('a file path, Buffer, Uint8Array or raw pixels {data, width, height, channels}', 'input', input);
+    }
+    const o = resolveOptions(this.#defaults, opts, 'options');
+    const c = this.#config;
+    const filter = o.filter ?? c.resample;
+    let img: RgbImage;
+    if (isRawImage(input)) img = rawToRgb(input, 'input', c.do_convert_rgb === true);
+    else if (o.resizer === 'fast') {
+      img = await decodeResizedFast(input, this.#decodeOptions(o), describeInput(input), FAST_KERNELS[filter], (w, h) => this.resizedSize(w, h));
+    } else img = await decodeRgb(input, this.#decodeOptions(o), describeInput(input));
+    const size = this.resizedSize(img.width, img.height);
+    if (size.width !== img.width || size.height !== img.height) {
+      img = { data: await nativeProcessing().resampleRgb(img.data, img.width, img.height, size.width, size.height, filter), ...size };
+    }
+    return c.do_center_crop && c.crop_size ? centerCropRgb(img, c.crop_size) : img;
   }
 
   /**
@@ -475,11 +536,11 @@ export class ImageProcessor {
     const one = async (input: ImageInput, i: number): Promise<{ data: Float32Array; height: number; width: number }> => {
       if (isRawImage(input)) {
         // Already decoded (e.g. the synthetic shapes set): convert to RGB as PIL would, then the exact resize.
-        const rgb = rawToRgb(input, `inputs[${i}]`);
+        const rgb = rawToRgb(input, `inputs[${i}]`, c.do_convert_rgb === true);
         return finish(rgb, this.resizedSize(rgb.width, rgb.height), i);
       }
       const label = describeInput(input, Array.isArray(inputs) ? i : undefined);
-      const decodeOpts = { autoOrient: o.autoOrient, limitInputPixels: o.limitInputPixels };
+      const decodeOpts = this.#decodeOptions(o);
       const img =
         o.resizer === 'fast'
           ? await decodeResizedFast(input, decodeOpts, label, FAST_KERNELS[filter], (w, h) => this.resizedSize(w, h))
@@ -542,8 +603,58 @@ function centerCrop(
   return out;
 }
 
-/** PIL convert('RGB') on raw pixels: gray to R = G = B, alpha dropped (not composited). */
-function rawToRgb(img: RawImage, name: string): { data: Uint8Array; width: number; height: number } {
+/** transformers' center_crop on interleaved RGB uint8: window at floor((size - crop) / 2), zeros outside the image. */
+function centerCropRgb(img: RgbImage, crop: { height: number; width: number }): RgbImage {
+  const { width, height, data } = img;
+  const { height: ch, width: cw } = crop;
+  if (ch === height && cw === width) return img;
+  const top = Math.floor((height - ch) / 2);
+  const left = Math.floor((width - cw) / 2);
+  const out = new Uint8Array(ch * cw * 3);
+  for (let r = 0; r < ch; r++) {
+    const y = r + top;
+    if (y < 0 || y >= height) continue;
+    const x0 = Math.max(0, left);
+    const x1 = Math.min(width, left + cw);
+    if (x1 > x0) out.set(data.subarray((y * width + x0) * 3, (y * width + x1) * 3), (r * cw + (x0 - left)) * 3);
+  }
+  return { data: out, width: cw, height: ch };
+}
+
+/** A JSON object from text, or a FormatError naming the file. */
+function parseJsonObject(text: string, file: string): ImageProcessorConfigInput {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  } catch (err) {
+    throw new FormatError(`Cannot parse ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new FormatError(`Cannot parse ${file}: expected a JSON object`);
+  return obj as ImageProcessorConfigInput;
+}
+
+/**
+ * The image processor nested in a processor_config.json (`{"image_processor": {...}, ...}`, as recent transformers
+ * saves processors); null when the file does not exist or nests none.
+ */
+async function readNestedImageProcessor(file: string): Promise<ImageProcessorConfigInput | null> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return null;
+  }
+  const nested = parseJsonObject(text, file).image_processor;
+  if (nested === undefined || nested === null) return null;
+  if (typeof nested !== 'object' || Array.isArray(nested)) throw new FormatError(`Cannot parse ${file}: image_processor is not a JSON object`);
+  return nested as ImageProcessorConfigInput;
+}
+
+/**
+ * Raw pixels to RGB: gray to R = G = B; alpha dropped as PIL convert('RGB') does, or, with `convertToRgb`
+ * (do_convert_rgb), composited over white as transformers' convert_to_rgb does.
+ */
+function rawToRgb(img: RawImage, name: string, convertToRgb: boolean): { data: Uint8Array; width: number; height: number } {
   const { width, height, channels, data } = img;
   // isRawImage checks the shape only: the numbers are checked here.
   if (!Number.isInteger(width) || !Number.isInteger(height) || ![1, 2, 3, 4].includes(channels)) {
@@ -556,6 +667,7 @@ function rawToRgb(img: RawImage, name: string): { data: Uint8Array; width: numbe
     throw new InvalidArgumentError(`Expected ${n * channels} bytes for ${name} (${width}x${height}x${channels}) but received ${data.length}`);
   }
   if (channels === 3) return { data, width, height };
+  if (convertToRgb && (channels === 2 || channels === 4)) return { data: compositeOverWhite(data, n, channels), width, height };
   const out = new Uint8Array(n * 3);
   for (let i = 0; i < n; i++) {
     const o = i * 3;

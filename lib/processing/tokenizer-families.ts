@@ -126,12 +126,15 @@ function tokenFlags(name: SpecialName, config: Record<string, unknown>, map: Rec
 }
 
 /**
- * The added_tokens of a converted tokenizer: tokenizer_config.json's added_tokens_decoder, then every special
- * token (special, no strip, not normalized unless the config says otherwise); a token missing from the
+ * The added_tokens of a converted tokenizer: tokenizer_config.json's added_tokens_decoder, then added_tokens.json
+ * (`fileAdded`, token -> id; a token there is special when it is one of the special tokens, as transformers'
+ * from_pretrained adds them, and otherwise an ordinary added token matched on the normalized text), then every
+ * special token (special, no strip, not normalized unless the config says otherwise); a token missing from the
  * vocabulary gets the next free id, as transformers' add_special_tokens does.
  */
 function addedTokens(
   family: TokenizerFamily, vocab: Record<string, number>, special: SpecialTokens, config: Record<string, unknown>, map: Record<string, unknown>,
+  fileAdded: Record<string, number>,
 ): Record<string, unknown>[] {
   let nextId = 0;
   for (const id of Object.values(vocab)) nextId = Math.max(nextId, id + 1);
@@ -155,6 +158,12 @@ function addedTokens(
   if (isRecord(table)) {
     for (const [idText, t] of Object.entries(table)) if (isRecord(t) && typeof t.content === 'string') add(t.content, t as Partial<AddedTokenInfo>, Number(idText));
   }
+  const specials = new Set([...SPECIAL_NAMES.map((n) => special[n]), ...special.additional_special_tokens].filter((t): t is string => t !== null));
+  for (const [content, id] of Object.entries(fileAdded).sort(([, a], [, b]) => a - b)) {
+    const isSpecial = specials.has(content);
+    add(content, { special: isSpecial, normalized: !isSpecial }, id);
+    nextId = Math.max(nextId, id + 1);
+  }
   for (const name of SPECIAL_NAMES) {
     const t = special[name];
     if (t === null) continue;
@@ -172,6 +181,23 @@ function idOf(token: string | null, vocab: Record<string, number>, added: Record
   const id = (a?.id as number | undefined) ?? (token !== null ? vocab[token] : undefined);
   if (token === null || id === undefined) throw new FormatError(`Cannot build the tokenizer of ${file}: no ${what} token`);
   return id;
+}
+
+/**
+ * Validate added_tokens.json (token -> id, the tokens transformers adds on top of the vocabulary file): every id
+ * a non-negative integer that is not already another token of the vocabulary.
+ */
+export function checkAddedTokensFile(added: unknown, vocab: Record<string, number>, file: string): Record<string, number> {
+  const out = checkVocab(added, file);
+  const byId = new Map<number, string>();
+  for (const [tok, id] of Object.entries(vocab)) byId.set(id, tok);
+  for (const [tok, id] of Object.entries(out)) {
+    const there = byId.get(id);
+    if (there !== undefined && there !== tok) {
+      throw new FormatError(`Cannot parse ${file}: id ${id} of ${JSON.stringify(tok)} is already ${JSON.stringify(there)} in the vocabulary`);
+    }
+  }
+  return out;
 }
 
 /** Validate a token -> id object (vocab.json or parsed vocab.txt). */
@@ -209,8 +235,11 @@ export function parseMergesText(text: string, file: string): string[] {
 const BASE = { version: '1.0', truncation: null, padding: null };
 
 /** BertTokenizerFast's tokenizer.json for a vocab.txt (BertConverter). */
-export function bertJson(vocab: Record<string, number>, special: SpecialTokens, config: Record<string, unknown>, map: Record<string, unknown>, file: string): Record<string, unknown> {
-  const added = addedTokens('bert', vocab, special, config, map);
+export function bertJson(
+  vocab: Record<string, number>, special: SpecialTokens, config: Record<string, unknown>, map: Record<string, unknown>, file: string,
+  fileAdded: Record<string, number> = {},
+): Record<string, unknown> {
+  const added = addedTokens('bert', vocab, special, config, map, fileAdded);
   const cls = special.cls_token;
   const sep = special.sep_token;
   const clsId = idOf(cls, vocab, added, 'cls', file);
@@ -256,8 +285,9 @@ function bpeModel(vocab: Record<string, number>, merges: string[]): Record<strin
 /** RobertaTokenizerFast's tokenizer.json for vocab.json + merges.txt (RobertaConverter). */
 export function robertaJson(
   vocab: Record<string, number>, merges: string[], special: SpecialTokens, config: Record<string, unknown>, map: Record<string, unknown>, file: string,
+  fileAdded: Record<string, number> = {},
 ): Record<string, unknown> {
-  const added = addedTokens('roberta', vocab, special, config, map);
+  const added = addedTokens('roberta', vocab, special, config, map, fileAdded);
   const addPrefix = config.add_prefix_space === true;
   const trim = config.trim_offsets !== false;
   return {
@@ -278,11 +308,14 @@ export function robertaJson(
 }
 
 /** GPT2TokenizerFast's tokenizer.json for vocab.json + merges.txt (GPT2Converter). */
-export function gpt2Json(vocab: Record<string, number>, merges: string[], special: SpecialTokens, config: Record<string, unknown>, map: Record<string, unknown>): Record<string, unknown> {
+export function gpt2Json(
+  vocab: Record<string, number>, merges: string[], special: SpecialTokens, config: Record<string, unknown>, map: Record<string, unknown>,
+  fileAdded: Record<string, number> = {},
+): Record<string, unknown> {
   const addPrefix = config.add_prefix_space === true;
   return {
     ...BASE,
-    added_tokens: addedTokens('gpt2', vocab, special, config, map),
+    added_tokens: addedTokens('gpt2', vocab, special, config, map, fileAdded),
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: addPrefix, trim_offsets: true, use_regex: true },
     post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },

@@ -25,7 +25,7 @@ import { expected, FormatError, InvalidArgumentError, UnsupportedConfigError } f
 import { readJsonObject } from '../json.js';
 import { Tensor } from '../tensor.js';
 import {
-  bertJson, checkVocab, containsType, detectFamily, FAMILY_CLASS, familyOfJson, gpt2Json, isRecord, parseMergesText, parseVocabTxt,
+  bertJson, checkAddedTokensFile, checkVocab, containsType, detectFamily, FAMILY_CLASS, familyOfJson, gpt2Json, isRecord, parseMergesText, parseVocabTxt,
   robertaJson, SPECIAL_NAMES, specialTokens, wrapOfPostProcessor,
   type AddedTokenInfo, type SpecialName, type SpecialTokens, type SpecialTokensWrap, type TokenizerFamily,
 } from './tokenizer-families.js';
@@ -213,6 +213,10 @@ export class Tokenizer {
     const vocabJson = join(dir, 'vocab.json');
     const vocabTxt = join(dir, 'vocab.txt');
     const mergesFile = join(dir, 'merges.txt');
+    // added_tokens.json: tokens added on top of a legacy vocabulary file (e.g. BLIP's [DEC] 30522, [ENC] 30523).
+    const addedFile = join(dir, 'added_tokens.json');
+    const fileAdded = async (vocab: Record<string, number>) =>
+      existsSync(addedFile) ? checkAddedTokensFile(parseJsonText(await readFile(addedFile, 'utf8'), addedFile), vocab, addedFile) : {};
     const modelConfig = async () => {
       try {
         return await readJsonIfExists(join(dir, 'config.json'));
@@ -233,7 +237,8 @@ export class Tokenizer {
       const merges = parseMergesText(mergesText, mergesFile);
       const family = detectFamily(config, await modelConfig(), 'vocab.json', vocab) === 'roberta' ? 'roberta' : 'gpt2';
       const special = specialTokens(family, config, map);
-      const json = family === 'roberta' ? robertaJson(vocab, merges, special, config, map, vocabJson) : gpt2Json(vocab, merges, special, config, map);
+      const extra = await fileAdded(vocab);
+      const json = family === 'roberta' ? robertaJson(vocab, merges, special, config, map, vocabJson, extra) : gpt2Json(vocab, merges, special, config, map, extra);
       const files = [{ name: 'vocab.json', text: vocabText }, { name: 'merges.txt', text: mergesText }];
       return Tokenizer.#assemble(family, json, files, vocabJson, config, map, dir, opts);
     }
@@ -241,7 +246,7 @@ export class Tokenizer {
       const text = await readFile(vocabTxt, 'utf8');
       const vocab = parseVocabTxt(text);
       const special = specialTokens('bert', config, map);
-      const json = bertJson(vocab, special, config, map, vocabTxt);
+      const json = bertJson(vocab, special, config, map, vocabTxt, await fileAdded(vocab));
       return Tokenizer.#assemble('bert', json, [{ name: 'vocab.txt', text }], vocabTxt, config, map, dir, opts);
     }
     throw new InvalidArgumentError(
@@ -754,13 +759,17 @@ export class Tokenizer {
 
   /**
    * Write tokenizer.json, tokenizer_config.json and special_tokens_map.json (and vocab.txt or vocab.json +
-   * merges.txt, byte for byte, when it was loaded from them) into `dir`, loadable by Python transformers and by
-   * fromPretrained().
+   * merges.txt, byte for byte, when it was loaded from them, and added_tokens.json when tokens were added past
+   * the vocabulary, e.g. BLIP's [DEC] and [ENC]) into `dir`, loadable by Python transformers and by fromPretrained().
    */
   async save(dir: string): Promise<void> {
     if (typeof dir !== 'string') expected('a folder path', 'Tokenizer.save dir', dir);
     await mkdir(dir, { recursive: true });
+    // As transformers' save_pretrained: the added tokens whose ids lie past the base vocabulary.
+    const beyond = this.#core.added.filter((t) => t.id >= this.#core.baseVocabSize).sort((a, b) => a.id - b.id);
+    const addedFile = beyond.length ? [writeFile(join(dir, 'added_tokens.json'), JSON.stringify(Object.fromEntries(beyond.map((t) => [t.content, t.id])), null, 2) + '\n')] : [];
     await Promise.all([
+      ...addedFile,
       writeFile(join(dir, 'tokenizer.json'), JSON.stringify(this.#core.json, null, 2) + '\n'),
       writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify(this.tokenizerConfig(), null, 2) + '\n'),
       writeFile(join(dir, 'special_tokens_map.json'), JSON.stringify(this.specialTokensMap(), null, 2) + '\n'),
