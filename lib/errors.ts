@@ -38,6 +38,26 @@ export class QueueFullError extends TorchCaptionError {}
 /** A call on an object that was closed (a Captioner after close()). */
 export class ClosedError extends TorchCaptionError {}
 
+/** Why fetching an image URL failed. */
+export type FetchErrorCode = 'http-status' | 'too-large' | 'timeout' | 'network' | 'aborted';
+
+/**
+ * An http(s) image URL that could not be fetched: a non-2xx status, a body over the byte limit, no complete
+ * response within the timeout, a network failure or an abort. `url` is the URL asked for, `code` says why and
+ * `status` is the HTTP status when a response came.
+ */
+export class FetchError extends TorchCaptionError {
+  readonly url: string;
+  readonly code: FetchErrorCode;
+  readonly status: number | null;
+  constructor(message: string, options: { url: string; code: FetchErrorCode; status?: number | null; cause?: unknown }) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.url = options.url;
+    this.code = options.code;
+    this.status = options.status ?? null;
+  }
+}
+
 /** Describe a value for error messages: type plus a short rendering. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';

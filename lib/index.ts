@@ -66,3 +66,10 @@ export type { ShapeKind, ShapeSize, Shape, Scene, SceneLayout, ResolvedSynthetic
 export { CALLBACK_EVENTS } from './train/index.js';
 export type { ScheduleOptions } from './train/index.js';
 export type { CallbackResult } from './train/callbacks.js';
+// pipeline inputs
+export { FetchError, type FetchErrorCode } from './errors.js';
+export { fetchImage, isImageUrl, resolveImageInput, DEFAULT_FETCH_MAX_BYTES, DEFAULT_FETCH_TIMEOUT_MS, type FetchImageOptions } from './processing/fetch-image.js';
+export type {
+  ImageToTextCallOptions, ImageToTextErrors, ImageToTextFailure, ImageToTextSequences, ImageToTextEntry, ImageToTextListOutput,
+  ImageToTextCallErrors, ImageToTextCallNrs,
+} from './pipeline.js';

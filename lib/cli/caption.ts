@@ -1,17 +1,20 @@
-/** `torch-caption caption --model DIR [--num-beams N] [--max-length N] [--json] [--fail-fast] IMAGE...` */
+/** `torch-caption caption --model DIR [--num-beams N] [--max-length N] [--json] [--fail-fast] IMAGE...` (paths, folders, globs or http(s) URLs) */
 import type { Command } from 'commander';
 import { readdir, stat } from 'node:fs/promises';
 import { extname, isAbsolute, join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { glob, isDynamicPattern } from 'tinyglobby';
-import { pipeline, type ImageToTextPipeline } from '../pipeline.js';
+import { TorchCaptionError } from '../errors.js';
+import { pipeline, type ImageToTextCallOptions, type ImageToTextFailure, type ImageToTextOutput } from '../pipeline.js';
+import { isImageUrl } from '../processing/fetch-image.js';
 import { EXIT_FAILED, errorMessage, parsePositiveInt, printJson, UsageError } from './common.js';
 
 const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.bmp', '.avif']);
 
 /**
- * Expand the command's image arguments into files, in order: a file is itself, a folder gives its images
- * (by extension, sorted), and a glob gives the files it matches, sorted (tinyglobby/picomatch syntax:
+ * Expand the command's image arguments into files, in order: an http(s) URL is itself (the pipeline fetches
+ * it), a file is itself, a folder gives its images (by extension, sorted), and a glob gives the files it
+ * matches, sorted (tinyglobby/picomatch syntax:
  * `*`, `?`, `**`, character classes `img_[0-3].jpg`, braces `{a,b}/*.jpg`, `{1..9}`). An existing path is
  * taken literally even when it looks like a glob. A glob that matches nothing is reported through `warn`
  * (the other arguments still count); a plain path that does not exist is a UsageError.
@@ -19,6 +22,10 @@ const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.t
 export async function expandImages(args: string[], warn: (message: string) => void = () => {}): Promise<string[]> {
   const out: string[] = [];
   for (const a of args) {
+    if (isImageUrl(a)) {
+      out.push(a); // fetched by the pipeline
+      continue;
+    }
     const s = await stat(a).catch(() => null);
     if (!s && isDynamicPattern(a)) {
       const found = await glob(a, { onlyFiles: true, expandDirectories: false, absolute: isAbsolute(a), dot: true });
@@ -36,49 +43,23 @@ export async function expandImages(args: string[], warn: (message: string) => vo
   return out;
 }
 
-type GenOptions = NonNullable<Parameters<ImageToTextPipeline>[1]>;
+type GenOptions = Pick<ImageToTextCallOptions, 'num_beams' | 'max_length' | 'batch_size'>;
 
-interface BatchResult {
-  captions: { file: string; caption: string }[];
-  failed: { file: string; reason: string }[];
-}
-
-function firstLine(err: unknown): string {
-  return errorMessage(err).split('\n')[0]!;
+/** The pipeline names an input by its index in the call ("inputs[3]: ..."); the CLI names it by its path or URL. */
+function withoutIndex(message: string): string {
+  return message.split('\n')[0]!.replace(/^inputs\[\d+\]: /, '');
 }
 
 /**
- * Caption one batch. When it fails, each image is decoded alone to find the bad ones, and the rest are
- * captioned without them: one corrupt file must not cost the other images of its batch. A failure that no
- * single image explains (the model, the options) is rethrown.
+ * "Cannot decode image /a/b.jpg: premature end" -> "cannot decode: premature end", and "Cannot fetch image
+ * https://h/x.jpg: HTTP 404 Not Found; ..." -> "cannot fetch: HTTP 404 ..." (the path or URL is printed once).
  */
-async function captionBatch(captioner: ImageToTextPipeline, files: string[], gen: GenOptions): Promise<BatchResult> {
-  let batchError: unknown;
-  try {
-    const out = await captioner(files, gen);
-    return { captions: files.map((file, j) => ({ file, caption: out[j]!.generated_text })), failed: [] };
-  } catch (err) {
-    batchError = err;
-  }
-  const good: string[] = [];
-  const failed: BatchResult['failed'] = [];
-  for (const file of files) {
-    try {
-      await captioner.imageProcessor.preprocess(file);
-      good.push(file);
-    } catch (err) {
-      failed.push({ file, reason: firstLine(err) });
-    }
-  }
-  if (failed.length === 0) throw batchError;
-  const out = good.length ? await captioner(good, gen) : [];
-  return { captions: good.map((file, j) => ({ file, caption: out[j]!.generated_text })), failed };
-}
-
-/** "Cannot decode image /a/b.jpg: premature end" -> "cannot decode: premature end" (the path is printed once). */
 function reasonFor(file: string, reason: string): string {
-  const prefix = `Cannot decode image ${file}: `;
-  return reason.startsWith(prefix) ? `cannot decode: ${reason.slice(prefix.length)}` : reason;
+  for (const verb of ['decode', 'fetch']) {
+    const prefix = `Cannot ${verb} image ${file}: `;
+    if (reason.startsWith(prefix)) return `cannot ${verb}: ${reason.slice(prefix.length)}`;
+  }
+  return reason;
 }
 
 export function registerCaption(program: Command): void {
@@ -92,7 +73,7 @@ export function registerCaption(program: Command): void {
     .option('--device <device>', 'cpu, cuda, cuda:N or auto', 'cpu')
     .option('--json', 'one JSON object per line: {"image", "caption"}')
     .option('--fail-fast', 'stop at the first image that cannot be read or decoded (default: caption the others, report each bad one on stderr, exit 1 at the end)')
-    .argument('<images...>', 'image files, folders or globs')
+    .argument('<images...>', 'image files, folders, globs or http(s) URLs')
     .action(async (images: string[], opts: { model: string; numBeams?: number; maxLength?: number; batchSize: number; device: string; json?: boolean; failFast?: boolean }) => {
       const unmatched: string[] = [];
       const files = await expandImages(images, (m) => void unmatched.push(m));
@@ -106,15 +87,26 @@ export function registerCaption(program: Command): void {
       try {
         for (let i = 0; i < files.length; i += opts.batchSize) {
           const batch = files.slice(i, i + opts.batchSize);
-          // --fail-fast: the batch's error ends the run, as it always did.
-          const r = opts.failFast ? { captions: (await captioner(batch, gen)).map((o, j) => ({ file: batch[j]!, caption: o.generated_text })), failed: [] } : await captionBatch(captioner, batch, gen);
-          bar?.increment(batch.length);
-          for (const { file, caption } of r.captions) {
-            if (opts.json) printJson({ image: file, caption });
-            else process.stdout.write(`${file}\t${caption}\n`);
+          // --fail-fast: the batch's first bad image ends the run, before its batch is generated.
+          let out: (ImageToTextOutput | ImageToTextFailure)[];
+          try {
+            out = await captioner(batch, { ...gen, errors: opts.failFast ? 'throw' : 'return' });
+          } catch (err) {
+            if (err instanceof TorchCaptionError) err.message = withoutIndex(err.message);
+            throw err;
           }
-          for (const { file, reason } of r.failed) process.stderr.write(`torch-caption: skipped ${file}: ${reasonFor(file, reason)}\n`);
-          failures += r.failed.length;
+          bar?.increment(batch.length);
+          out.forEach((o, j) => {
+            const file = batch[j]!;
+            if ('error' in o) {
+              process.stderr.write(`torch-caption: skipped ${file}: ${reasonFor(file, withoutIndex(errorMessage(o.error)))}\n`);
+              failures++;
+            } else if (opts.json) {
+              printJson({ image: file, caption: o.generated_text });
+            } else {
+              process.stdout.write(`${file}\t${o.generated_text}\n`);
+            }
+          });
         }
       } finally {
         bar?.stop();

@@ -32,7 +32,7 @@ describeWithFixtures('pipeline image-to-text', (fixtures) => {
     expect((await captioner(join(fixtures, 'images', 'gray.jpg')))[0]!.generated_text.length).toBeGreaterThan(0);
   });
 
-  it('gives one caption per image when generation_config.json asks for several sequences', async () => {
+  it('gives one caption per image of a list when only generation_config.json asks for several sequences', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'tc-pipeline-'));
     try {
       for (const f of readdirSync(dir)) copyFileSync(join(dir, f), join(tmp, f));
@@ -48,6 +48,10 @@ describeWithFixtures('pipeline image-to-text', (fixtures) => {
       expect(out.map((o) => o.generated_text)).toEqual([0, 2, 4].map((i) => captioner.tokenizer.decode(sequences[i]!, { skip_special_tokens: true }).trim()));
       // explicit options still win over the folder's
       expect(await captioner(images, { num_return_sequences: 1 })).toHaveLength(3);
+      // a single image gives every returned sequence, as HF's pipeline does
+      expect((await captioner(images[1]!)).map((o) => o.generated_text)).toEqual([2, 3].map((i) => captioner.tokenizer.decode(sequences[i]!, { skip_special_tokens: true }).trim()));
+      // a list nests only when the call itself asks for several sequences
+      expect((await captioner(images, { num_return_sequences: 2 })).map((l) => l.length)).toEqual([2, 2, 2]);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
