@@ -13,7 +13,8 @@
  */
 import { expected, FetchError, InvalidArgumentError, TorchCaptionError } from './errors.js';
 import { Tensor } from './tensor.js';
-import { VisionEncoderDecoder, type LoadOptions } from './models/vision-encoder-decoder.js';
+import { AutoModelForVision2Seq, type CaptionModel } from './models/auto.js';
+import type { LoadOptions, PromptTokenizer } from './models/captioning-model.js';
 import { resolveModelDir } from './models/hub.js';
 import { GENERATION_DEFAULTS, type GenerateOptions, type GenerateOutput } from './models/generation.js';
 import { ImageProcessor, loadTokenizer, Tokenizer, type ImageInput } from './processing/index.js';
@@ -49,6 +50,8 @@ export interface ImageToTextCallOptions extends Partial<GenerateOptions> {
   timeout?: number;
   /** How URLs are fetched: maxBytes (default 20 MiB), timeoutMs, signal, headers. */
   fetch?: FetchImageOptions;
+  /** Conditional captioning (GIT, BLIP): every caption continues this text, which stays at its start (HF's `prompt`). */
+  prompt?: string;
 }
 
 /** One image's result: one entry per returned sequence, best first; with errors 'return', `[{ error }]` for an image that failed. */
@@ -93,7 +96,7 @@ export interface ImageToTextPipeline {
   <const O extends ImageToTextCallOptions = {}>(images: readonly ImageInput[], options?: O): Promise<ImageToTextListOutput<ImageToTextCallErrors<O>, ImageToTextCallNrs<O>>>;
   /** An image or a list, not known which. */
   (images: ImageInput | readonly ImageInput[], options?: ImageToTextCallOptions): Promise<ImageToTextSequences<ImageToTextErrors> | ImageToTextListOutput<ImageToTextErrors, number>>;
-  readonly model: VisionEncoderDecoder;
+  readonly model: CaptionModel;
   readonly imageProcessor: ImageProcessor;
   readonly tokenizer: CaptionTokenizer;
 }
@@ -105,11 +108,12 @@ export interface PipelineOptions extends LoadOptions {
 
 /** What a call uses of a model: any captioner class with these works. */
 interface GeneratingModel {
-  generate(pixel_values: Tensor, options?: Partial<GenerateOptions>): Promise<GenerateOutput>;
+  generate(pixel_values: Tensor, options?: Partial<GenerateOptions> & { input_ids?: number[] }): Promise<GenerateOutput>;
   readonly generationConfig: Partial<GenerateOptions>;
+  promptInputIds(tokenizer: PromptTokenizer, prompt: string): number[];
 }
 
-const CALL_KEYS = ['generate_kwargs', 'batch_size', 'errors', 'timeout', 'fetch'];
+const CALL_KEYS = ['generate_kwargs', 'batch_size', 'errors', 'timeout', 'fetch', 'prompt'];
 const GENERATION_KEYS: readonly string[] = [...Object.keys(GENERATION_DEFAULTS), 'max_new_tokens'];
 
 function nearest(key: string, names: readonly string[]): string | undefined {
@@ -124,6 +128,8 @@ interface CallPlan {
   fetch: FetchImageOptions;
   /** num_return_sequences as the call gives it (not the model's generation config). */
   nrs: number | undefined;
+  /** Conditional captioning (GIT, BLIP): the text every caption continues. */
+  prompt: string | undefined;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -132,7 +138,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 /** Check every option before any image is touched; unknown keys fail naming the key. */
 function planCall(options: unknown): CallPlan {
-  if (options === undefined || options === null) return { gen: {}, batchSize: 8, errors: 'throw', fetch: resolveFetchOptions({}), nrs: undefined };
+  if (options === undefined || options === null) return { gen: {}, batchSize: 8, errors: 'throw', fetch: resolveFetchOptions({}), nrs: undefined, prompt: undefined };
   if (!isPlainObject(options)) expected('an options object', 'the image-to-text call', options);
   const gen: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(options)) {
@@ -145,7 +151,8 @@ function planCall(options: unknown): CallPlan {
     }
     if (v !== undefined) gen[k] = v;
   }
-  const { generate_kwargs: kwargs, batch_size: batchSize = 8, errors = 'throw', timeout, fetch = {} } = options as ImageToTextCallOptions;
+  const { generate_kwargs: kwargs, batch_size: batchSize = 8, errors = 'throw', timeout, fetch = {}, prompt } = options as ImageToTextCallOptions;
+  if (prompt !== undefined && (typeof prompt !== 'string' || prompt.length === 0)) expected('a non-empty string', 'prompt', prompt);
   if (kwargs !== undefined) {
     if (!isPlainObject(kwargs)) expected('an object of generation options', 'generate_kwargs', kwargs);
     for (const [k, v] of Object.entries(kwargs)) {
@@ -170,7 +177,7 @@ function planCall(options: unknown): CallPlan {
   resolveFetchOptions(fetchOpts); // checked now, before any download
   const nrs = gen.num_return_sequences;
   if (nrs !== undefined && (!Number.isInteger(nrs) || (nrs as number) < 1)) expected('a positive integer', 'num_return_sequences', nrs);
-  return { gen: gen as Partial<GenerateOptions>, batchSize, errors, fetch: fetchOpts, nrs: nrs as number | undefined };
+  return { gen: gen as Partial<GenerateOptions>, batchSize, errors, fetch: fetchOpts, nrs: nrs as number | undefined, prompt };
 }
 
 /**
@@ -214,13 +221,18 @@ function stackPixels(items: readonly { index: number; pixels: Tensor }[]): Tenso
 
 type Prepared = { index: number; pixels: Tensor } | { index: number; error: TorchCaptionError };
 
-export async function pipeline(task: 'image-to-text', model: string | VisionEncoderDecoder, opts: PipelineOptions = {}): Promise<ImageToTextPipeline> {
+/**
+ * `pipeline('image-to-text', dirOrModel)`: a folder (or hub id) loads with the class its config.json's model_type
+ * names (VisionEncoderDecoder, GitForCausalLM, BlipForConditionalGeneration), and its image processor and
+ * tokenizer from the same folder, as transformers' AutoProcessor does.
+ */
+export async function pipeline(task: 'image-to-text', model: string | CaptionModel, opts: PipelineOptions = {}): Promise<ImageToTextPipeline> {
   if (task !== 'image-to-text') throw new InvalidArgumentError(`Expected task 'image-to-text' but received ${JSON.stringify(task)}`);
-  let m: VisionEncoderDecoder;
+  let m: CaptionModel;
   let dir: string | undefined;
   if (typeof model === 'string') {
     dir = await resolveModelDir(model, { revision: opts.revision });
-    m = await VisionEncoderDecoder.fromPretrained(dir, opts);
+    m = await AutoModelForVision2Seq.fromPretrained(dir, opts);
   } else {
     m = model;
   }
@@ -240,7 +252,7 @@ type AnyResult = ImageToTextSequences<ImageToTextErrors> | ImageToTextListOutput
 function captionCall(
   m: GeneratingModel,
   imageProcessor: Pick<ImageProcessor, 'preprocess'>,
-  tokenizer: Pick<CaptionTokenizer, 'decode'>,
+  tokenizer: Pick<CaptionTokenizer, 'decode'> & PromptTokenizer,
 ): (images: ImageInput | readonly ImageInput[], options?: ImageToTextCallOptions) => Promise<AnyResult> {
   return async (images, options) => {
     const single = !Array.isArray(images);
@@ -251,6 +263,9 @@ function captionCall(
       }
     });
     const plan = planCall(options);
+    // HF's image-to-text pipeline: the prompt's ids as the model's generate takes them (refused by models
+    // without conditional captioning), before any image is fetched.
+    const promptIds = plan.prompt !== undefined ? m.promptInputIds(tokenizer, plan.prompt) : undefined;
     // Stops the downloads still running when the call ends early (a failure with errors 'throw', a generate error).
     const stop = new AbortController();
     const userSignal = plan.fetch.signal;
@@ -284,7 +299,7 @@ function captionCall(
         const good = batch.filter((p): p is Extract<Prepared, { pixels: Tensor }> => 'pixels' in p);
         let texts: string[][] = [];
         if (good.length) {
-          const { sequences } = await m.generate(stackPixels(good), plan.gen);
+          const { sequences } = await m.generate(stackPixels(good), { ...plan.gen, ...(promptIds ? { input_ids: promptIds } : {}) });
           const per = sequences.length / good.length;
           if (!Number.isInteger(per) || per < 1) throw new TorchCaptionError(`generate returned ${sequences.length} sequences for ${good.length} images`);
           texts = good.map((_, j) => sequences.slice(j * per, (j + 1) * per).map((s) => tokenizer.decode(s, { skip_special_tokens: true }).trim()));

@@ -43,7 +43,7 @@ export async function expandImages(args: string[], warn: (message: string) => vo
   return out;
 }
 
-type GenOptions = Pick<ImageToTextCallOptions, 'num_beams' | 'max_length' | 'batch_size'>;
+type GenOptions = Pick<ImageToTextCallOptions, 'num_beams' | 'max_length' | 'batch_size' | 'prompt'>;
 
 /** The pipeline names an input by its index in the call ("inputs[3]: ..."); the CLI names it by its path or URL. */
 function withoutIndex(message: string): string {
@@ -69,12 +69,13 @@ export function registerCaption(program: Command): void {
     .requiredOption('--model <dir>', 'model folder or Hugging Face hub id')
     .option('--num-beams <n>', 'beam width (1 = greedy)', (v) => parsePositiveInt(v, '--num-beams'))
     .option('--max-length <n>', 'maximum caption length in tokens, start token included', (v) => parsePositiveInt(v, '--max-length'))
+    .option('--prompt <text>', 'conditional captioning (GIT, BLIP): every caption continues this text, e.g. "a picture of"')
     .option('--batch-size <n>', 'images per batch', (v) => parsePositiveInt(v, '--batch-size'), 8)
     .option('--device <device>', 'cpu, cuda, cuda:N or auto', 'cpu')
     .option('--json', 'one JSON object per line: {"image", "caption"}')
     .option('--fail-fast', 'stop at the first image that cannot be read or decoded (default: caption the others, report each bad one on stderr, exit 1 at the end)')
     .argument('<images...>', 'image files, folders, globs or http(s) URLs')
-    .action(async (images: string[], opts: { model: string; numBeams?: number; maxLength?: number; batchSize: number; device: string; json?: boolean; failFast?: boolean }) => {
+    .action(async (images: string[], opts: { model: string; numBeams?: number; maxLength?: number; prompt?: string; batchSize: number; device: string; json?: boolean; failFast?: boolean }) => {
       const unmatched: string[] = [];
       const files = await expandImages(images, (m) => void unmatched.push(m));
       if (files.length === 0) throw new UsageError(`No images found${unmatched.length ? ` (${unmatched.join('; ')})` : ''}`);
@@ -82,7 +83,7 @@ export function registerCaption(program: Command): void {
       const captioner = await pipeline('image-to-text', opts.model, { device: opts.device as 'cpu' });
       const bar = process.stderr.isTTY && files.length > 8 ? new SingleBar({ format: 'captioning {bar} {value}/{total} images | ETA {eta}s', stream: process.stderr }) : null;
       bar?.start(files.length, 0);
-      const gen: GenOptions = { ...(opts.numBeams ? { num_beams: opts.numBeams } : {}), ...(opts.maxLength ? { max_length: opts.maxLength } : {}), batch_size: opts.batchSize };
+      const gen: GenOptions = { ...(opts.numBeams ? { num_beams: opts.numBeams } : {}), ...(opts.maxLength ? { max_length: opts.maxLength } : {}), ...(opts.prompt !== undefined ? { prompt: opts.prompt } : {}), batch_size: opts.batchSize };
       let failures = 0;
       try {
         for (let i = 0; i < files.length; i += opts.batchSize) {

@@ -4,7 +4,7 @@
  * continued and kept in the output.
  */
 import type { LoadOptions, ModelFamily } from './captioning-model.js';
-import { buildFromConfig, CaptioningModel, loadPretrained, type Device } from './captioning-model.js';
+import { buildFromConfig, CaptioningModel, loadPretrained, promptTextIds, type Device, type PromptTokenizer } from './captioning-model.js';
 import { blipNativeText, blipNativeVision, blipTokens, normalizeBlipConfig, type BlipConfig } from './architectures/blip.js';
 import type { NativeModelHandle } from '../native.js';
 import type { GenerateOptions } from './generation.js';
@@ -49,6 +49,13 @@ export class BlipForConditionalGeneration extends CaptioningModel<BlipConfig> {
   static async fromPretrained(ref: string, opts: LoadOptions = {}): Promise<BlipForConditionalGeneration> {
     const m = await loadPretrained(FAMILY, ref, opts);
     return new BlipForConditionalGeneration(m.config, m.handle, m.generation);
+  }
+
+  /** A text prompt as the BLIP processor tokenizes it: [CLS] + ids + [SEP] (generate then feeds [DEC] + ids). */
+  override promptInputIds(tokenizer: PromptTokenizer, prompt: string): number[] {
+    const ids = promptTextIds(tokenizer, prompt);
+    const cls = tokenizer.cls_token_id ?? this.config.text_config.bos_token_id;
+    return [cls, ...ids, this.config.text_config.sep_token_id];
   }
 
   /**

@@ -353,6 +353,16 @@ export abstract class CaptioningModel<C extends object = object> {
   }
 
   /**
+   * The prompt ids `generate({ input_ids })` takes for a text prompt, as transformers' image-to-text pipeline
+   * builds them (GIT: [CLS] + the prompt's ids; BLIP: the processor's [CLS] ... [SEP]). Models without
+   * conditional captioning (VisionEncoderDecoder) refuse a prompt.
+   */
+  promptInputIds(tokenizer: PromptTokenizer, prompt: string): number[] {
+    void tokenizer;
+    throw new InvalidArgumentError(`${this.family.name} does not support conditional captioning (a text prompt: ${JSON.stringify(prompt)}); GitForCausalLM and BlipForConditionalGeneration do`);
+  }
+
+  /**
    * The rows decoding starts from for a user's `input_ids` prompt (HF's generate(pixel_values, input_ids=...)),
    * one per image. GIT feeds them as given; BLIP replaces the first token by [DEC] and drops the last ([SEP]).
    */
@@ -428,6 +438,21 @@ export abstract class CaptioningModel<C extends object = object> {
     this.syncSpecialTokens(null);
     await this.handle.setSpecialTokens(this.specialTokenIds);
   }
+}
+
+/** What a text prompt needs of a tokenizer: its ids, and the special tokens its encode() wraps them in. */
+export interface PromptTokenizer {
+  encode(text: string): number[];
+  readonly cls_token_id?: number | null;
+  readonly special_tokens_wrap?: { readonly start: readonly number[]; readonly end: readonly number[] } | null;
+}
+
+/** The prompt's own ids: encode() without the special tokens it wraps them in. */
+export function promptTextIds(tokenizer: PromptTokenizer, prompt: string): number[] {
+  if (typeof prompt !== 'string' || prompt.length === 0) throw new InvalidArgumentError(`Expected a non-empty string for prompt but received ${JSON.stringify(prompt)}`);
+  const ids = tokenizer.encode(prompt);
+  const wrap = tokenizer.special_tokens_wrap;
+  return wrap ? ids.slice(wrap.start.length, ids.length - wrap.end.length) : ids;
 }
 
 /** A prompt as rows of token ids, one per image (a single row is used for every image). */

@@ -3,7 +3,7 @@
  * that name. One transformer over [image tokens; text tokens]; text starts with [CLS] and ends with [SEP].
  */
 import type { LoadOptions, ModelFamily } from './captioning-model.js';
-import { buildFromConfig, CaptioningModel, loadPretrained, type Device } from './captioning-model.js';
+import { buildFromConfig, CaptioningModel, loadPretrained, promptTextIds, type Device, type PromptTokenizer } from './captioning-model.js';
 import { gitNativeText, gitNativeVision, gitTokens, normalizeGitConfig, type GitConfig } from './architectures/git.js';
 import type { NativeModelHandle } from '../native.js';
 import type { GenerateOptions } from './generation.js';
@@ -39,6 +39,12 @@ export class GitForCausalLM extends CaptioningModel<GitConfig> {
   static async fromPretrained(ref: string, opts: LoadOptions = {}): Promise<GitForCausalLM> {
     const m = await loadPretrained(FAMILY, ref, opts);
     return new GitForCausalLM(m.config, m.handle, m.generation);
+  }
+
+  /** A text prompt as GIT continues it: [CLS] + the prompt's WordPiece ids (no [SEP]), as transformers' pipeline builds it. */
+  override promptInputIds(tokenizer: PromptTokenizer, prompt: string): number[] {
+    const cls = tokenizer.cls_token_id ?? this.specialTokenIds.decoder_start_token_id ?? this.config.bos_token_id;
+    return [cls, ...promptTextIds(tokenizer, prompt)];
   }
 
   /** The number of image tokens in front of the text (logits of forward() start with their positions). */

@@ -16,7 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { FormatError, TorchCaptionError } from '../errors.js';
 
 const CONFIG_FILES = ['config.json', 'generation_config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json',
-  'special_tokens_map.json', 'vocab.json', 'merges.txt'];
+  'special_tokens_map.json', 'vocab.json', 'merges.txt', 'vocab.txt', 'added_tokens.json', 'processor_config.json'];
 /** Weight files in order of preference: the first one the hub has is downloaded. */
 const WEIGHT_FILES = ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin'];
 export const SAFETENSORS_INDEX = 'model.safetensors.index.json';

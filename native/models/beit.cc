@@ -9,7 +9,7 @@ namespace nn = torch::nn;
 
 namespace {
 
-nn::LayerNorm layer_norm(const BeitConfig& c) { return nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)); }
+LayerNorm layer_norm(const BeitConfig& c) { return LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)); }
 
 // HF's relative_position_index for a grid x grid window plus the CLS token: patch pairs by their row and
 // column offsets, and three extra rows for CLS -> patch, patch -> CLS and CLS -> CLS.

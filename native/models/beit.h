@@ -10,6 +10,7 @@
 
 #include "models/config_source.h"
 #include "models/parts.h"
+#include "models/layers.h"
 
 namespace tc {
 
@@ -47,7 +48,7 @@ class BeitLayerImpl : public torch::nn::Module {
   double drop_path_;
   torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr}, attn_out{nullptr}, intermediate{nullptr}, output{nullptr};
   BeitRelativePositionBias relative_position_bias{nullptr};
-  torch::nn::LayerNorm layernorm_before{nullptr}, layernorm_after{nullptr};
+  LayerNorm layernorm_before{nullptr}, layernorm_after{nullptr};
   torch::Tensor lambda_1, lambda_2;
 };
 TORCH_MODULE(BeitLayer);
@@ -69,7 +70,7 @@ class BeitModelImpl : public VisionEncoderImpl {
   torch::nn::Conv2d projection{nullptr};
   torch::nn::ModuleList layers{nullptr};
   BeitRelativePositionBias shared_bias{nullptr};
-  torch::nn::LayerNorm layernorm{nullptr};  // null with use_mean_pooling (an Identity in HF)
+  LayerNorm layernorm{nullptr};  // null with use_mean_pooling (an Identity in HF)
 };
 TORCH_MODULE(BeitModel);
 

@@ -9,7 +9,7 @@ namespace nn = torch::nn;
 
 namespace {
 
-nn::LayerNorm layer_norm(const BertConfig& c) { return nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)); }
+LayerNorm layer_norm(const BertConfig& c) { return LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)); }
 
 }  // namespace
 
@@ -92,7 +92,9 @@ torch::Tensor BertAttentionImpl::forward(const torch::Tensor& x, const torch::Te
       cache->k = k;
       cache->v = v;
     }
-    mask = self_mask;
+    // In the scores' dtype: under autocast a float32 mask would promote the scores, and libtorch's CPU
+    // autocast does not cast the probs x values product back.
+    if (self_mask.defined()) mask = self_mask.to(q.scalar_type());
   }
   auto ctx = attention(q, k, v, mask, std::sqrt(double(d)), c_.attention_probs_dropout_prob, is_training());
   ctx = ctx.permute({0, 2, 1, 3}).contiguous().view({B, T, c_.hidden_size});

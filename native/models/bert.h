@@ -13,6 +13,7 @@
 
 #include "models/config_source.h"
 #include "models/parts.h"
+#include "models/layers.h"
 
 namespace tc {
 
@@ -44,7 +45,7 @@ class BertAttentionImpl : public torch::nn::Module {
   BertConfig c_;
   bool is_cross_;
   torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr}, dense{nullptr};
-  torch::nn::LayerNorm layer_norm{nullptr};
+  LayerNorm layer_norm{nullptr};
 };
 TORCH_MODULE(BertAttention);
 
@@ -57,7 +58,7 @@ class BertLayerImpl : public torch::nn::Module {
  private:
   BertConfig c_;
   torch::nn::Linear intermediate{nullptr}, output{nullptr};
-  torch::nn::LayerNorm output_norm{nullptr};
+  LayerNorm output_norm{nullptr};
 };
 TORCH_MODULE(BertLayer);
 
@@ -73,7 +74,7 @@ class BertEmbeddingsImpl : public torch::nn::Module {
  private:
   BertConfig c_;
   torch::nn::Embedding position_embeddings{nullptr}, token_type_embeddings{nullptr};
-  torch::nn::LayerNorm layer_norm{nullptr};
+  LayerNorm layer_norm{nullptr};
 };
 TORCH_MODULE(BertEmbeddings);
 
@@ -135,7 +136,7 @@ class BertLMHeadModelImpl : public TextDecoderImpl {
   BertConfig c_;
   BertModel bert{nullptr};
   torch::nn::Linear transform{nullptr};
-  torch::nn::LayerNorm transform_norm{nullptr};
+  LayerNorm transform_norm{nullptr};
   torch::Tensor bias, decoder_weight;  // decoder_weight undefined when tied
 };
 TORCH_MODULE(BertLMHeadModel);

@@ -9,7 +9,7 @@ namespace nn = torch::nn;
 
 namespace {
 
-nn::LayerNorm layer_norm(const BlipVisionConfig& c) { return nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)); }
+LayerNorm layer_norm(const BlipVisionConfig& c) { return LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)); }
 
 }  // namespace
 

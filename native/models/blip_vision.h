@@ -11,6 +11,7 @@
 
 #include "models/config_source.h"
 #include "models/parts.h"
+#include "models/layers.h"
 
 namespace tc {
 
@@ -32,7 +33,7 @@ class BlipEncoderLayerImpl : public torch::nn::Module {
   BlipVisionConfig c_;
   // qkv: one Linear whose output rows are [q; k; v], each split into consecutive head_dim blocks.
   torch::nn::Linear qkv{nullptr}, projection{nullptr}, fc1{nullptr}, fc2{nullptr};
-  torch::nn::LayerNorm layer_norm1{nullptr}, layer_norm2{nullptr};
+  LayerNorm layer_norm1{nullptr}, layer_norm2{nullptr};
 };
 TORCH_MODULE(BlipEncoderLayer);
 
@@ -48,7 +49,7 @@ class BlipVisionModelImpl : public VisionEncoderImpl {
   BlipVisionConfig c_;
   torch::Tensor class_embedding, position_embedding;
   torch::nn::Conv2d patch_embedding{nullptr};
-  torch::nn::LayerNorm post_layernorm{nullptr};
+  LayerNorm post_layernorm{nullptr};
   torch::nn::ModuleList layers{nullptr};
 };
 TORCH_MODULE(BlipVisionModel);

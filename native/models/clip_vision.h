@@ -10,6 +10,7 @@
 
 #include "models/config_source.h"
 #include "models/parts.h"
+#include "models/layers.h"
 
 namespace tc {
 
@@ -35,7 +36,7 @@ class CLIPEncoderLayerImpl : public torch::nn::Module {
  private:
   CLIPVisionConfig c_;
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, out_proj{nullptr}, fc1{nullptr}, fc2{nullptr};
-  torch::nn::LayerNorm layer_norm1{nullptr}, layer_norm2{nullptr};
+  LayerNorm layer_norm1{nullptr}, layer_norm2{nullptr};
 };
 TORCH_MODULE(CLIPEncoderLayer);
 
@@ -56,7 +57,7 @@ class CLIPVisionModelImpl : public VisionEncoderImpl {
   torch::Tensor class_embedding;
   torch::nn::Conv2d patch_embedding{nullptr};
   torch::nn::Embedding position_embedding{nullptr};
-  torch::nn::LayerNorm pre_layrnorm{nullptr}, post_layernorm{nullptr};
+  LayerNorm pre_layrnorm{nullptr}, post_layernorm{nullptr};
   torch::nn::ModuleList layers{nullptr};
 };
 TORCH_MODULE(CLIPVisionModel);

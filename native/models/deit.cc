@@ -21,7 +21,7 @@ DeiTModelImpl::DeiTModelImpl(const DeiTConfig& c) : c_(c) {
                    ->register_module("projection", nn::Conv2d(nn::Conv2dOptions(c.num_channels, h, c.patch_size).stride(c.patch_size)));
   layers = register_module("encoder", container())->register_module("layer", nn::ModuleList());
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(ViTLayer(c));
-  layernorm = register_module("layernorm", nn::LayerNorm(nn::LayerNormOptions({h}).eps(c.layer_norm_eps)));
+  layernorm = register_module("layernorm", LayerNorm(nn::LayerNormOptions({h}).eps(c.layer_norm_eps)));
   // Unused for captioning; HF's DeiTModel creates it and checkpoints carry it.
   register_module("pooler", container())->register_module("dense", nn::Linear(h, h));
 }

@@ -7,6 +7,7 @@
 
 #include "models/parts.h"
 #include "models/vit.h"
+#include "models/layers.h"
 
 namespace tc {
 
@@ -28,7 +29,7 @@ class DeiTModelImpl : public VisionEncoderImpl {
   torch::Tensor cls_token, distillation_token, position_embeddings;
   torch::nn::Conv2d projection{nullptr};
   torch::nn::ModuleList layers{nullptr};
-  torch::nn::LayerNorm layernorm{nullptr};
+  LayerNorm layernorm{nullptr};
 };
 TORCH_MODULE(DeiTModel);
 

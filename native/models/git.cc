@@ -24,7 +24,7 @@ GitForCausalLMImpl::GitForCausalLMImpl(const GitConfig& c) : c_(c) {
   auto proj = git->register_module("visual_projection", container())->register_module("visual_projection", container());
   projection = proj->register_module("0", nn::Linear(c.vision.hidden_size, c.text.hidden_size));
   // The projection's LayerNorm uses the vision tower's eps.
-  projection_norm = proj->register_module("1", nn::LayerNorm(nn::LayerNormOptions({c.text.hidden_size}).eps(c.vision.layer_norm_eps)));
+  projection_norm = proj->register_module("1", LayerNorm(nn::LayerNormOptions({c.text.hidden_size}).eps(c.vision.layer_norm_eps)));
   output = register_module("output", nn::Linear(c.text.hidden_size, c.text.vocab_size));
 }
 

@@ -12,6 +12,7 @@
 #include "models/bert.h"
 #include "models/captioner.h"
 #include "models/clip_vision.h"
+#include "models/layers.h"
 
 namespace tc {
 
@@ -49,7 +50,7 @@ class GitForCausalLMImpl : public CaptionModelImpl {
   CLIPVisionModel image_encoder{nullptr};
   torch::nn::ModuleList layers{nullptr};
   torch::nn::Linear projection{nullptr}, output{nullptr};
-  torch::nn::LayerNorm projection_norm{nullptr};
+  LayerNorm projection_norm{nullptr};
 };
 TORCH_MODULE(GitForCausalLM);
 

@@ -1,4 +1,5 @@
 #include "models/gpt2.h"
+#include "models/layers.h"
 
 #include <cmath>
 
@@ -104,7 +105,7 @@ torch::Tensor GPT2AttentionImpl::forward(const torch::Tensor& x, const torch::Te
 GPT2BlockImpl::GPT2BlockImpl(const GPT2Config& c, int64_t layer_idx) : c_(c) {
   const int64_t e = c.n_embd;
   auto ln = [&](const char* name) {
-    return register_module(name, nn::LayerNorm(nn::LayerNormOptions({e}).eps(c.layer_norm_epsilon)));
+    return register_module(name, LayerNorm(nn::LayerNormOptions({e}).eps(c.layer_norm_epsilon)));
   };
   ln_1 = ln("ln_1");
   attn = register_module("attn", GPT2Attention(c, layer_idx, false));
@@ -131,7 +132,7 @@ GPT2LMHeadModelImpl::GPT2LMHeadModelImpl(const GPT2Config& c) : c_(c) {
   wpe = transformer->register_module("wpe", nn::Embedding(c.n_positions, c.n_embd));
   h = transformer->register_module("h", nn::ModuleList());
   for (int64_t i = 0; i < c.n_layer; ++i) h->push_back(GPT2Block(c, i));
-  ln_f = transformer->register_module("ln_f", nn::LayerNorm(nn::LayerNormOptions({c.n_embd}).eps(c.layer_norm_epsilon)));
+  ln_f = transformer->register_module("ln_f", LayerNorm(nn::LayerNormOptions({c.n_embd}).eps(c.layer_norm_epsilon)));
   if (!c.tie_word_embeddings)
     lm_head_weight = register_module("lm_head", container())->register_parameter("weight", torch::empty({c.vocab_size, c.n_embd}));
 }

@@ -49,7 +49,7 @@ class GPT2BlockImpl : public torch::nn::Module {
 
  private:
   GPT2Config c_;
-  torch::nn::LayerNorm ln_1{nullptr}, ln_cross_attn{nullptr}, ln_2{nullptr};
+  LayerNorm ln_1{nullptr}, ln_cross_attn{nullptr}, ln_2{nullptr};
   Conv1D c_fc{nullptr}, mlp_proj{nullptr};
 };
 TORCH_MODULE(GPT2Block);
@@ -74,7 +74,7 @@ class GPT2LMHeadModelImpl : public TextDecoderImpl {
   GPT2Config c_;
   torch::nn::Embedding wte{nullptr}, wpe{nullptr};
   torch::nn::ModuleList h{nullptr};
-  torch::nn::LayerNorm ln_f{nullptr};
+  LayerNorm ln_f{nullptr};
   torch::Tensor lm_head_weight;  // undefined when tied
   // Inference on CPU: the lm_head weight transposed to [n_embd, vocab], made when first needed and again
   // whenever the weight changes (new storage or an in-place update bumps its version). Not a parameter.

@@ -30,6 +30,17 @@ torch::Tensor drop_path(const torch::Tensor& x, double p, bool training);
 // Checks pixel_values [B, channels, size, size] for the patch-embedding encoders.
 void check_pixel_values(const torch::Tensor& pixel_values, int64_t channels, int64_t image_size);
 
+// torch::nn::LayerNorm that normalizes in its parameters' dtype: libtorch 1.13's CPU kernel refuses a bfloat16
+// input with float32 weights, and autocast on CPU (unlike PyTorch 2.x) does not run layer_norm in float32 for it.
+class LayerNormImpl : public torch::nn::LayerNormImpl {
+ public:
+  using torch::nn::LayerNormImpl::LayerNormImpl;
+  torch::Tensor forward(const torch::Tensor& x) {
+    return torch::nn::LayerNormImpl::forward(weight.defined() && x.scalar_type() != weight.scalar_type() ? x.to(weight.scalar_type()) : x);
+  }
+};
+TORCH_MODULE(LayerNorm);
+
 // GPT-2's Conv1D: a linear layer whose weight is stored [in, out] (transposed vs nn.Linear).
 class Conv1DImpl : public torch::nn::Module {
  public:

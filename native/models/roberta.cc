@@ -15,7 +15,7 @@ RobertaForCausalLMImpl::RobertaForCausalLMImpl(const RobertaConfig& c) : c_(c) {
   roberta = register_module("roberta", BertModel(c, c.pad_token_id));
   auto head = register_module("lm_head", container());
   dense = head->register_module("dense", nn::Linear(c.hidden_size, c.hidden_size));
-  layer_norm = head->register_module("layer_norm", nn::LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
+  layer_norm = head->register_module("layer_norm", LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
   bias = head->register_parameter("bias", torch::zeros({c.vocab_size}));
   if (!c.tie_word_embeddings)
     decoder_weight = head->register_module("decoder", container())->register_parameter("weight", torch::empty({c.vocab_size, c.hidden_size}));

@@ -7,6 +7,7 @@
 
 #include "models/bert.h"
 #include "models/parts.h"
+#include "models/layers.h"
 
 namespace tc {
 
@@ -32,7 +33,7 @@ class RobertaForCausalLMImpl : public TextDecoderImpl {
   RobertaConfig c_;
   BertModel roberta{nullptr};
   torch::nn::Linear dense{nullptr};
-  torch::nn::LayerNorm layer_norm{nullptr};
+  LayerNorm layer_norm{nullptr};
   torch::Tensor bias, decoder_weight;  // decoder_weight undefined when tied
 };
 TORCH_MODULE(RobertaForCausalLM);

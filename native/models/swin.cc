@@ -54,7 +54,7 @@ torch::Tensor relative_index(int64_t w) {
 SwinLayerImpl::SwinLayerImpl(const SwinConfig& c, int64_t dim, int64_t num_heads, int64_t shift_size, double dp)
     : c_(c), dim_(dim), heads_(num_heads), shift_size_(shift_size), drop_path_(dp) {
   const int64_t w = c.window_size;
-  layernorm_before = register_module("layernorm_before", nn::LayerNorm(nn::LayerNormOptions({dim}).eps(c.layer_norm_eps)));
+  layernorm_before = register_module("layernorm_before", LayerNorm(nn::LayerNormOptions({dim}).eps(c.layer_norm_eps)));
   auto attention = register_module("attention", container());
   auto self = attention->register_module("self", container());
   relative_position_bias_table = self->register_parameter("relative_position_bias_table", torch::zeros({(2 * w - 1) * (2 * w - 1), num_heads}));
@@ -63,7 +63,7 @@ SwinLayerImpl::SwinLayerImpl(const SwinConfig& c, int64_t dim, int64_t num_heads
   key = self->register_module("key", nn::Linear(nn::LinearOptions(dim, dim).bias(c.qkv_bias)));
   value = self->register_module("value", nn::Linear(nn::LinearOptions(dim, dim).bias(c.qkv_bias)));
   attn_out = attention->register_module("output", container())->register_module("dense", nn::Linear(dim, dim));
-  layernorm_after = register_module("layernorm_after", nn::LayerNorm(nn::LayerNormOptions({dim}).eps(c.layer_norm_eps)));
+  layernorm_after = register_module("layernorm_after", LayerNorm(nn::LayerNormOptions({dim}).eps(c.layer_norm_eps)));
   const int64_t hidden = int64_t(c.mlp_ratio * dim);
   intermediate = register_module("intermediate", container())->register_module("dense", nn::Linear(dim, hidden));
   output = register_module("output", container())->register_module("dense", nn::Linear(hidden, dim));
@@ -131,7 +131,7 @@ torch::Tensor SwinLayerImpl::forward(const torch::Tensor& x, int64_t height, int
 
 SwinPatchMergingImpl::SwinPatchMergingImpl(const SwinConfig& c, int64_t dim) {
   reduction = register_module("reduction", nn::Linear(nn::LinearOptions(4 * dim, 2 * dim).bias(false)));
-  norm = register_module("norm", nn::LayerNorm(nn::LayerNormOptions({4 * dim}).eps(c.layer_norm_eps)));
+  norm = register_module("norm", LayerNorm(nn::LayerNormOptions({4 * dim}).eps(c.layer_norm_eps)));
 }
 
 torch::Tensor SwinPatchMergingImpl::forward(const torch::Tensor& x, int64_t height, int64_t width) {
@@ -149,7 +149,7 @@ SwinModelImpl::SwinModelImpl(const SwinConfig& c) : c_(c) {
   auto embeddings = register_module("embeddings", container());
   projection = embeddings->register_module("patch_embeddings", container())
                    ->register_module("projection", nn::Conv2d(nn::Conv2dOptions(c.num_channels, c.embed_dim, c.patch_size).stride(c.patch_size)));
-  embed_norm = embeddings->register_module("norm", nn::LayerNorm(nn::LayerNormOptions({c.embed_dim}).eps(c.layer_norm_eps)));
+  embed_norm = embeddings->register_module("norm", LayerNorm(nn::LayerNormOptions({c.embed_dim}).eps(c.layer_norm_eps)));
   auto stages = register_module("encoder", container())->register_module("layers", nn::ModuleList());
   int64_t total = 0;
   for (auto d : c.depths) total += d;
@@ -169,7 +169,7 @@ SwinModelImpl::SwinModelImpl(const SwinConfig& c) : c_(c) {
     if (s + 1 < c.depths.size()) downsample_.push_back(stage->register_module("downsample", SwinPatchMerging(c, dim)));
     stages->push_back(stage);
   }
-  layernorm = register_module("layernorm", nn::LayerNorm(nn::LayerNormOptions({c.hidden_size()}).eps(c.layer_norm_eps)));
+  layernorm = register_module("layernorm", LayerNorm(nn::LayerNormOptions({c.hidden_size()}).eps(c.layer_norm_eps)));
 }
 
 torch::Tensor SwinModelImpl::forward(const torch::Tensor& pixel_values) {

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 #include "models/config_source.h"
 #include "models/parts.h"
+#include "models/layers.h"
 
 namespace tc {
 
@@ -37,7 +38,7 @@ class SwinLayerImpl : public torch::nn::Module {
   double drop_path_;
   torch::Tensor relative_position_bias_table, relative_position_index;
   torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr}, attn_out{nullptr}, intermediate{nullptr}, output{nullptr};
-  torch::nn::LayerNorm layernorm_before{nullptr}, layernorm_after{nullptr};
+  LayerNorm layernorm_before{nullptr}, layernorm_after{nullptr};
 };
 TORCH_MODULE(SwinLayer);
 
@@ -48,7 +49,7 @@ class SwinPatchMergingImpl : public torch::nn::Module {
 
  private:
   torch::nn::Linear reduction{nullptr};
-  torch::nn::LayerNorm norm{nullptr};
+  LayerNorm norm{nullptr};
 };
 TORCH_MODULE(SwinPatchMerging);
 
@@ -63,7 +64,7 @@ class SwinModelImpl : public VisionEncoderImpl {
  private:
   SwinConfig c_;
   torch::nn::Conv2d projection{nullptr};
-  torch::nn::LayerNorm embed_norm{nullptr}, layernorm{nullptr};
+  LayerNorm embed_norm{nullptr}, layernorm{nullptr};
   std::vector<std::vector<SwinLayer>> blocks_;
   std::vector<SwinPatchMerging> downsample_;
 };

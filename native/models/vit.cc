@@ -34,8 +34,8 @@ ViTLayerImpl::ViTLayerImpl(const ViTConfig& c) : c_(c) {
   attn_out = attention->register_module("output", container())->register_module("dense", nn::Linear(h, h));
   intermediate = register_module("intermediate", container())->register_module("dense", nn::Linear(h, c.intermediate_size));
   output = register_module("output", container())->register_module("dense", nn::Linear(c.intermediate_size, h));
-  layernorm_before = register_module("layernorm_before", nn::LayerNorm(nn::LayerNormOptions({h}).eps(c.layer_norm_eps)));
-  layernorm_after = register_module("layernorm_after", nn::LayerNorm(nn::LayerNormOptions({h}).eps(c.layer_norm_eps)));
+  layernorm_before = register_module("layernorm_before", LayerNorm(nn::LayerNormOptions({h}).eps(c.layer_norm_eps)));
+  layernorm_after = register_module("layernorm_after", LayerNorm(nn::LayerNormOptions({h}).eps(c.layer_norm_eps)));
 }
 
 torch::Tensor ViTLayerImpl::forward(const torch::Tensor& x) {
@@ -59,7 +59,7 @@ ViTModelImpl::ViTModelImpl(const ViTConfig& c) : c_(c) {
                    ->register_module("projection", nn::Conv2d(nn::Conv2dOptions(c.num_channels, h, c.patch_size).stride(c.patch_size)));
   layers = register_module("encoder", container())->register_module("layer", nn::ModuleList());
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(ViTLayer(c));
-  layernorm = register_module("layernorm", nn::LayerNorm(nn::LayerNormOptions({h}).eps(c.layer_norm_eps)));
+  layernorm = register_module("layernorm", LayerNorm(nn::LayerNormOptions({h}).eps(c.layer_norm_eps)));
   // The pooler is unused for captioning but HF creates it and keeps it in checkpoints: keep it so that
   // load -> save reproduces the file.
   if (c.add_pooling_layer) register_module("pooler", container())->register_module("dense", nn::Linear(h, h));

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 #include "models/config_source.h"
 #include "models/parts.h"
+#include "models/layers.h"
 
 namespace tc {
 
@@ -32,7 +33,7 @@ class ViTLayerImpl : public torch::nn::Module {
  private:
   ViTConfig c_;
   torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr}, attn_out{nullptr}, intermediate{nullptr}, output{nullptr};
-  torch::nn::LayerNorm layernorm_before{nullptr}, layernorm_after{nullptr};
+  LayerNorm layernorm_before{nullptr}, layernorm_after{nullptr};
 };
 TORCH_MODULE(ViTLayer);
 
@@ -49,7 +50,7 @@ class ViTModelImpl : public VisionEncoderImpl {
   torch::Tensor cls_token, position_embeddings;
   torch::nn::Conv2d projection{nullptr};
   torch::nn::ModuleList layers{nullptr};
-  torch::nn::LayerNorm layernorm{nullptr};
+  LayerNorm layernorm{nullptr};
 };
 TORCH_MODULE(ViTModel);
 

@@ -87,7 +87,7 @@ describeWithFixtures('GIT and BLIP in the Trainer', (fixtures) => {
     // The guide's arguments (scaled down: epochs, batch, steps), minus push_to_hub and fp16 (CUDA only).
     const args = {
       output_dir, learning_rate: 5e-5, num_train_epochs: 2, per_device_train_batch_size: 4, per_device_eval_batch_size: 4,
-      gradient_accumulation_steps: 2, save_total_limit: 3, eval_strategy: 'steps', eval_steps: 2, save_strategy: 'steps', save_steps: 2,
+      gradient_accumulation_steps: 2, save_total_limit: 3, eval_strategy: 'steps' as const, eval_steps: 2, save_strategy: 'steps' as const, save_steps: 2,
       logging_steps: 2, remove_unused_columns: false, label_names: ['labels'], load_best_model_at_end: true, metric_for_best_model: 'wer_score',
       greater_is_better: false, disable_tqdm: true,
     };
