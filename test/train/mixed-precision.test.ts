@@ -7,7 +7,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../lib/errors.js';
-import type { Tensor } from '../../lib/tensor.js';
+import { Tensor } from '../../lib/tensor.js';
+import { native } from '../../lib/native.js';
+import { fromRaw } from '../../lib/models/captioning-model.js';
+import { AutoModelForVision2Seq } from '../../lib/models/auto.js';
+import { describeWithFixtures } from '../helpers/fixtures.js';
 import { AdamW } from '../../lib/optim/adamw.js';
 import { GradScaler } from '../../lib/optim/grad-scaler.js';
 import { Trainer } from '../../lib/train/trainer.js';
@@ -183,4 +187,25 @@ describe('Trainer mixed precision', () => {
     expect([...recA.losses, ...recB.losses]).toEqual(recFull.losses);
     expect(tB.scaler!.scale).toBe(tFull.scaler!.scale);
   });
+});
+
+describeWithFixtures('bf16 autocast on every architecture', (fixtures) => {
+  // Each fixture's model, one bf16 step: every encoder (ViT, Swin, DeiT, CLIP, BEiT, GIT's and BLIP's towers)
+  // and decoder (GPT-2, BERT, RoBERTa, GIT's, BLIP's) runs, the loss is finite and near the float32 loss.
+  for (const name of ['vit-gpt2-tiny', 'swin-gpt2-tiny', 'deit-bert-tiny', 'clip-roberta-tiny', 'beit-gpt2-tiny', 'git-tiny', 'blip-tiny']) {
+    it(name, async () => {
+      const dir = join(fixtures, 'models', name);
+      const cases = (await native().readSafetensors(join(fixtures, 'models', `${name}.cases.safetensors`))).tensors;
+      const labels = fromRaw(cases[name === 'git-tiny' ? 'labels_pad_ignored' : 'labels']!);
+      // the Trainer's form: labels alone (GIT/BLIP targets without the start token)
+      const targets = name === 'git-tiny' || name === 'blip-tiny' ? Tensor.int64(labels.toNested2D().map((r) => r.slice(1))) : labels;
+      const batch = { pixel_values: fromRaw(cases.pixel_values!), labels: targets };
+      const model = await AutoModelForVision2Seq.fromPretrained(dir);
+      const fp32 = (await model.forward(batch, { label_smoothing: 0 })).loss!;
+      const opt = new AdamW(model, { lr: 1e-4 });
+      const r = await model.trainStep([batch], { optimizer: opt, autocast: 'bfloat16', label_smoothing: 0 });
+      expect(Number.isFinite(r.loss) && !r.skipped).toBe(true);
+      expect(Math.abs(r.loss - fp32)).toBeLessThan(0.05 * Math.max(1, fp32));
+    });
+  }
 });
