@@ -1,4 +1,4 @@
-// `torch-caption caption --model DIR` on the DeiT-BERT, CLIP-RoBERTa and BEiT-GPT2 fixture folders, through the
+// `torch-caption caption --model DIR` on the DeiT-BERT, CLIP-RoBERTa, BEiT-GPT2, GIT and BLIP fixture folders, through the
 // built CLI (dist/): the captions are generate + decode(skip_special_tokens), and the fixture's greedy captions.
 import { expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -8,14 +8,14 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { describeWithFixtures } from '../helpers/fixtures.js';
 import { readSafetensors } from '../../lib/models/safetensors.js';
-import { VisionEncoderDecoder } from '../../lib/models/vision-encoder-decoder.js';
-import { ImageProcessor, Tokenizer } from '../../lib/processing/index.js';
+import { AutoModelForVision2Seq } from '../../lib/models/auto.js';
+import { ImageProcessor, loadTokenizer } from '../../lib/processing/index.js';
 
 const bin = join(__dirname, '..', '..', 'bin', 'torch-caption.js');
 const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
 
 describeWithFixtures('torch-caption caption on each model family', (fixtures) => {
-  for (const name of ['deit-bert-tiny', 'clip-roberta-tiny', 'beit-gpt2-tiny']) {
+  for (const name of ['deit-bert-tiny', 'clip-roberta-tiny', 'beit-gpt2-tiny', 'git-tiny', 'blip-tiny']) {
     it(`${name}: captions equal generate + decode and the fixture's greedy captions`, async () => {
       const model = join(fixtures, 'models', name);
       const dir = mkdtempSync(join(tmpdir(), 'tc-cli-family-'));
@@ -39,9 +39,9 @@ describeWithFixtures('torch-caption caption on each model family', (fixtures) =>
         expect(greedy.length).toBeGreaterThan(0);
         for (const g of greedy) expect(lines[g.pixel_index[0]!]!.caption, g.name).toBe(g.expected_text[0]);
 
-        const m = await VisionEncoderDecoder.fromPretrained(model);
+        const m = await AutoModelForVision2Seq.fromPretrained(model);
         const proc = await ImageProcessor.fromPretrained(model);
-        const tok = await Tokenizer.fromPretrained(model);
+        const tok = await loadTokenizer(model);
         const { sequences } = await m.generate(await proc.preprocess(files.map((f) => join(dir, f))));
         expect(lines.map((l) => l.caption)).toEqual(sequences.map((s) => tok.decode(s, { skip_special_tokens: true }).trim()));
       } finally {
