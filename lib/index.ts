@@ -5,7 +5,7 @@ export {
   QueueFullError, ClosedError,
 } from './errors.js';
 export { VisionEncoderDecoder, type Device, type ModelDType, type LoadOptions, type ForwardInputs, type ForwardOutput } from './models/vision-encoder-decoder.js';
-export { CaptioningModel, type SpecialTokenIds } from './models/captioning-model.js';
+export { CaptioningModel, type SpecialTokenIds, type PromptTokenizer } from './models/captioning-model.js';
 export { GitForCausalLM, type GitConfig, type GitVisionConfig } from './models/git.js';
 export { BlipForConditionalGeneration, type BlipConfig, type BlipTextConfig, type BlipVisionConfig } from './models/blip.js';
 export { AutoModelForVision2Seq, type CaptionModel } from './models/auto.js';

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError, InvalidArgumentError, TorchCaptionError } from '../errors.js';
-import { native, type NativeInputs, type NativeLoadReport, type NativeModelConfig, type NativeModelHandle, type NativeOptimizerHandle, type NativeSpecialTokens, type RawTensor } from '../native.js';
+import { native, type NativeInputs, type NativeLoadReport, type NativeModelConfig, type NativeModelHandle, type NativeOptimizerHandle, type RawTensor } from '../native.js';
 import { readJson } from '../json.js';
 import { Tensor } from '../tensor.js';
 import { resolveModelDir, SAFETENSORS_INDEX, weightFiles } from './hub.js';
@@ -53,7 +53,11 @@ export interface Saveable {
 }
 
 /** The start, pad and end token ids a model builds its text inputs from and generates with (null: not set). */
-export type SpecialTokenIds = NativeSpecialTokens;
+export interface SpecialTokenIds {
+  decoder_start_token_id: number | null;
+  pad_token_id: number | null;
+  eos_token_id: number | null;
+}
 
 /** How one architecture's config maps to the native model (one object per model class). */
 export interface ModelFamily<C> {
@@ -187,6 +191,7 @@ export abstract class CaptioningModel<C extends object = object> {
   /** The token ids the native model last got, as JSON: config assignments are pushed when they differ. */
   #pushedTokens: string;
 
+  /** @internal */
   protected constructor(family: ModelFamily<C>, config: C, handle: NativeModelHandle, generationConfig: Partial<GenerateOptions>) {
     this.family = family;
     this.config = config;
