@@ -36,3 +36,69 @@ for (const size of sizes) {
   const sps = batch / (times[times.length >> 1] / 1000);
   console.log(`train ${size.padEnd(5)}${autocast ? ` (${autocast} autocast)` : ""}: ${sps.toFixed(2)} samples/s   (HF: ${hf[size]}, goal >= ${goal[size]})`);
 }
+
+// Decoder-only fine-tuning on the small model (TrainingArguments freeze_encoder / cache_encoder_outputs):
+// full fine-tuning, the frozen encoder run from pixels every step, and the frozen encoder's states read from
+// an encoder cache file (positioned reads of 8 random images' rows per step, float32 and bfloat16 files).
+// TRAIN_FREEZE=0 skips it.
+if (process.env.TRAIN_FREEZE !== '0' && sizes.includes('small')) {
+  const { EncoderCache } = await import('../dist/lib/train/encoder-cache.js');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const cfg = benchConfig('small');
+  const batch = 8;
+  const images = 64;
+  const labels = Tensor.from(BigInt64Array.from({ length: batch * 24 }, (_, i) => BigInt((i * 7919) % 50000)), [batch, 24]);
+  const px = randomPixels(Tensor, batch, cfg.encoder.image_size);
+  const median = async (fn, steps) => {
+    await fn();
+    await fn();
+    const times = [];
+    for (let i = 0; i < steps; i++) {
+      const t0 = performance.now();
+      await fn();
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    return batch / (times[times.length >> 1] / 1000);
+  };
+  const rows = [];
+  const fresh = async (freeze) => {
+    const model = await VisionEncoderDecoder.fromConfig(cfg, { seed: 0 });
+    model.train();
+    if (freeze) await model.freezeVisionTower(true);
+    return { model, opt: new AdamW(model, { lr: 1e-4, weight_decay: 0.0 }) };
+  };
+  {
+    const { model, opt } = await fresh(false);
+    rows.push(['full fine-tuning', await median(() => model.trainStep([{ pixel_values: px, labels }], { optimizer: opt, max_grad_norm: 1.0 }), 6)]);
+  }
+  {
+    const { model, opt } = await fresh(true);
+    rows.push(['frozen encoder, uncached', await median(() => model.trainStep([{ pixel_values: px, labels }], { optimizer: opt, max_grad_norm: 1.0 }), 6)]);
+    const dir = mkdtempSync(join(tmpdir(), 'tc-bench-cache-'));
+    try {
+      for (const dtype of ['float32', 'bfloat16']) {
+        const cache = await EncoderCache.open(join(dir, dtype), { dtype });
+        for (let i = 0; i < images; i += batch) {
+          const ids = Array.from({ length: batch }, (_, j) => String(i + j));
+          await cache.put(ids, ids, await model.encodeImages(randomPixels(Tensor, batch, cfg.encoder.image_size)));
+        }
+        let k = 0;
+        const step = async () => {
+          const ids = Array.from({ length: batch }, () => String((k = (k * 1103515245 + 12345) % 2147483648) % images));
+          const states = await cache.get(ids);
+          return model.trainStep([{ encoder_last_hidden_state: states, labels }], { optimizer: opt, max_grad_norm: 1.0 });
+        };
+        rows.push([`frozen encoder, cached (${dtype})`, await median(step, 6)]);
+        await cache.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const full = rows[0][1];
+  console.log(`decoder-only fine-tuning, small model, batch ${batch} (median step):`);
+  for (const [name, sps] of rows) console.log(`  ${name.padEnd(34)} ${sps.toFixed(2).padStart(7)} samples/s  (x${(sps / full).toFixed(2)})`);
+}
