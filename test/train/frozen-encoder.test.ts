@@ -176,6 +176,9 @@ describe('Trainer freeze_encoder / cache_encoder_outputs', () => {
     expect(plain.losses).toHaveLength(12);
     expect(cached.losses).toHaveLength(12);
     const diffs = plain.losses.map((l, i) => Math.abs(l - cached.losses[i]!));
+    // Epoch 1 runs the same encoder pass on the same batches: bit-equal. Later epochs read states computed in
+    // other batch compositions, which moves a loss by a few float32 ulps at most (measured: 7.2e-7 once in 12 steps).
+    expect(diffs.slice(0, 4)).toEqual([0, 0, 0, 0]);
     expect(Math.max(...diffs)).toBeLessThanOrEqual(1e-6);
     expect(plain.losses[11]!).toBeLessThan(plain.losses[0]!);
     expect(existsSync(join(plain.dir, 'encoder_cache'))).toBe(false);
@@ -264,7 +267,7 @@ describe('Trainer freeze_encoder / cache_encoder_outputs', () => {
     const bf16 = await run('bfloat16');
     expect(bf16.bytes * 2).toBe(f32.bytes);
     const worst = Math.max(...f32.losses.map((l, i) => Math.abs(l - bf16.losses[i]!) / l));
-    // Measured on this tiny model: about 1e-3 relative at most over 12 steps.
+    // Measured on this tiny model: 2.6e-5 relative at most over 12 steps; the bound leaves room for other models.
     expect(worst).toBeLessThan(1e-2);
     expect(worst).toBeGreaterThan(0);
   });
