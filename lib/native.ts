@@ -114,7 +114,10 @@ export type NativeModelConfig = NativeSpecialTokens & (
  * a VisionEncoderDecoder, input_ids for GIT and BLIP); without it the text is the labels shifted right.
  */
 export interface NativeInputs {
-  pixel_values: RawTensor;
+  /** Exactly one of pixel_values and vision_hidden (lib/models checks). */
+  pixel_values?: RawTensor;
+  /** The vision tower's last hidden state per image (cached encoder outputs): the tower does not run. */
+  vision_hidden?: RawTensor;
   labels?: RawTensor;
   input_ids?: RawTensor;
   attention_mask?: RawTensor;
@@ -208,6 +211,10 @@ export interface NativeModelHandle {
   device(): string;
   parameterInfo(): NativeParameterInfo[];
   numParameters(trainableOnly: boolean): number;
+  /** requires_grad false (frozen) or true on the vision tower, which the architecture names (its module path). */
+  setVisionFrozen(frozen: boolean): Promise<{ prefix: string; tensors: number }>;
+  /** The vision tower's last hidden state, under no-grad and in eval mode. */
+  encodeImages(pixelValues: RawTensor): Promise<RawTensor>;
 }
 
 export interface NativeOptimizerHandle {

@@ -32,7 +32,15 @@ export interface LoadOptions {
  * start token, and position t predicts labels[t] (the same loss on the same text).
  */
 export interface ForwardInputs {
-  pixel_values: Tensor;
+  /** float32 [B, C, H, W]; give this or encoder_last_hidden_state. */
+  pixel_values?: Tensor;
+  /**
+   * JS addition: the vision tower's last hidden state per image, float32 [B, N, D] (what forward returns as
+   * encoder_last_hidden_state, or encodeImages), used instead of pixel_values: the tower does not run, and
+   * everything after it (VisionEncoderDecoder's enc_to_dec_proj, GIT's visual_projection) does. This is how
+   * cached encoder outputs are trained on (TrainingArguments.cache_encoder_outputs).
+   */
+  encoder_last_hidden_state?: Tensor;
   labels?: Tensor;
   decoder_input_ids?: Tensor;
   input_ids?: Tensor;
@@ -85,11 +93,23 @@ export function toRaw(t: Tensor, name: string): RawTensor {
 }
 
 function toNativeInputs(inputs: ForwardInputs, textKey: 'decoder_input_ids' | 'input_ids'): NativeInputs {
-  if (typeof inputs !== 'object' || inputs === null || !inputs.pixel_values) {
+  if (typeof inputs !== 'object' || inputs === null || (!inputs.pixel_values && !inputs.encoder_last_hidden_state)) {
     throw new InvalidArgumentError('Expected an object with pixel_values (and labels) for the model inputs');
   }
-  if (inputs.pixel_values.dtype !== 'float32') throw new InvalidArgumentError(`Expected float32 pixel_values but received ${inputs.pixel_values.dtype}`);
-  const out: NativeInputs = { pixel_values: toRaw(inputs.pixel_values, 'pixel_values') };
+  let out: NativeInputs;
+  if (inputs.encoder_last_hidden_state) {
+    const h = inputs.encoder_last_hidden_state;
+    if (inputs.pixel_values) throw new InvalidArgumentError('Expected pixel_values or encoder_last_hidden_state in the model inputs, not both (the states replace the vision tower)');
+    if (!(h instanceof Tensor) || h.dtype !== 'float32' || h.shape.length !== 3) {
+      throw new InvalidArgumentError(`Expected a float32 Tensor [B, N, D] for encoder_last_hidden_state but received ${h instanceof Tensor ? h.toString() : typeof h}`);
+    }
+    out = { vision_hidden: toRaw(h, 'encoder_last_hidden_state') };
+  } else {
+    if (!(inputs.pixel_values instanceof Tensor) || inputs.pixel_values.dtype !== 'float32') {
+      throw new InvalidArgumentError(`Expected float32 pixel_values but received ${inputs.pixel_values instanceof Tensor ? inputs.pixel_values.dtype : typeof inputs.pixel_values}`);
+    }
+    out = { pixel_values: toRaw(inputs.pixel_values, 'pixel_values') };
+  }
   const other = textKey === 'input_ids' ? 'decoder_input_ids' : 'input_ids';
   if (inputs[other]) {
     throw new InvalidArgumentError(`This model reads its text as ${textKey}, not ${other} (Hugging Face's name for it); pass ${textKey}`);
@@ -190,6 +210,7 @@ export abstract class CaptioningModel<C extends object = object> {
   private warnedTruncation = false;
   /** The token ids the native model last got, as JSON: config assignments are pushed when they differ. */
   #pushedTokens: string;
+  #visionPrefix: string | null = null;
 
   /** @internal */
   protected constructor(family: ModelFamily<C>, config: C, handle: NativeModelHandle, generationConfig: Partial<GenerateOptions>) {
@@ -341,6 +362,35 @@ export abstract class CaptioningModel<C extends object = object> {
 
   get isTraining(): boolean {
     return this.training;
+  }
+
+  /**
+   * Freeze (or unfreeze) the vision tower: requires_grad false on its parameters, as Hugging Face users do with
+   * `model.encoder.requires_grad_(False)` (VisionEncoderDecoder), `model.vision_model` (BLIP) or
+   * `model.git.image_encoder` (GIT). A frozen tower gets no gradients, an AdamW made afterwards keeps no state for
+   * it, and it runs under no-grad. Resolves with the tower's parameter-name prefix and how many tensors changed.
+   */
+  async freezeVisionTower(frozen = true): Promise<{ prefix: string; tensors: number }> {
+    if (typeof frozen !== 'boolean') throw new InvalidArgumentError(`Expected a boolean for freezeVisionTower but received ${typeof frozen}`);
+    const r = await this.handle.setVisionFrozen(frozen);
+    this.#visionPrefix = r.prefix;
+    return r;
+  }
+
+  /** The vision tower's parameter-name prefix with its dot ('encoder.', 'git.image_encoder.', 'vision_model.'); null before freezeVisionTower told it. */
+  get visionTowerPrefix(): string | null {
+    return this.#visionPrefix === null ? null : `${this.#visionPrefix}.`;
+  }
+
+  /**
+   * The vision tower's last hidden state for pixel values, float32 [B, N, D], without gradients and with the
+   * tower in eval mode (no dropout) for this call: what forward's encoder_last_hidden_state input takes.
+   */
+  async encodeImages(pixel_values: Tensor): Promise<Tensor<'float32'>> {
+    if (!(pixel_values instanceof Tensor) || pixel_values.dtype !== 'float32' || pixel_values.shape.length !== 4) {
+      throw new InvalidArgumentError(`Expected float32 pixel_values [B, C, H, W] for encodeImages but received ${pixel_values instanceof Tensor ? pixel_values.toString() : typeof pixel_values}`);
+    }
+    return fromRaw(await this.handle.encodeImages(toRaw(pixel_values, 'pixel_values'))) as Tensor<'float32'>;
   }
 
   numParameters(opts: { trainableOnly?: boolean } = {}): number {

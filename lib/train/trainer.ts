@@ -35,6 +35,7 @@ import {
   checkpointStep, listCheckpoints, loadOptimizerState, LOADER_STATE_NAME, readJsonFile, removeStaleTemporaries, resolveResumePath,
   RNG_STATE_NAME, rotateCheckpoints, saveOptimizerState, SCALER_NAME, SCHEDULER_NAME, TRAINER_STATE_NAME, TRAINING_ARGS_NAME, writeFolderAtomic, writeJson,
 } from './checkpoint.js';
+import { EncoderCache, pixelHashes } from './encoder-cache.js';
 import { JsonlLogger, ProgressReporter, formatDuration } from './logging.js';
 import { imageDataUri, writeReport, type ReportSample } from './report.js';
 import { LearningRateSchedule, warmupSteps } from './schedules.js';
@@ -179,9 +180,11 @@ interface Group {
   batches: Batch[];
   states: LoaderState[];
   done: boolean;
+  /** With cache_encoder_outputs: each batch's cached encoder states, trained on instead of its pixels. */
+  encoded: Tensor[];
 }
 
-const EMPTY_DONE: Group = Object.freeze({ batches: [], states: [], done: true }) as Group;
+const EMPTY_DONE: Group = Object.freeze({ batches: [], states: [], done: true, encoded: [] }) as Group;
 
 /** What fit() decided before the first step; fixed for the run (a callback may still move state.max_steps). */
 interface Plan {
@@ -282,6 +285,11 @@ export class Trainer {
   #inStep = false;
   /** Scheduler steps taken: global_step less the steps skipped for overflowing fp16 gradients. */
   #schedulerSteps = 0;
+  /** freeze_encoder: whether this fit froze the tower (and so unfreezes it at the end). */
+  #frozeEncoder = false;
+  /** cache_encoder_outputs: the cache of this fit, and whether its states were checked against the encoder. */
+  #encoderCache: EncoderCache | null = null;
+  #cacheChecked = false;
 
   constructor(opts: TrainerOptions) {
     if (opts === null || typeof opts !== 'object') throw new InvalidArgumentError(`Expected an options object for Trainer but received ${describe(opts)}`);
@@ -471,6 +479,7 @@ export class Trainer {
     try {
       return await this.#fit(opts.resume_from_checkpoint !== undefined ? opts.resume_from_checkpoint : this.args.resume_from_checkpoint);
     } finally {
+      await this.#releaseEncoder();
       removeSignals();
       this.#progress.stop();
       this.#tb?.close();
@@ -531,7 +540,7 @@ export class Trainer {
   }
 
   async #fetchGroup(it: AsyncIterator<Batch>, loader: DataLoader<DataItem>, n: number): Promise<Group> {
-    const g: Group = { batches: [], states: [], done: false };
+    const g: Group = { batches: [], states: [], done: false, encoded: [] };
     while (g.batches.length < n) {
       const r = await it.next();
       if (r.done) {
@@ -539,13 +548,109 @@ export class Trainer {
         break;
       }
       g.states.push(loader.state());
-      g.batches.push(await this.#collate(r.value));
+      const batch = await this.#collate(r.value);
+      g.batches.push(batch);
+      if (this.#encoderCache) g.encoded.push(await this.#cachedStates(batch));
     }
     return g;
   }
 
+  // ------------------------------------------------------------------------------------------- frozen encoder
+
+  /** freeze_encoder and cache_encoder_outputs, before the optimizer exists (it then holds no state for the tower). */
+  async #prepareEncoder(plan: Plan): Promise<void> {
+    const a = this.args;
+    if (!a.freeze_encoder) return;
+    const r = await this.model.freezeVisionTower(true);
+    this.#frozeEncoder = true;
+    this.#line(`freeze_encoder: ${r.tensors} parameter tensors under ${r.prefix}.* frozen (no gradients, no optimizer state); ` +
+      `${this.model.numParameters({ trainableOnly: true }).toLocaleString('en-US')} of ${this.model.numParameters().toLocaleString('en-US')} parameters train`);
+    if (!a.cache_encoder_outputs) return;
+    await this.#checkRepeatablePixels();
+    const dir = join(plan.outputDir, 'encoder_cache');
+    this.#encoderCache = await EncoderCache.open(dir, { dtype: a.cache_encoder_dtype, note: (l) => this.#line(`Note: ${l}`) });
+    this.#cacheChecked = false;
+    this.#line(`cache_encoder_outputs: encoder states in ${dir} (${a.cache_encoder_dtype}; ${this.#encoderCache.size} image(s) cached so far)`);
+  }
+
+  async #releaseEncoder(): Promise<void> {
+    const cache = this.#encoderCache;
+    this.#encoderCache = null;
+    await cache?.close();
+    if (this.#frozeEncoder) {
+      this.#frozeEncoder = false;
+      await this.model.freezeVisionTower(false);
+    }
+  }
+
+  /**
+   * Cached encoder outputs are right only if every read of an image gives the same pixel values. Reading the
+   * first batch twice catches random augmentation (in set_transform/with_transform/map, the data_collator or
+   * the image processor) before training starts; a changed pixel hash of a cached id catches the rest later.
+   */
+  async #checkRepeatablePixels(): Promise<void> {
+    const first = async (): Promise<Tensor | null> => {
+      const loader = this.train_dataset!.batches({ ...this.#loaderOptions('train'), batch_size: Math.min(2, this.args.per_device_train_batch_size), seed: 0, log: () => undefined });
+      const it = loader[Symbol.asyncIterator]();
+      try {
+        const r = await it.next();
+        return r.done ? null : (await this.#collate(r.value)).pixel_values;
+      } finally {
+        await it.return?.(undefined);
+      }
+    };
+    const x = await first();
+    const y = await first();
+    if (x && y && pixelHashes(x).join() !== pixelHashes(y).join()) throw augmentationError('two reads of the first training batch gave different pixel values');
+  }
+
+  /** The cached states of a batch's rows, storing those not cached yet (computed by the frozen encoder). */
+  async #cachedStates(batch: Batch): Promise<Tensor> {
+    const cache = this.#encoderCache!;
+    const ids = batch.ids.map(String);
+    const hashes = pixelHashes(batch.pixel_values);
+    if (!this.#cacheChecked && ids.some((id, i) => cache.hashOf(id) !== undefined && cache.hashOf(id) !== hashes[i])) {
+      this.#line(`Note: the encoder cache in ${cache.dir} holds other images under these item ids (another dataset or image processor); rebuilding it`);
+      await cache.clear();
+    }
+    ids.forEach((id, i) => {
+      const known = cache.hashOf(id);
+      if (known !== undefined && known !== hashes[i]) throw augmentationError(`item ${id} has other pixel values than when its encoder states were cached`);
+    });
+    const missing = ids.some((id) => !cache.has(id));
+    if (missing || !this.#cacheChecked) {
+      const states = await this.model.encodeImages(batch.pixel_values);
+      if (!this.#cacheChecked) {
+        // The first batch of a run over an existing cache: are its cached rows still what this encoder gives?
+        const rows = ids.map((id, i) => (cache.has(id) ? i : -1)).filter((i) => i >= 0);
+        if (rows.length) {
+          const cached = (await cache.get(rows.map((i) => ids[i]!))).data;
+          const fresh = cache.roundTrip(states);
+          const per = fresh.length / ids.length;
+          let diff = 0;
+          let scale = 1e-6;
+          rows.forEach((row, k) => {
+            for (let j = 0; j < per; j++) {
+              const v = fresh[row * per + j]!;
+              diff = Math.max(diff, Math.abs(v - cached[k * per + j]!));
+              scale = Math.max(scale, Math.abs(v));
+            }
+          });
+          if (diff > scale * (cache.dtype === 'float32' ? 1e-4 : 2e-2)) {
+            this.#line(`Note: the encoder cache in ${cache.dir} does not match this encoder (max difference ${diff.toExponential(2)}): it was made by other weights or images; rebuilding it`);
+            await cache.clear();
+          }
+        }
+        this.#cacheChecked = true;
+      }
+      await cache.put(ids, hashes, states);
+    }
+    return cache.get(ids);
+  }
+
   async #fit(resumeArg: string | boolean | null): Promise<TrainOutput> {
     const plan = await this.#plan(resumeArg);
+    await this.#prepareEncoder(plan);
     this.#createOptimizerAndScheduler(plan);
     await this.#restore(plan);
     this.#openLogs(plan);
@@ -720,7 +825,9 @@ export class Trainer {
     const optimizer = this.optimizer!;
     this.#inStep = true;
     optimizer.setLearningRate(this.lr_scheduler!.at(this.#schedulerSteps));
-    const r = await this.model.trainStep(group.batches, {
+    // With cached encoder outputs the step trains on the states instead of the pixels.
+    const inputs = group.encoded.length ? group.batches.map((b, i) => ({ encoder_last_hidden_state: group.encoded[i]!, labels: b.labels })) : group.batches;
+    const r = await this.model.trainStep(inputs, {
       optimizer,
       max_grad_norm: a.max_grad_norm,
       learning_rate: optimizer.learningRate,
@@ -1119,6 +1226,14 @@ export class Trainer {
     for (let i = 0; i < n; i++) data.set(batch.labels.data.subarray(i * t, (i + 1) * t), i * width);
     return { ...batch, labels: Tensor.from(data, [n, width]) as Tensor<'int64'> };
   }
+}
+
+function augmentationError(what: string): InvalidArgumentError {
+  return new InvalidArgumentError(
+    `cache_encoder_outputs needs the same pixel values for an image on every read, but ${what}: the training data looks randomly augmented ` +
+      '(set_transform/with_transform/map, the data_collator or the image processor), or two items share an id. Cached states would keep one draw ' +
+      'of the augmentation forever. Drop cache_encoder_outputs (freeze_encoder alone still skips the encoder\'s gradients), or make the transforms deterministic and the ids unique.',
+  );
 }
 
 /** The examples of a loader batch, as a data_collator receives them. */

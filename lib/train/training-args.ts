@@ -74,6 +74,21 @@ export interface TrainingArguments {
    * DataCollatorForSeq2Seq). The loss is the same either way; fixed shapes are what this buys.
    */
   pad_to_max_length: boolean;
+  /**
+   * JS addition: freeze the vision tower for the run, as HF users do with `model.encoder.requires_grad_(False)`
+   * (`model.vision_model` for BLIP, `model.git.image_encoder` for GIT): no gradients and no AdamW state for its
+   * parameters, and its forward runs under no-grad. The rest (VisionEncoderDecoder's enc_to_dec_proj, GIT's
+   * visual_projection) trains. The Trainer restores requires_grad when fit() ends.
+   */
+  freeze_encoder: boolean;
+  /**
+   * JS addition (needs freeze_encoder): compute the frozen tower's last hidden state of each image once, keep it
+   * in output_dir/encoder_cache, and train on it in later epochs (and after a resume). Training data that gives
+   * an image other pixel values on another read (random augmentation) is refused.
+   */
+  cache_encoder_outputs: boolean;
+  /** Storage dtype of the encoder cache: 'float32' (exact) or 'bfloat16' (half the disk and reads). */
+  cache_encoder_dtype: 'float32' | 'bfloat16';
 }
 
 /** What users pass: any subset (output_dir required), `evaluation_strategy` accepted as the old alias. */
@@ -137,6 +152,9 @@ export const TRAINING_ARGS_DEFAULTS: Omit<TrainingArguments, 'output_dir'> = {
   disable_tqdm: false,
   max_target_length: 64,
   pad_to_max_length: false,
+  freeze_encoder: false,
+  cache_encoder_outputs: false,
+  cache_encoder_dtype: 'float32',
 };
 
 /**
@@ -317,7 +335,9 @@ export function resolveTrainingArguments(input: TrainingArgumentsInput): Trainin
 
   if (typeof a.output_dir !== 'string' || a.output_dir.length === 0) bad('a folder path', 'output_dir', a.output_dir);
   for (const k of ['overwrite_output_dir', 'do_train', 'do_eval', 'do_predict', 'logging_first_step', 'logging_nan_inf_filter', 'save_only_model',
-    'load_best_model_at_end', 'predict_with_generate', 'bf16', 'fp16', 'dataloader_drop_last', 'disable_tqdm', 'eval_on_start', 'pad_to_max_length']) bool(a[k], k);
+    'load_best_model_at_end', 'predict_with_generate', 'bf16', 'fp16', 'dataloader_drop_last', 'disable_tqdm', 'eval_on_start', 'pad_to_max_length',
+    'freeze_encoder', 'cache_encoder_outputs']) bool(a[k], k);
+  if (a.cache_encoder_dtype !== 'float32' && a.cache_encoder_dtype !== 'bfloat16') bad("'float32' or 'bfloat16'", 'cache_encoder_dtype', a.cache_encoder_dtype);
   num(a.num_train_epochs, 'num_train_epochs', { min: 0 });
   num(a.max_steps, 'max_steps', { int: true, min: -1 });
   if (a.max_steps === 0) bad('a positive integer (or -1 to use num_train_epochs)', 'max_steps', a.max_steps);
@@ -373,6 +393,9 @@ export function resolveTrainingArguments(input: TrainingArgumentsInput): Trainin
 
   // Cross-field rules, as TrainingArguments.__post_init__ checks them.
   if (a.fp16 && a.bf16) throw new InvalidArgumentError('fp16 and bf16 are both true; choose one');
+  if (a.cache_encoder_outputs && !a.freeze_encoder) {
+    throw new InvalidArgumentError('cache_encoder_outputs needs freeze_encoder = true: cached encoder outputs are only right while the encoder does not change; set freeze_encoder: true too (or drop cache_encoder_outputs)');
+  }
   if (a.load_best_model_at_end) {
     if (a.eval_strategy === 'no') throw new InvalidArgumentError('load_best_model_at_end needs an eval_strategy (steps or epoch) to find the best model');
     if (a.eval_strategy !== a.save_strategy) {

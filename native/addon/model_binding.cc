@@ -234,6 +234,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Device(const Napi::CallbackInfo& info);
   Napi::Value ParameterInfo(const Napi::CallbackInfo& info);
   Napi::Value NumParameters(const Napi::CallbackInfo& info);
+  Napi::Value SetVisionFrozen(const Napi::CallbackInfo& info);
+  Napi::Value EncodeImages(const Napi::CallbackInfo& info);
 
   // Queues `work` on this model's strand.
   Napi::Promise job(Napi::Env env, std::function<Finisher()> work, std::vector<Napi::Value> keep = {}) {
@@ -287,24 +289,29 @@ Napi::Value ModelWrap::Build(const Napi::CallbackInfo& info) {
   });
 }
 
-// NativeInputs: pixel_values, and labels / input_ids / attention_mask when given.
+// NativeInputs: pixel_values or vision_hidden (one of them; lib/models checks), and labels / input_ids /
+// attention_mask when given.
 struct InputTensors {
-  torch::Tensor pixel_values, labels, input_ids, attention_mask;
+  torch::Tensor pixel_values, labels, input_ids, attention_mask, vision_hidden;
 };
 
 InputTensors read_inputs(const Napi::Object& o) {
   InputTensors t;
-  t.pixel_values = tensor_from_js(o.Get("pixel_values"), "pixel_values");
+  if (o.Has("vision_hidden")) t.vision_hidden = tensor_from_js(o.Get("vision_hidden"), "vision_hidden");
+  else t.pixel_values = tensor_from_js(o.Get("pixel_values"), "pixel_values");
   if (o.Has("labels")) t.labels = tensor_from_js(o.Get("labels"), "labels");
   if (o.Has("input_ids")) t.input_ids = tensor_from_js(o.Get("input_ids"), "input_ids");
   if (o.Has("attention_mask")) t.attention_mask = tensor_from_js(o.Get("attention_mask"), "attention_mask");
   return t;
 }
 
-// On the model's device (worker thread); pixel values in the model's dtype.
+// On the model's device (worker thread); pixel values and vision states in the model's dtype.
 CaptionInputs device_inputs(const ModelState& s, const InputTensors& t, double smoothing) {
   auto move = [&](const torch::Tensor& x) { return x.defined() ? s.input(x, false) : x; };
-  return {s.input(t.pixel_values, true), move(t.input_ids), move(t.attention_mask), move(t.labels), smoothing};
+  auto floats = [&](const torch::Tensor& x) { return x.defined() ? s.input(x, true) : x; };
+  CaptionInputs in{floats(t.pixel_values), move(t.input_ids), move(t.attention_mask), move(t.labels), smoothing};
+  in.vision_hidden = floats(t.vision_hidden);
+  return in;
 }
 
 Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
@@ -616,6 +623,35 @@ Napi::Value ModelWrap::NumParameters(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), trainable_only ? snap.num_trainable : snap.num_parameters);
 }
 
+// setVisionFrozen(frozen): requires_grad on the vision tower's parameters (the architecture names its tower).
+// Resolves with {prefix, tensors}. An optimizer built afterwards holds no state for frozen parameters.
+Napi::Value ModelWrap::SetVisionFrozen(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsBoolean()) throw_argument_error(info.Env(), "Expected a boolean for setVisionFrozen");
+  const bool frozen = info[0].As<Napi::Boolean>().Value();
+  auto s = s_;
+  return job(info.Env(), [=]() -> Finisher {
+    const int64_t n = s->module()->set_vision_frozen(frozen);
+    const std::string prefix = s->model->vision_prefix();
+    s->publish();
+    return [n, prefix](Napi::Env env) -> Napi::Value {
+      auto o = Napi::Object::New(env);
+      o.Set("prefix", prefix);
+      o.Set("tensors", double(n));
+      return o;
+    };
+  });
+}
+
+// encodeImages(pixel_values): the vision tower's last hidden state, no-grad, eval mode for the call.
+Napi::Value ModelWrap::EncodeImages(const Napi::CallbackInfo& info) {
+  auto px = tensor_from_js(info[0], "pixel_values");
+  auto s = s_;
+  return job(info.Env(), [=]() -> Finisher {
+    auto hidden = to_host(s->module()->encode_images(s->input(px, true)), Ownership::kFresh);
+    return [hidden](Napi::Env env) -> Napi::Value { return tensor_to_js(env, hidden); };
+  }, {info[0]});
+}
+
 // testing.sleepOnModel(model, ms): a job that holds the model's strand (tests of the threading contract).
 Napi::Value SleepOnModel(const Napi::CallbackInfo& info) {
   if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsNumber()) throw_argument_error(info.Env(), "Expected (model, ms)");
@@ -648,6 +684,8 @@ void ModelWrap::Init(Napi::Env env, Napi::Object exports, Napi::Object testing) 
       InstanceMethod<&ModelWrap::Device>("device"),
       InstanceMethod<&ModelWrap::ParameterInfo>("parameterInfo"),
       InstanceMethod<&ModelWrap::NumParameters>("numParameters"),
+      InstanceMethod<&ModelWrap::SetVisionFrozen>("setVisionFrozen"),
+      InstanceMethod<&ModelWrap::EncodeImages>("encodeImages"),
   });
   exports.Set("Model", func);
   testing.Set("sleepOnModel", Napi::Function::New<SleepOnModel>(env, "sleepOnModel"));

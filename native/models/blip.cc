@@ -17,7 +17,7 @@ BlipForConditionalGenerationImpl::BlipForConditionalGenerationImpl(const BlipCon
 
 CaptionOutput BlipForConditionalGenerationImpl::forward(const CaptionInputs& in) {
   CaptionOutput out;
-  out.vision_hidden = vision_model->forward(in.pixel_values);
+  out.vision_hidden = vision_hidden(in);
   auto ids = text_ids(in);
   out.logits = text_decoder->lm_logits(text_decoder->hidden(ids, out.vision_hidden, nullptr, 0, in.attention_mask));
   if (in.labels.defined()) out.loss = loss(out.logits, in.labels, in.input_ids.defined(), in.label_smoothing);

@@ -30,6 +30,8 @@ class BlipForConditionalGenerationImpl : public CaptionModelImpl {
   }
   torch::Tensor lm_logits(const torch::Tensor& hidden) override { return text_decoder->lm_logits(hidden); }
   int64_t vocab_size() const override { return text_decoder->vocab_size(); }
+  std::string vision_prefix() const override { return "vision_model"; }
+  torch::Tensor vision_forward(const torch::Tensor& pixel_values) override { return vision_model->forward(pixel_values); }
 
   void init_parameter(const std::string& name, torch::Tensor& cpu, at::Generator& gen) const override;
   bool ignored_on_load(const std::string& name) const override;

@@ -19,6 +19,10 @@ struct CaptionInputs {
   torch::Tensor attention_mask;  // [B, T] text padding mask (GIT, BLIP); undefined = no padding
   torch::Tensor labels;          // [B, T], -100 = ignored
   double label_smoothing = 0;
+  // Given (then pixel_values is undefined): the vision tower's last hidden state of each image, as
+  // CaptionOutput::vision_hidden returns it (cached encoder outputs); the tower does not run. Everything after
+  // the tower (VisionEncoderDecoder's enc_to_dec_proj, GIT's visual_projection) runs on it as usual.
+  torch::Tensor vision_hidden;
 };
 
 struct CaptionOutput {
@@ -46,6 +50,18 @@ class CaptionModelImpl : public torch::nn::Module {
   // Checkpoint entries (full names) that Hugging Face ignores on load: tied duplicates, legacy buffers.
   virtual bool ignored_on_load(const std::string& name) const = 0;
 
+  // The vision tower: its module path ("encoder", "git.image_encoder", "vision_model": the prefix of its
+  // parameter names, and what Hugging Face users freeze with requires_grad_(False)), and its forward.
+  virtual std::string vision_prefix() const;
+  virtual torch::Tensor vision_forward(const torch::Tensor& pixel_values);
+  // Freezing sets requires_grad on the tower's parameters (no gradients, so no AdamW state for them); a frozen
+  // tower runs under no-grad. Returns the number of parameter tensors changed.
+  int64_t set_vision_frozen(bool frozen);
+  bool vision_frozen() const { return vision_frozen_; }
+  // The tower's last hidden state for pixel values, under no-grad and in eval mode (no dropout) whatever the
+  // model's mode: what a cache of encoder outputs stores.
+  torch::Tensor encode_images(const torch::Tensor& pixel_values);
+
   // -1: not set. The start token begins the text built from labels.
   void set_special_tokens(int64_t start, int64_t pad, int64_t eos) {
     decoder_start_token_id_ = start;
@@ -55,6 +71,10 @@ class CaptionModelImpl : public torch::nn::Module {
   torch::Device device() const { return parameters().front().device(); }
 
  protected:
+  // in.vision_hidden when given, else the tower's forward of in.pixel_values (under no-grad when frozen).
+  torch::Tensor vision_hidden(const CaptionInputs& in);
+  // Rows of the batch: of pixel_values, or of vision_hidden when given.
+  static int64_t batch_size(const CaptionInputs& in) { return in.vision_hidden.defined() ? in.vision_hidden.size(0) : in.pixel_values.size(0); }
   // Labels shifted right: the start token first, -100 replaced by pad_token_id, as transformers does.
   torch::Tensor shift_right(const torch::Tensor& labels) const;
   // The text ids of `in` (given, or shift_right(labels)), checked against the batch and the vocabulary.
@@ -63,6 +83,7 @@ class CaptionModelImpl : public torch::nn::Module {
   torch::Tensor loss(const torch::Tensor& logits, const torch::Tensor& labels, bool shifted, double label_smoothing) const;
 
   int64_t decoder_start_token_id_ = -1, pad_token_id_ = -1, eos_token_id_ = -1;
+  bool vision_frozen_ = false;
 };
 
 }  // namespace tc

@@ -17,7 +17,7 @@ VisionEncoderDecoderImpl::VisionEncoderDecoderImpl(const EncoderDecoderConfig& c
 CaptionOutput VisionEncoderDecoderImpl::forward(const CaptionInputs& in) {
   TORCH_CHECK(!in.attention_mask.defined(), "VisionEncoderDecoder without an attention_mask (lib/models checks)");
   CaptionOutput out;
-  out.vision_hidden = encoder->forward(in.pixel_values);
+  out.vision_hidden = vision_hidden(in);  // the tower's output (or the cached one); enc_to_dec_proj stays in the graph
   auto ids = text_ids(in);
   out.logits = decoder->lm_logits(decoder->hidden(ids, project(out.vision_hidden), nullptr, 0));
   if (in.labels.defined()) out.loss = loss(out.logits, in.labels, false, in.label_smoothing);

@@ -47,7 +47,7 @@ torch::Tensor GitForCausalLMImpl::text_mask(int64_t N, int64_t past, int64_t T, 
 
 CaptionOutput GitForCausalLMImpl::forward(const CaptionInputs& in) {
   CaptionOutput out;
-  out.vision_hidden = image_encoder->forward(in.pixel_values);
+  out.vision_hidden = vision_hidden(in);  // visual_projection runs on it either way
   auto image = projection_norm(projection(out.vision_hidden));
   auto ids = text_ids(in);
   const int64_t B = ids.size(0), N = image.size(1), T = ids.size(1);

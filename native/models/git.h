@@ -36,6 +36,8 @@ class GitForCausalLMImpl : public CaptionModelImpl {
   torch::Tensor decode(const torch::Tensor& ids, const torch::Tensor& states, DecoderCache& cache, int64_t past) override;
   torch::Tensor lm_logits(const torch::Tensor& hidden) override { return output(hidden); }
   int64_t vocab_size() const override { return c_.text.vocab_size; }
+  std::string vision_prefix() const override { return "git.image_encoder"; }
+  torch::Tensor vision_forward(const torch::Tensor& pixel_values) override { return image_encoder->forward(pixel_values); }
 
   void init_parameter(const std::string& name, torch::Tensor& cpu, at::Generator& gen) const override;
   bool ignored_on_load(const std::string& name) const override;
