@@ -107,6 +107,9 @@ export type NativeModelConfig = NativeSpecialTokens & (
   | { model_type: 'vision-encoder-decoder'; encoder: NativeEncoderConfig; decoder: NativeDecoderConfig }
   | { model_type: 'git'; vision: NativeCLIPVisionConfig; text: NativeBertConfig }
   | { model_type: 'blip'; vision: NativeBlipVisionConfig; text: NativeBertConfig }
+  // ViTModel, GPT2LMHeadModel, ... on their own (lib/models/standalone.ts).
+  | { model_type: 'standalone-encoder'; encoder: NativeEncoderConfig }
+  | { model_type: 'standalone-decoder'; decoder: NativeDecoderConfig }
 );
 
 /**
@@ -114,7 +117,8 @@ export type NativeModelConfig = NativeSpecialTokens & (
  * a VisionEncoderDecoder, input_ids for GIT and BLIP); without it the text is the labels shifted right.
  */
 export interface NativeInputs {
-  pixel_values: RawTensor;
+  /** Required by every captioner; a standalone decoder reads its encoder_hidden_states here (absent: none). */
+  pixel_values?: RawTensor;
   labels?: RawTensor;
   input_ids?: RawTensor;
   attention_mask?: RawTensor;
