@@ -9,7 +9,8 @@ import { UnsupportedConfigError, InvalidArgumentError } from '../../lib/errors.j
 import { native, type RawTensor } from '../../lib/native.js';
 import { tinyConfig } from '../../lib/models/config.js';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../../lib/models/safetensors.js';
-import { GPT2LMHeadModel, SwinModel, ViTModel } from '../../lib/models/standalone.js';
+import * as standalone from '../../lib/models/standalone.js';
+import { GPT2LMHeadModel, SwinModel, ViTModel, type StandaloneModel } from '../../lib/models/standalone.js';
 import { VisionEncoderDecoder, fromRaw } from '../../lib/models/vision-encoder-decoder.js';
 import { Tensor } from '../../lib/tensor.js';
 import { describeWithFixtures } from '../helpers/fixtures.js';
@@ -234,4 +235,35 @@ describeWithFixtures('golden: vit-gpt2-tiny split into its parts and recomposed'
     b.logits.data.forEach((v, i) => void (worst = Math.max(worst, Math.abs(v - ref[i]!))));
     expect(worst).toBeLessThanOrEqual(1e-4);
   });
+
+  for (const name of ['swin-gpt2-tiny', 'deit-bert-tiny', 'clip-roberta-tiny', 'beit-gpt2-tiny']) {
+    it(`${name}: the parts load as their standalone classes and recompose (enc_to_dec_proj, in neither part, fresh)`, async () => {
+      const dir = join(fixtures, 'models', name);
+      const cases: Record<string, RawTensor> = (await native().readSafetensors(join(fixtures, 'models', `${name}.cases.safetensors`))).tensors;
+      const inputs = { pixel_values: fromRaw(cases.pixel_values!), labels: fromRaw(cases.labels!) };
+      const model = await VisionEncoderDecoder.fromPretrained(dir);
+      const full = await model.stateDict();
+      const encDir = tmp();
+      const decDir = tmp();
+      await model.encoder.save(encDir);
+      await model.decoder.save(decDir);
+      for (const [d, prefix] of [[encDir, 'encoder.'], [decDir, 'decoder.']] as const) {
+        const cls = (standalone as unknown as Record<string, { fromPretrained(dir: string): Promise<StandaloneModel> }>)[(configJson(d).architectures as string[])[0]!]!;
+        const part = await cls.fromPretrained(d);
+        expect(differing(await part.stateDict(), under(full, prefix)), `${name} ${prefix}`).toEqual([]);
+        if (prefix === 'encoder.') {
+          const out = await (part as standalone.VisionEncoderModel).forward({ pixel_values: inputs.pixel_values });
+          expect(sameTensor(out.last_hidden_state, (await model.forward(inputs)).encoder_last_hidden_state)).toBe(true);
+        }
+      }
+      const recomposed = await VisionEncoderDecoder.fromEncoderDecoderPretrained(encDir, decDir);
+      const proj = Object.keys(full).filter((k) => k.startsWith('enc_to_dec_proj.')).sort();
+      expect(recomposed.loadReport).toEqual({ newly_initialized: proj, unused: [] });
+      await recomposed.loadStateDict(Object.fromEntries(proj.map((k) => [k, full[k]!])), { strict: false });
+      expect(differing(await recomposed.stateDict(), full)).toEqual([]);
+      // The special ids live in the top-level config, not in the parts (a BERT decoder has no bos id): set as the tutorials do.
+      Object.assign(recomposed.config, model.specialTokenIds);
+      expect(sameTensor((await recomposed.forward(inputs)).logits, (await model.forward(inputs)).logits)).toBe(true);
+    });
+  }
 });
