@@ -69,7 +69,8 @@ function configJson(config: RawConfig, className: string): string {
 
 /** What the static constructors read of a standalone class. */
 export interface StandaloneClass<T> {
-  new (config: never, handle: NativeModelHandle): T;
+  /** The class itself (the static constructors build through it; its arguments are internal). */
+  new (config: never, handle: never): T;
   /** Hugging Face's class name (written as config.json "architectures"). */
   readonly className: string;
   /** The config.json model_type values the class reads; the first is the one a config without model_type gets. */
@@ -106,7 +107,7 @@ export abstract class StandaloneModel<C extends object = Record<string, unknown>
   static async fromConfig<T extends StandaloneModel<object>>(this: StandaloneClass<T>, config: object, opts: { seed?: number; device?: Device } = {}): Promise<T> {
     const c = checkedConfig(this, config);
     const handle = await buildNative(nativePartConfig(this.kind, c), opts.seed ?? 0, opts.device ?? 'cpu');
-    return new this(c as never, handle);
+    return new this(c as never, handle as never);
   }
 
   /**
@@ -132,7 +133,7 @@ export abstract class StandaloneModel<C extends object = Record<string, unknown>
     unused.push(...report.unexpected);
     const lacking = report.missing.filter((n) => !newOnLoad(this.kind, c, n));
     checkLoadReport({ missing: lacking, unexpected: [] }, dir, opts.allowMissing ?? false);
-    const model = new this(c as never, handle);
+    const model = new this(c as never, handle as never);
     model.loadReport = { newly_initialized: [...report.missing].sort(), unused: unused.sort() };
     if (report.missing.length) {
       process.emitWarning(`Some weights of ${this.className} were not initialized from the model checkpoint at ${dir} and are newly initialized: [${report.missing.join(', ')}]. You should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.`, { code: 'TORCH_CAPTION_NEWLY_INITIALIZED' });
