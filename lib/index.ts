@@ -9,6 +9,12 @@ export { CaptioningModel, type SpecialTokenIds, type PromptTokenizer } from './m
 export { GitForCausalLM, type GitConfig, type GitVisionConfig } from './models/git.js';
 export { BlipForConditionalGeneration, type BlipConfig, type BlipTextConfig, type BlipVisionConfig } from './models/blip.js';
 export { AutoModelForVision2Seq, type CaptionModel } from './models/auto.js';
+export {
+  ViTModel, DeiTModel, BeitModel, SwinModel, CLIPVisionModel, GPT2LMHeadModel, BertLMHeadModel, RobertaForCausalLM,
+  StandaloneModel, VisionEncoderModel, CausalLMModel, ComposedPart,
+  type StandaloneClass, type EncoderForwardInputs, type EncoderForwardOutput, type CausalLMInputs, type CausalLMOutput,
+} from './models/standalone.js';
+export type { PretrainedPart } from './models/vision-encoder-decoder.js';
 export { normalizeConfig, composeConfig, tinyConfig, type VisionEncoderDecoderConfig, type ViTConfig, type SwinConfig, type GPT2Config } from './models/config.js';
 export { GENERATION_DEFAULTS, type GenerateOptions, type GenerateOutput } from './models/generation.js';
 export { readSafetensors, writeSafetensors, readSafetensorsHeader } from './models/safetensors.js';

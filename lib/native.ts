@@ -107,6 +107,9 @@ export type NativeModelConfig = NativeSpecialTokens & (
   | { model_type: 'vision-encoder-decoder'; encoder: NativeEncoderConfig; decoder: NativeDecoderConfig }
   | { model_type: 'git'; vision: NativeCLIPVisionConfig; text: NativeBertConfig }
   | { model_type: 'blip'; vision: NativeBlipVisionConfig; text: NativeBertConfig }
+  // ViTModel, GPT2LMHeadModel, ... on their own (lib/models/standalone.ts).
+  | { model_type: 'standalone-encoder'; encoder: NativeEncoderConfig }
+  | { model_type: 'standalone-decoder'; decoder: NativeDecoderConfig }
 );
 
 /**
@@ -114,7 +117,7 @@ export type NativeModelConfig = NativeSpecialTokens & (
  * a VisionEncoderDecoder, input_ids for GIT and BLIP); without it the text is the labels shifted right.
  */
 export interface NativeInputs {
-  /** Exactly one of pixel_values and vision_hidden (lib/models checks). */
+  /** The images; absent when vision_hidden is given, and a standalone decoder reads its encoder_hidden_states here. */
   pixel_values?: RawTensor;
   /** The vision tower's last hidden state per image (cached encoder outputs): the tower does not run. */
   vision_hidden?: RawTensor;

@@ -7,20 +7,56 @@ import { join } from 'node:path';
 import { TorchCaptionError } from '../errors.js';
 import type { RawTensor } from '../native.js';
 import { readJson } from '../json.js';
+import type { Tensor } from '../tensor.js';
 import { decoderArchitecture, encoderArchitecture } from './architectures/index.js';
 import {
-  buildFromConfig, buildNative, CaptioningModel, folderGenerationDefaults, loadPretrained, readWeights, weightsOf,
+  buildFromConfig, buildNative, CaptioningModel, folderGenerationDefaults, loadPretrained, mapRecord, readWeights, toRaw, weightsOf,
   type Device, type LoadOptions, type ModelFamily,
 } from './captioning-model.js';
 import { composeConfig, decoderMaxLength, decoderVocabSize, nativeModelConfig, normalizeConfig, specialTokens, type VisionEncoderDecoderConfig } from './config.js';
 import { resolveModelDir } from './hub.js';
 import type { GenerateOptions } from './generation.js';
+import { ComposedPart } from './standalone.js';
 
 export {
   checkAutocast, fromRaw, readWeights, resolveDevice,
   type AutocastDType, type Device, type ForwardInputs, type ForwardOutput, type LoadOptions, type ModelDType, type Saveable,
   type TrainStepOptimizer, type TrainStepOptions, type TrainStepResult,
 } from './captioning-model.js';
+
+/**
+ * A model object fromEncoderDecoderPretrained reads through its config and tensors: a standalone ViTModel,
+ * GPT2LMHeadModel, ... (lib/models/standalone.ts), or another model's `model.encoder` / `model.decoder`.
+ */
+export interface PretrainedPart {
+  readonly config: object;
+  stateDict(): Promise<Record<string, Tensor>>;
+}
+
+/** One side of fromEncoderDecoderPretrained: a folder (or hub id) or a model object. */
+async function partSource(ref: string | PretrainedPart, what: 'encoder' | 'decoder'): Promise<{ label: string; config: Record<string, unknown>; state: () => Promise<Record<string, RawTensor>> }> {
+  if (typeof ref === 'string') {
+    const dir = await resolveModelDir(ref);
+    const config = await readJson<Record<string, unknown>>(join(dir, 'config.json'), `${what} config`);
+    return {
+      label: dir, config,
+      state: async () => {
+        const state: Record<string, RawTensor> = {};
+        for (const f of weightsOf(dir)) Object.assign(state, await readWeights(f));
+        return state;
+      },
+    };
+  }
+  if (typeof ref !== 'object' || ref === null || typeof ref.config !== 'object' || typeof ref.stateDict !== 'function') {
+    throw new TorchCaptionError(`Expected a folder, a hub id or a model object (ViTModel, GPT2LMHeadModel, model.${what}, ...) for the ${what}`);
+  }
+  const name = (ref as { className?: unknown }).className;
+  return {
+    label: `the ${typeof name === 'string' ? name : what} object`,
+    config: structuredClone(ref.config) as Record<string, unknown>,
+    state: async () => mapRecord(await ref.stateDict(), (t, k) => toRaw(t, k)),
+  };
+}
 
 const FAMILY: ModelFamily<VisionEncoderDecoderConfig> = {
   name: 'VisionEncoderDecoder',
@@ -51,6 +87,20 @@ export class VisionEncoderDecoder extends CaptioningModel<VisionEncoderDecoderCo
     return 'decoder_input_ids';
   }
 
+  /**
+   * The encoder on its own, as transformers' `model.encoder`: `model.encoder.save(dir)` writes a standalone
+   * checkpoint (config.encoder as config.json, the encoder.* tensors without the prefix). The model's config
+   * stays `model.config.encoder`.
+   */
+  get encoder(): ComposedPart {
+    return new ComposedPart(this, 'encoder');
+  }
+
+  /** The decoder on its own (`model.decoder.save(dir)`: config.decoder and the decoder.* tensors, cross-attention included). */
+  get decoder(): ComposedPart {
+    return new ComposedPart(this, 'decoder');
+  }
+
   /** A model with Hugging Face style random initialisation (deterministic for a seed). */
   static async fromConfig(config: unknown, opts: { seed?: number; device?: Device } = {}): Promise<VisionEncoderDecoder> {
     const m = await buildFromConfig(FAMILY, config, opts);
@@ -66,14 +116,16 @@ export class VisionEncoderDecoder extends CaptioningModel<VisionEncoderDecoderCo
   /**
    * Compose a captioner from a pretrained encoder (ViT/Swin folder) and a pretrained GPT-2 folder, as
    * transformers' from_encoder_decoder_pretrained does: the decoder gets cross-attention, whose new
-   * weights (and enc_to_dec_proj) are initialised HF-style.
+   * weights (and enc_to_dec_proj) are initialised HF-style. Either side may also be a model object
+   * (ViTModel, GPT2LMHeadModel, ..., or another model's model.encoder / model.decoder), read through its
+   * config and stateDict.
    */
-  static async fromEncoderDecoderPretrained(encoderRef: string, decoderRef: string, opts: LoadOptions & { seed?: number } = {}): Promise<VisionEncoderDecoder> {
-    const encDir = await resolveModelDir(encoderRef);
-    const decDir = await resolveModelDir(decoderRef);
-    const encCfg = await readJson<Record<string, unknown>>(join(encDir, 'config.json'), 'encoder config');
-    const decCfg = await readJson<Record<string, unknown>>(join(decDir, 'config.json'), 'decoder config');
-    const cfg = composeConfig(encCfg, decCfg);
+  static async fromEncoderDecoderPretrained(encoderRef: string | PretrainedPart, decoderRef: string | PretrainedPart, opts: LoadOptions & { seed?: number } = {}): Promise<VisionEncoderDecoder> {
+    const encSource = await partSource(encoderRef, 'encoder');
+    const decSource = await partSource(decoderRef, 'decoder');
+    const encDir = encSource.label;
+    const decDir = decSource.label;
+    const cfg = composeConfig(encSource.config, decSource.config);
     const handle = await buildNative(nativeModelConfig(cfg), opts.seed ?? 0, 'cpu');
     const model = new VisionEncoderDecoder(cfg, handle, folderGenerationDefaults(FAMILY, cfg, undefined));
     // Load each part under its prefix, then report what neither provided beyond the new cross-attention.
@@ -89,9 +141,8 @@ export class VisionEncoderDecoder extends CaptioningModel<VisionEncoderDecoderCo
     };
     const loaded = new Set<string>();
     const unused: string[] = [];
-    for (const [dir, rename] of [[encDir, encoderKey], [decDir, decoderKey]] as const) {
-      const state: Record<string, RawTensor> = {};
-      for (const f of weightsOf(dir)) Object.assign(state, await readWeights(f));
+    for (const [source, rename] of [[encSource, encoderKey], [decSource, decoderKey]] as const) {
+      const state = await source.state();
       const renamed: Record<string, RawTensor> = {};
       const original = new Map<string, string>();
       for (const [name, t] of Object.entries(state)) {

@@ -298,7 +298,8 @@ struct InputTensors {
 InputTensors read_inputs(const Napi::Object& o) {
   InputTensors t;
   if (o.Has("vision_hidden")) t.vision_hidden = tensor_from_js(o.Get("vision_hidden"), "vision_hidden");
-  else t.pixel_values = tensor_from_js(o.Get("pixel_values"), "pixel_values");
+  // Absent with vision_hidden; a standalone decoder reads its encoder_hidden_states here (lib/models checks).
+  if (o.Has("pixel_values")) t.pixel_values = tensor_from_js(o.Get("pixel_values"), "pixel_values");
   if (o.Has("labels")) t.labels = tensor_from_js(o.Get("labels"), "labels");
   if (o.Has("input_ids")) t.input_ids = tensor_from_js(o.Get("input_ids"), "input_ids");
   if (o.Has("attention_mask")) t.attention_mask = tensor_from_js(o.Get("attention_mask"), "attention_mask");
@@ -326,13 +327,15 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
     std::optional<double> loss;
     if (out.loss.defined()) loss = out.loss.item<double>();
     std::optional<HostTensor> logits;
-    if (with_logits) logits = to_host(out.logits, Ownership::kFresh);
-    auto hidden = to_host(out.vision_hidden, Ownership::kFresh);
+    // A standalone encoder has no logits, a standalone decoder no vision states.
+    if (with_logits && out.logits.defined()) logits = to_host(out.logits, Ownership::kFresh);
+    std::optional<HostTensor> hidden;
+    if (out.vision_hidden.defined()) hidden = to_host(out.vision_hidden, Ownership::kFresh);
     return [loss, logits, hidden](Napi::Env env) -> Napi::Value {
       auto o = Napi::Object::New(env);
       if (loss) o.Set("loss", *loss);
       if (logits) o.Set("logits", tensor_to_js(env, *logits));
-      o.Set("encoder_last_hidden_state", tensor_to_js(env, hidden));
+      if (hidden) o.Set("encoder_last_hidden_state", tensor_to_js(env, *hidden));
       return o;
     };
   }, {info[0]});
@@ -368,7 +371,7 @@ Napi::Value ModelWrap::Backward(const Napi::CallbackInfo& info) {
     std::optional<HostTensor> logits, hidden;
     if (with_outputs) {
       logits = to_host(out.logits, Ownership::kFresh);
-      hidden = to_host(out.vision_hidden, Ownership::kFresh);
+      if (out.vision_hidden.defined()) hidden = to_host(out.vision_hidden, Ownership::kFresh);
     }
     return [loss, logits, hidden](Napi::Env env) -> Napi::Value {
       auto o = Napi::Object::New(env);

@@ -10,6 +10,7 @@
 #include "models/git.h"
 #include "models/gpt2.h"
 #include "models/roberta.h"
+#include "models/standalone.h"
 #include "models/swin.h"
 #include "models/vit.h"
 
@@ -43,11 +44,16 @@ const Entry<TextDecoderImpl> kDecoders[] = {
 };
 
 std::function<std::shared_ptr<CaptionModelImpl>()> encoder_decoder(const ConfigSource& source);
+std::function<std::shared_ptr<CaptionModelImpl>()> standalone_encoder(const ConfigSource& source);
+std::function<std::shared_ptr<CaptionModelImpl>()> standalone_decoder(const ConfigSource& source);
 
 const Entry<CaptionModelImpl> kCaptioners[] = {
     {"vision-encoder-decoder", encoder_decoder},
     {"git", factory<GitConfig, GitForCausalLMImpl, CaptionModelImpl>},
     {"blip", factory<BlipConfig, BlipForConditionalGenerationImpl, CaptionModelImpl>},
+    // ViTModel, GPT2LMHeadModel, ... on their own: the part's config nested under "encoder" / "decoder".
+    {"standalone-encoder", standalone_encoder},
+    {"standalone-decoder", standalone_decoder},
 };
 
 template <class Base, size_t N>
@@ -64,6 +70,16 @@ std::function<std::shared_ptr<Base>()> find(const Entry<Base> (&table)[N], const
 std::function<std::shared_ptr<CaptionModelImpl>()> encoder_decoder(const ConfigSource& source) {
   const EncoderDecoderConfig config{encoder_factory(*source.child("encoder")), decoder_factory(*source.child("decoder"))};
   return [config] { return std::make_shared<VisionEncoderDecoderImpl>(config); };
+}
+
+std::function<std::shared_ptr<CaptionModelImpl>()> standalone_encoder(const ConfigSource& source) {
+  const EncoderFactory make = encoder_factory(*source.child("encoder"));
+  return [make] { return std::make_shared<StandaloneEncoderImpl>(make); };
+}
+
+std::function<std::shared_ptr<CaptionModelImpl>()> standalone_decoder(const ConfigSource& source) {
+  const DecoderFactory make = decoder_factory(*source.child("decoder"));
+  return [make] { return std::make_shared<StandaloneDecoderImpl>(make); };
 }
 
 }  // namespace
