@@ -194,7 +194,64 @@ export function checkLoadReport(report: NativeLoadReport, dir: string, allowMiss
   }
 }
 
-export abstract class CaptioningModel<C extends object = object> {
+/**
+ * What every native-backed model class shares (the captioners and the standalone encoders/decoders): the
+ * handle, the state dict, training mode, parameter counts, device and dtype moves.
+ */
+export abstract class NativeModule {
+  /** @internal */
+  readonly handle: NativeModelHandle;
+  #training = false;
+
+  /** @internal */
+  protected constructor(handle: NativeModelHandle) {
+    this.handle = handle;
+  }
+
+  /** Every parameter and persistent buffer by HF name (tied weights omitted, as HF saves). */
+  async stateDict(): Promise<Record<string, Tensor>> {
+    return mapRecord(await this.handle.stateDict(), fromRaw);
+  }
+
+  async loadStateDict(state: Record<string, Tensor>, opts: { strict?: boolean } = {}): Promise<{ missing: string[]; unexpected: string[] }> {
+    const report = await this.handle.loadStateDict(mapRecord(state, (t, k) => toRaw(t, k)));
+    if (opts.strict ?? true) checkLoadReport(report, 'the state dict', false);
+    return report;
+  }
+
+  /** Training mode (dropout on) or evaluation mode. */
+  train(on = true): this {
+    this.#training = on;
+    // Queued on the model's strand, so every later job sees the new mode; it cannot fail once the model
+    // is built, which every model object is.
+    this.handle.setTraining(on).catch(() => undefined);
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  get isTraining(): boolean {
+    return this.#training;
+  }
+
+  numParameters(opts: { trainableOnly?: boolean } = {}): number {
+    return this.handle.numParameters(opts.trainableOnly ?? false);
+  }
+
+  get device(): string {
+    return this.handle.device();
+  }
+
+  async to(device: Device, dtype: ModelDType = 'float32'): Promise<this> {
+    if (!DTYPES.includes(dtype)) throw new InvalidArgumentError(`Expected dtype 'float32', 'bfloat16' or 'float16' but received ${JSON.stringify(dtype)}`);
+    await this.handle.to(resolveDevice(device), dtype);
+    return this;
+  }
+}
+
+export abstract class CaptioningModel<C extends object = object> extends NativeModule {
   /** Parsed config.json (HF keys). Token id assignments take effect before the next native call. */
   readonly config: C;
   /** Generation defaults from generation_config.json or config.json, as transformers reads them. */
@@ -203,10 +260,7 @@ export abstract class CaptioningModel<C extends object = object> {
   imageProcessor?: Saveable;
   tokenizer?: Saveable;
   /** @internal */
-  readonly handle: NativeModelHandle;
-  /** @internal */
   readonly family: ModelFamily<C>;
-  private training = false;
   private warnedTruncation = false;
   /** The token ids the native model last got, as JSON: config assignments are pushed when they differ. */
   #pushedTokens: string;
@@ -214,9 +268,9 @@ export abstract class CaptioningModel<C extends object = object> {
 
   /** @internal */
   protected constructor(family: ModelFamily<C>, config: C, handle: NativeModelHandle, generationConfig: Partial<GenerateOptions>) {
+    super(handle);
     this.family = family;
     this.config = config;
-    this.handle = handle;
     this.generationConfig = generationConfig;
     this.#pushedTokens = JSON.stringify(family.tokens(config));
   }
@@ -320,17 +374,6 @@ export abstract class CaptioningModel<C extends object = object> {
     await this.handle.setGradients(mapRecord(grads, (t, k) => toRaw(t, k)));
   }
 
-  /** Every parameter and persistent buffer by HF name (tied weights omitted, as HF saves). */
-  async stateDict(): Promise<Record<string, Tensor>> {
-    return mapRecord(await this.handle.stateDict(), fromRaw);
-  }
-
-  async loadStateDict(state: Record<string, Tensor>, opts: { strict?: boolean } = {}): Promise<{ missing: string[]; unexpected: string[] }> {
-    const report = await this.handle.loadStateDict(mapRecord(state, (t, k) => toRaw(t, k)));
-    if (opts.strict ?? true) checkLoadReport(report, 'the state dict', false);
-    return report;
-  }
-
   /**
    * Write config.json, generation_config.json and model.safetensors, and the tokenizer and image processor
    * files (given here, or attached as model.tokenizer / model.imageProcessor), so that the folder is all
@@ -345,23 +388,6 @@ export abstract class CaptioningModel<C extends object = object> {
     const tokenizer = parts.tokenizer ?? this.tokenizer;
     if (processor) await processor.save(dir);
     if (tokenizer) await tokenizer.save(dir);
-  }
-
-  /** Training mode (dropout on) or evaluation mode. */
-  train(on = true): this {
-    this.training = on;
-    // Queued on the model's strand, so every later job sees the new mode; it cannot fail once the model
-    // is built, which every model object is.
-    this.handle.setTraining(on).catch(() => undefined);
-    return this;
-  }
-
-  eval(): this {
-    return this.train(false);
-  }
-
-  get isTraining(): boolean {
-    return this.training;
   }
 
   /**
@@ -391,20 +417,6 @@ export abstract class CaptioningModel<C extends object = object> {
       throw new InvalidArgumentError(`Expected float32 pixel_values [B, C, H, W] for encodeImages but received ${pixel_values instanceof Tensor ? pixel_values.toString() : typeof pixel_values}`);
     }
     return fromRaw(await this.handle.encodeImages(toRaw(pixel_values, 'pixel_values'))) as Tensor<'float32'>;
-  }
-
-  numParameters(opts: { trainableOnly?: boolean } = {}): number {
-    return this.handle.numParameters(opts.trainableOnly ?? false);
-  }
-
-  get device(): string {
-    return this.handle.device();
-  }
-
-  async to(device: Device, dtype: ModelDType = 'float32'): Promise<this> {
-    if (!DTYPES.includes(dtype)) throw new InvalidArgumentError(`Expected dtype 'float32', 'bfloat16' or 'float16' but received ${JSON.stringify(dtype)}`);
-    await this.handle.to(resolveDevice(device), dtype);
-    return this;
   }
 
   /**

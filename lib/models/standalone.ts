@@ -16,13 +16,12 @@ import { native, type NativeModelConfig, type NativeModelHandle, type RawTensor 
 import { Tensor } from '../tensor.js';
 import { decoderArchitecture, encoderArchitecture, type RawConfig } from './architectures/index.js';
 import {
-  buildNative, checkLoadReport, fromRaw, mapRecord, readWeights, resolveDevice, toRaw, weightsOf,
-  type Device, type LoadOptions, type ModelDType,
+  buildNative, checkLoadReport, fromRaw, mapRecord, NativeModule, readWeights, toRaw, weightsOf,
+  type Device, type LoadOptions,
 } from './captioning-model.js';
 import type { BeitConfig, BertConfig, CLIPVisionConfig, DecoderConfig, EncoderConfig, GPT2Config, SwinConfig, ViTConfig, VisionEncoderDecoderConfig } from './config.js';
 import { resolveModelDir } from './hub.js';
 
-const DTYPES: readonly ModelDType[] = ['float32', 'bfloat16', 'float16'];
 const NO_TOKENS = { decoder_start_token_id: null, pad_token_id: null, eos_token_id: null } as const;
 
 /** The standalone class Hugging Face saves a part as (config.json "architectures"), by model_type. */
@@ -83,19 +82,16 @@ export interface StandaloneClass<T> {
  * standalone checkpoint names, saving in the HF layout, devices and training mode. Every method that
  * touches tensors is one native call off the event loop.
  */
-export abstract class StandaloneModel<C extends object = Record<string, unknown>> {
+export abstract class StandaloneModel<C extends object = Record<string, unknown>> extends NativeModule {
   /** Parsed config.json (HF keys, model_type set, HF's defaults filled in). */
   readonly config: C;
-  /** @internal */
-  readonly handle: NativeModelHandle;
   /** fromPretrained: the parameters initialized fresh and the checkpoint tensors not used, as transformers logs them. */
   loadReport: { newly_initialized: string[]; unused: string[] } | null = null;
-  #training = false;
 
   /** @internal Use fromConfig / fromPretrained. */
   constructor(config: C, handle: NativeModelHandle) {
+    super(handle);
     this.config = config;
-    this.handle = handle;
   }
 
   /** Hugging Face's class name (ViTModel, GPT2LMHeadModel, ...). */
@@ -145,50 +141,11 @@ export abstract class StandaloneModel<C extends object = Record<string, unknown>
     return model;
   }
 
-  /** Every parameter and persistent buffer under the standalone checkpoint names (tied weights omitted, as HF saves). */
-  async stateDict(): Promise<Record<string, Tensor>> {
-    return mapRecord(await this.handle.stateDict(), fromRaw);
-  }
-
-  async loadStateDict(state: Record<string, Tensor>, opts: { strict?: boolean } = {}): Promise<{ missing: string[]; unexpected: string[] }> {
-    const report = await this.handle.loadStateDict(mapRecord(state, (t, k) => toRaw(t, k)));
-    if (opts.strict ?? true) checkLoadReport(report, 'the state dict', false);
-    return report;
-  }
-
   /** Write config.json (model_type, architectures: [this class]) and model.safetensors, as save_pretrained does. */
   async save(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
     await this.handle.saveSafetensors(join(dir, 'model.safetensors'));
     await writeFile(join(dir, 'config.json'), configJson(this.config as RawConfig, this.className));
-  }
-
-  train(on = true): this {
-    this.#training = on;
-    this.handle.setTraining(on).catch(() => undefined); // queued before every later job; cannot fail on a built model
-    return this;
-  }
-
-  eval(): this {
-    return this.train(false);
-  }
-
-  get isTraining(): boolean {
-    return this.#training;
-  }
-
-  numParameters(opts: { trainableOnly?: boolean } = {}): number {
-    return this.handle.numParameters(opts.trainableOnly ?? false);
-  }
-
-  get device(): string {
-    return this.handle.device();
-  }
-
-  async to(device: Device, dtype: ModelDType = 'float32'): Promise<this> {
-    if (!DTYPES.includes(dtype)) throw new InvalidArgumentError(`Expected dtype 'float32', 'bfloat16' or 'float16' but received ${JSON.stringify(dtype)}`);
-    await this.handle.to(resolveDevice(device), dtype);
-    return this;
   }
 }
 

@@ -5,6 +5,7 @@ import { expect, it } from 'vitest';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { describeWithFixtures } from '../helpers/fixtures.js';
+import { excess, maxAbsDiff, pickRows } from '../helpers/compare.js';
 import { native, type RawTensor } from '../../lib/native.js';
 import { Tensor } from '../../lib/tensor.js';
 import { fromRaw } from '../../lib/models/captioning-model.js';
@@ -12,32 +13,6 @@ import { AutoModelForVision2Seq, type CaptionModel } from '../../lib/models/auto
 import { GitForCausalLM } from '../../lib/models/git.js';
 import { BlipForConditionalGeneration } from '../../lib/models/blip.js';
 import { AdamW } from '../../lib/optim/adamw.js';
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
-
-/** Max over elements of |a-b| - (atol + rtol*|b|); <= 0 means within tolerance. */
-function excess(a: ArrayLike<number>, b: ArrayLike<number>, atol: number, rtol: number, skip?: (i: number) => boolean): number {
-  expect(a.length).toBe(b.length);
-  let worst = -Infinity;
-  for (let i = 0; i < a.length; i++) {
-    if (skip?.(i)) continue;
-    worst = Math.max(worst, Math.abs(a[i]! - b[i]!) - (atol + rtol * Math.abs(b[i]!)));
-  }
-  return worst;
-}
-
-/** Rows `rows` of a [V, ...] tensor (1-D: elements). */
-function pickRows(t: Tensor, rows: number[]): Float32Array {
-  const e = t.shape.length > 1 ? t.size / t.shape[0]! : 1;
-  const out = new Float32Array(rows.length * e);
-  rows.forEach((r, i) => out.set((t.data as Float32Array).subarray(r * e, (r + 1) * e), i * e));
-  return out;
-}
 
 /** [B, T, V] -> [B, T1 - T0, V] positions T0..T1. */
 function positions(t: Tensor, from: number, to: number): Float32Array {

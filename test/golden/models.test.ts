@@ -4,37 +4,13 @@ import { expect, it } from 'vitest';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { describeWithFixtures } from '../helpers/fixtures.js';
+import { excess, maxAbsDiff, pickRows } from '../helpers/compare.js';
 import { native, type RawTensor } from '../../lib/native.js';
 import { Tensor } from '../../lib/tensor.js';
 import { VisionEncoderDecoder, fromRaw } from '../../lib/models/vision-encoder-decoder.js';
 import { AdamW } from '../../lib/optim/adamw.js';
 
 type Cases = Record<string, RawTensor>;
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
-
-/** Max over elements of |a-b| - (atol + rtol*|b|); <= 0 means within tolerance. */
-function excess(a: ArrayLike<number>, b: ArrayLike<number>, atol: number, rtol: number, skip?: (i: number) => boolean): number {
-  let worst = -Infinity;
-  for (let i = 0; i < a.length; i++) {
-    if (skip?.(i)) continue;
-    worst = Math.max(worst, Math.abs(a[i]! - b[i]!) - (atol + rtol * Math.abs(b[i]!)));
-  }
-  return worst;
-}
-
-/** Rows `rows` of a [V, E] tensor. */
-function pickRows(t: Tensor, rows: number[]): Float32Array {
-  const e = t.shape[1]!;
-  const out = new Float32Array(rows.length * e);
-  rows.forEach((r, i) => out.set((t.data as Float32Array).subarray(r * e, (r + 1) * e), i * e));
-  return out;
-}
 
 const GPT2_WTE = 'decoder.transformer.wte.weight';
 export const maxErrors: Record<string, number> = {};
