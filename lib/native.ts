@@ -193,7 +193,8 @@ export interface NativeLoadReport {
  * snapshot that the last finished job published and never wait.
  */
 export interface NativeModelHandle {
-  build(opts: { seed: number; device: string }): Promise<void>;
+  /** init false: no HF-style init (the caller loads every tensor, or initializes what a checkpoint lacked). */
+  build(opts: { seed: number; device: string; init: boolean }): Promise<void>;
   forward(inputs: NativeInputs, opts: NativeForwardOptions): Promise<{ loss?: number; logits?: RawTensor; encoder_last_hidden_state: RawTensor }>;
   backward(inputs: NativeInputs, opts: NativeBackwardOptions): Promise<{ loss: number; logits?: RawTensor; encoder_last_hidden_state?: RawTensor }>;
   trainStep(microBatches: NativeInputs[], opts: NativeTrainStepOptions): Promise<{ loss: number; grad_norm: number; skipped: boolean }>;

@@ -158,9 +158,9 @@ export function resolveDevice(device: unknown): string {
 }
 
 /** A native model built from a validated config (the modules are created off the event loop). */
-export async function buildNative(config: NativeModelConfig, seed: number, device: Device): Promise<NativeModelHandle> {
+export async function buildNative(config: NativeModelConfig, seed: number, device: Device, init = true): Promise<NativeModelHandle> {
   const handle = new (native().Model)(config);
-  await handle.build({ seed, device: resolveDevice(device) });
+  await handle.build({ seed, device: resolveDevice(device), init });
   return handle;
 }
 
@@ -619,8 +619,11 @@ export async function loadPretrained<C extends object>(family: ModelFamily<C>, r
   const dir = await resolveModelDir(ref, { revision: opts.revision });
   const folder = await readModelFolder(dir);
   const config = family.normalize(folder.config);
-  const handle = await buildNative(family.native(config), 0, 'cpu');
-  checkLoadReport(await loadWeightFiles(handle, folder.weights), dir, opts.allowMissing ?? false);
+  // No random init of tensors the checkpoint overwrites (HF's fast init); what it lacks is initialized after.
+  const handle = await buildNative(family.native(config), 0, 'cpu', false);
+  const report = await loadWeightFiles(handle, folder.weights);
+  checkLoadReport(report, dir, opts.allowMissing ?? false);
+  if (report.missing.length) await handle.initWeights({ seed: 0, only: report.missing });
   if ((opts.device ?? 'cpu') !== 'cpu' || (opts.dtype ?? 'float32') !== 'float32') await handle.to(resolveDevice(opts.device ?? 'cpu'), opts.dtype ?? 'float32');
   return { config, handle, generation: folderGenerationDefaults(family, config, folder.generation) };
 }

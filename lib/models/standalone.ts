@@ -115,7 +115,7 @@ export abstract class StandaloneModel<C extends object = Record<string, unknown>
   static async fromPretrained<T extends StandaloneModel<object>>(this: StandaloneClass<T>, ref: string, opts: LoadOptions = {}): Promise<T> {
     const dir = await resolveModelDir(ref, { revision: opts.revision });
     const c = checkedConfig(this, await readJson(join(dir, 'config.json'), 'model config'));
-    const handle = await buildNative(nativePartConfig(this.kind, c), 0, 'cpu');
+    const handle = await buildNative(nativePartConfig(this.kind, c), 0, 'cpu', false); // initialized below where the checkpoint lacks
     const renamed: Record<string, RawTensor> = {};
     const unused: string[] = [];
     for (const f of weightsOf(dir)) {
@@ -129,6 +129,7 @@ export abstract class StandaloneModel<C extends object = Record<string, unknown>
     unused.push(...report.unexpected);
     const lacking = report.missing.filter((n) => !newOnLoad(this.kind, c, n));
     checkLoadReport({ missing: lacking, unexpected: [] }, dir, opts.allowMissing ?? false);
+    if (report.missing.length) await handle.initWeights({ seed: 0, only: report.missing });
     const model = new this(c as never, handle as never);
     model.loadReport = { newly_initialized: [...report.missing].sort(), unused: unused.sort() };
     if (report.missing.length) {

@@ -126,7 +126,8 @@ export class VisionEncoderDecoder extends CaptioningModel<VisionEncoderDecoderCo
     const encDir = encSource.label;
     const decDir = decSource.label;
     const cfg = composeConfig(encSource.config, decSource.config);
-    const handle = await buildNative(nativeModelConfig(cfg), opts.seed ?? 0, 'cpu');
+    // Only what neither checkpoint provides is initialized (below), not the tensors they overwrite.
+    const handle = await buildNative(nativeModelConfig(cfg), opts.seed ?? 0, 'cpu', false);
     const model = new VisionEncoderDecoder(cfg, handle, folderGenerationDefaults(FAMILY, cfg, undefined));
     // Load each part under its prefix, then report what neither provided beyond the new cross-attention.
     const encoderArch = encoderArchitecture(cfg.encoder);
@@ -166,7 +167,10 @@ export class VisionEncoderDecoder extends CaptioningModel<VisionEncoderDecoderCo
     if (unexpectedMissing.length && !opts.allowMissing) {
       throw new TorchCaptionError(`The encoder/decoder checkpoints lack: ${unexpectedMissing.slice(0, 20).join(', ')}${unexpectedMissing.length > 20 ? ', …' : ''} (pass allowMissing: true to initialise them)`);
     }
+    // The new tensors first, in parameter order (so they do not depend on allowMissing), then any the
+    // checkpoints lacked with allowMissing.
     await handle.initWeights({ seed: opts.seed ?? 0, only: missing.filter(expectedNew) });
+    if (unexpectedMissing.length) await handle.initWeights({ seed: (opts.seed ?? 0) + 1, only: unexpectedMissing });
     model.loadReport = { newly_initialized: missing.sort(), unused: unused.sort() };
     // The two lines transformers logs, which users read to check that only cross-attention is new.
     if (missing.length) {

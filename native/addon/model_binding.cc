@@ -270,17 +270,19 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
   }
 }
 
-// build({seed, device}): modules, Hugging Face style init, eval mode, device.
+// build({seed, device, init}): modules, Hugging Face style init (skipped with init false, for weights about to
+// be loaded over it: HF's fast init), eval mode, device.
 Napi::Value ModelWrap::Build(const Napi::CallbackInfo& info) {
   auto opts = arg_object(info, 0, "build");
   const uint64_t seed = uint64_t(req_int(opts, "seed"));
   const std::string device = req_string(opts, "device");
+  const bool init = req_bool(opts, "init");
   auto s = s_;
   return job(info.Env(), [=]() -> Finisher {
     TORCH_CHECK(!s->model, "build() called twice");
     s->model = s->config.make();
     s->model->set_special_tokens(s->config.decoder_start_token_id, s->config.pad_token_id, s->config.eos_token_id);
-    s->model->init_weights(seed);
+    if (init) s->model->init_weights(seed);
     s->model->eval();
     s->device = parse_device(device);
     if (!s->device.is_cpu()) s->model->to(s->device);
@@ -515,11 +517,13 @@ Napi::Value ModelWrap::LoadWeights(const Napi::CallbackInfo& info) {
   auto s = s_;
   return job(info.Env(), [=]() -> Finisher {
     NamedTensors source;
+    std::unique_ptr<SafetensorsFile> file;  // outlives load_state: its entries are views over the mapping
     if (path.size() >= 4 && path.compare(path.size() - 4, 4, ".bin") == 0) {
       source = read_torch_pickle(path);
     } else {
-      SafetensorsFile file(path);
-      for (const auto& e : file.header().tensors) source.emplace_back(e.name, file.tensor(e));
+      // load_state copies each mapped entry straight into its parameter: one copy, no second set of tensors.
+      file = std::make_unique<SafetensorsFile>(path);
+      for (const auto& e : file->header().tensors) source.emplace_back(e.name, file->view(e));
     }
     auto report = load_state(*s->module(), source, [&](const std::string& n) { return s->model->ignored_on_load(n); });
     return [report](Napi::Env env) -> Napi::Value { return report_to_js(env, report); };

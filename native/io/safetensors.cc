@@ -86,6 +86,13 @@ torch::Tensor SafetensorsFile::tensor(const SafetensorsEntry& e) const {
   return t;
 }
 
+torch::Tensor SafetensorsFile::view(const SafetensorsEntry& e) const {
+  const auto dtype = safetensors_scalar_type(e.dtype);
+  const uint8_t* p = map_ + header_.data_start + e.begin;
+  if (e.end <= e.begin || reinterpret_cast<uintptr_t>(p) % c10::elementSize(dtype) != 0) return tensor(e);
+  return torch::from_blob(const_cast<uint8_t*>(p), e.shape, torch::TensorOptions().dtype(dtype));
+}
+
 namespace {
 
 std::string json_escape(const std::string& s) {

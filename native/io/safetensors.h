@@ -18,6 +18,9 @@ class SafetensorsFile {
   const SafetensorsHeader& header() const { return header_; }
   // A new CPU tensor holding a copy of the entry's data.
   torch::Tensor tensor(const SafetensorsEntry& e) const;
+  // The entry as a tensor over the mapped file, no copy: valid while this object lives (to copy straight into
+  // parameters). A copy when the data is not aligned for its dtype.
+  torch::Tensor view(const SafetensorsEntry& e) const;
 
  private:
   std::string path_;

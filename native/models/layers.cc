@@ -30,10 +30,11 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
   return torch::matmul(probs, v);
 }
 
+// Uninitialized: the captioner's init_weights (HF's rule) or a checkpoint fills it; drawing here too would cost
+// a normal sample per weight on every load.
 Conv1DImpl::Conv1DImpl(int64_t nf, int64_t nx) {
   weight = register_parameter("weight", torch::empty({nx, nf}));
   bias = register_parameter("bias", torch::zeros({nf}));
-  torch::nn::init::normal_(weight, 0.0, 0.02);
 }
 
 torch::Tensor Conv1DImpl::forward(const torch::Tensor& x) {
