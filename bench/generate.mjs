@@ -20,3 +20,17 @@ for (const [label, beams] of [['greedy', 1], ['beam4', 4]]) {
     console.log(`${label.padEnd(7)} batch ${batch}: ${ms.toFixed(1)} ms/image   (HF 4.9: ${hf[key]}, goal <= ${goals[key]})`);
   }
 }
+
+// The full-size model (ViT-base/16 + GPT-2 124M) at batch 1, max_length 16: what a captioning service pays per
+// request. The Python side: time `model.generate(pixel_values, max_length=16, min_length=16, num_beams=n)` on
+// nlpconnect/vit-gpt2-image-captioning (the same sizes) under torch.inference_mode(), median of a few calls.
+const big = await VisionEncoderDecoder.fromConfig(benchConfig('full'), { seed: 0 });
+for (const [label, beams] of [['greedy', 1], ['beam4', 4]]) {
+  const px = randomPixels(Tensor, 1, 224);
+  const opts = { num_beams: beams, max_length: 16, min_length: 16 };
+  await big.generate(px, opts); // warm-up
+  const reps = 3;
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) await big.generate(px, opts);
+  console.log(`full-size ${label.padEnd(7)} batch 1, 15 new tokens: ${((performance.now() - t0) / reps).toFixed(0)} ms/image`);
+}
