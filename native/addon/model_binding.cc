@@ -516,16 +516,16 @@ Napi::Value ModelWrap::LoadWeights(const Napi::CallbackInfo& info) {
   const std::string path = arg_string(info, 0, "loadWeights");
   auto s = s_;
   return job(info.Env(), [=]() -> Finisher {
-    NamedTensors source;
-    std::unique_ptr<SafetensorsFile> file;  // outlives load_state: its entries are views over the mapping
+    // Each checkpoint tensor is copied once, straight into its parameter: safetensors entries are views over
+    // the mapped file; a .bin's storages are read one record at a time. Never a second copy of the model.
+    StateLoader loader(*s->module(), [s](const std::string& n) { return s->model->ignored_on_load(n); });
     if (path.size() >= 4 && path.compare(path.size() - 4, 4, ".bin") == 0) {
-      source = read_torch_pickle(path);
+      for_each_torch_pickle_tensor(path, [&](const std::string& name, const torch::Tensor& t) { loader.load(name, t); });
     } else {
-      // load_state copies each mapped entry straight into its parameter: one copy, no second set of tensors.
-      file = std::make_unique<SafetensorsFile>(path);
-      for (const auto& e : file->header().tensors) source.emplace_back(e.name, file->view(e));
+      SafetensorsFile file(path);
+      for (const auto& e : file.header().tensors) loader.load(e.name, file.view(e));
     }
-    auto report = load_state(*s->module(), source, [&](const std::string& n) { return s->model->ignored_on_load(n); });
+    auto report = loader.finish();
     return [report](Napi::Env env) -> Napi::Value { return report_to_js(env, report); };
   });
 }

@@ -2,6 +2,7 @@
 
 #include "errors.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -40,32 +41,40 @@ std::string shape_str(at::IntArrayRef s) {
 
 }  // namespace
 
-LoadReport load_state(torch::nn::Module& m, const NamedTensors& source, const std::function<bool(const std::string&)>& ignored) {
-  torch::NoGradGuard no_grad;
-  std::unordered_map<std::string, torch::Tensor> own;
-  for (auto& [name, t] : module_state(m)) own.emplace(name, t);
-  LoadReport report;
-  std::set<std::string> loaded;
-  for (const auto& [name, src] : source) {
-    if (ignored(name)) continue;
-    auto it = own.find(name);
-    if (it == own.end()) {
-      report.unexpected.push_back(name);
-      continue;
-    }
-    if (it->second.sizes() != src.sizes())
-      throw ArgumentError("shape mismatch for " + name + ": the model has " + shape_str(it->second.sizes()) +
-                                  " but the checkpoint has " + shape_str(src.sizes()) + "; does config.json match the weights?");
-    it->second.copy_(src);
-    loaded.insert(name);
-  }
-  for (const auto& [name, t] : own)
-    if (!loaded.count(name)) report.missing.push_back(name);
-  std::sort(report.missing.begin(), report.missing.end());
-  return report;
+StateLoader::StateLoader(torch::nn::Module& m, std::function<bool(const std::string&)> ignored) : ignored_(std::move(ignored)) {
+  for (auto& [name, t] : module_state(m)) own_.emplace(name, t);
 }
 
-NamedTensors read_torch_pickle(const std::string& path) {
+void StateLoader::load(const std::string& name, const torch::Tensor& src) {
+  if (ignored_(name)) return;
+  auto it = own_.find(name);
+  if (it == own_.end()) {
+    report_.unexpected.push_back(name);
+    return;
+  }
+  if (it->second.sizes() != src.sizes())
+    throw ArgumentError("shape mismatch for " + name + ": the model has " + shape_str(it->second.sizes()) +
+                        " but the checkpoint has " + shape_str(src.sizes()) + "; does config.json match the weights?");
+  torch::NoGradGuard no_grad;
+  it->second.copy_(src);
+  loaded_.insert(name);
+}
+
+LoadReport StateLoader::finish() {
+  LoadReport r = report_;
+  for (const auto& [name, t] : own_)
+    if (!loaded_.count(name)) r.missing.push_back(name);
+  std::sort(r.missing.begin(), r.missing.end());
+  return r;
+}
+
+LoadReport load_state(torch::nn::Module& m, const NamedTensors& source, const std::function<bool(const std::string&)>& ignored) {
+  StateLoader loader(m, ignored);
+  for (const auto& [name, src] : source) loader.load(name, src);
+  return loader.finish();
+}
+
+void for_each_torch_pickle_tensor(const std::string& path, const std::function<void(const std::string&, const torch::Tensor&)>& consume) {
   const std::string hint =
       " Convert it to model.safetensors in Python: `from safetensors.torch import save_file; "
       "save_file(torch.load(p), 'model.safetensors')`";
@@ -83,32 +92,37 @@ NamedTensors read_torch_pickle(const std::string& path) {
       throw FormatError(path + ": cannot read the record " + name + " (" + e.what_without_backtrace() + ")");
     }
   };
-  auto [pkl, pkl_size] = read_record("data.pkl");
   std::vector<PickledTensor> entries;
-  try {
-    entries = parse_torch_state_dict_pickle(static_cast<const uint8_t*>(pkl.get()), pkl_size);
-  } catch (const std::runtime_error& e) {
-    throw FormatError(path + ": " + e.what() + "." + hint);
+  {
+    auto [pkl, pkl_size] = read_record("data.pkl");
+    try {
+      entries = parse_torch_state_dict_pickle(static_cast<const uint8_t*>(pkl.get()), pkl_size);
+    } catch (const std::runtime_error& e) {
+      throw FormatError(path + ": " + e.what() + "." + hint);
+    }
   }
-  // Storages are shared between tensors (tied weights): each record is read once.
-  std::map<std::string, torch::Tensor> storages;
-  NamedTensors out;
+  // Storages are shared between tensors (tied weights): each record is read once and kept until its last reader.
+  std::map<std::string, int> readers;
+  for (const auto& e : entries) ++readers[e.storage_key];
+  std::map<std::string, std::pair<at::DataPtr, torch::Tensor>> open;  // the record's bytes, and a flat view of them
   for (const auto& e : entries) {
     const std::string record = "data/" + e.storage_key;
-    auto it = storages.find(e.storage_key);
-    if (it == storages.end()) {
+    const auto dtype = scalar_type_of(e.dtype);
+    auto it = open.find(e.storage_key);
+    if (it == open.end()) {
       if (!zip->hasRecord(record)) throw FormatError(path + ": the storage " + record + " of " + e.name + " is missing");
       auto [ptr, bytes] = read_record(record);
       const size_t elem = torch_pickle_element_size(e.dtype);
       if (bytes != size_t(e.storage_numel) * elem)
         throw FormatError(path + ": " + record + " holds " + std::to_string(bytes) + " bytes but " + e.name + " says " +
-                                 std::to_string(e.storage_numel) + " " + e.dtype + " elements");
-      auto flat = torch::empty({e.storage_numel}, torch::TensorOptions().dtype(scalar_type_of(e.dtype)));
-      if (bytes) std::memcpy(flat.data_ptr(), ptr.get(), bytes);
-      it = storages.emplace(e.storage_key, flat).first;
+                          std::to_string(e.storage_numel) + " " + e.dtype + " elements");
+      // A view over the record's buffer (allocated aligned by the zip reader); no copy.
+      auto flat = bytes ? torch::from_blob(ptr.get(), {e.storage_numel}, torch::TensorOptions().dtype(dtype))
+                        : torch::empty({0}, torch::TensorOptions().dtype(dtype));
+      it = open.emplace(e.storage_key, std::make_pair(std::move(ptr), flat)).first;
     }
-    const auto& flat = it->second;
-    if (flat.scalar_type() != scalar_type_of(e.dtype)) throw FormatError(path + ": " + e.name + " reads storage " + record + " as another dtype");
+    const auto& flat = it->second.second;
+    if (flat.scalar_type() != dtype) throw FormatError(path + ": " + e.name + " reads storage " + record + " as another dtype");
     // The view must stay inside its storage.
     int64_t last = e.storage_offset;
     bool empty = false;
@@ -118,9 +132,16 @@ NamedTensors read_torch_pickle(const std::string& path) {
     }
     if (!empty && last >= e.storage_numel)
       throw FormatError(path + ": " + e.name + " reaches past the end of its storage " + record);
-    auto t = empty ? torch::empty(e.shape, flat.options()) : flat.as_strided(e.shape, e.stride, e.storage_offset).clone(torch::MemoryFormat::Contiguous);
-    out.emplace_back(e.name, t);
+    consume(e.name, empty ? torch::empty(e.shape, flat.options()) : flat.as_strided(e.shape, e.stride, e.storage_offset));
+    if (--readers[e.storage_key] == 0) open.erase(it);
   }
+}
+
+NamedTensors read_torch_pickle(const std::string& path) {
+  NamedTensors out;
+  for_each_torch_pickle_tensor(path, [&](const std::string& name, const torch::Tensor& view) {
+    out.emplace_back(name, view.clone(torch::MemoryFormat::Contiguous));
+  });
   return out;
 }
 
