@@ -10,7 +10,7 @@
  */
 import { ClosedError, expected, QueueFullError } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import { validateGenerateOptions, type GenerateOptions } from '../models/generation.js';
+import type { GenerateOptions } from '../models/generation.js';
 import type { CaptioningModel } from '../models/captioning-model.js';
 import { pipeline, type ImageToTextOutput, type ImageToTextPipeline, type PipelineOptions } from '../pipeline.js';
 import type { CaptionTokenizer, ImageInput, ImagePreprocessor } from '../types.js';

@@ -9,7 +9,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ClosedError, expected, FormatError, InvalidArgumentError, QueueFullError, TorchCaptionError } from '../errors.js';
-import { validateGenerateOptions, type GenerateOptions } from '../models/generation.js';
+import type { GenerateOptions } from '../models/generation.js';
 import type { PipelineOptions } from '../pipeline.js';
 import { Captioner, type BatchingOptions, type CaptionOutput } from './captioner.js';
 import { MultipartError, multipartBoundary, parseMultipart } from './multipart.js';

@@ -92,8 +92,8 @@ torch::Tensor BertAttentionImpl::forward(const torch::Tensor& x, const torch::Te
       cache->k = k;
       cache->v = v;
     }
-    // In the scores' dtype: under autocast a float32 mask would promote the scores, and libtorch's CPU
-    // autocast does not cast the probs x values product back.
+    // In the scores' dtype, as the mask was built before: under autocast a float32 mask would promote the
+    // bfloat16 scores and change the attention's precision.
     if (self_mask.defined()) mask = self_mask.to(q.scalar_type());
   }
   auto ctx = attention(q, k, v, mask, std::sqrt(double(d)), c_.attention_probs_dropout_prob, is_training());

@@ -4,7 +4,7 @@
  */
 import { UnsupportedConfigError } from '../../errors.js';
 import type { NativeBertConfig } from '../../native.js';
-import { activation, bool, divisible, int, prob, type DecoderArchitecture, type RawConfig } from './common.js';
+import { bool, checkBertText, int, type DecoderArchitecture, type RawConfig } from './common.js';
 
 export interface BertConfig {
   model_type: 'bert' | 'roberta';
@@ -44,12 +44,9 @@ const ROBERTA_DEFAULTS = { ...BERT_DEFAULTS, vocab_size: 50265, pad_token_id: 1,
 function normalizeWith(defaults: RawConfig, modelType: 'bert' | 'roberta'): (raw: RawConfig) => BertConfig {
   return (raw) => {
     const c = { ...defaults, ...raw, model_type: modelType } as BertConfig;
-    for (const k of ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size', 'max_position_embeddings', 'type_vocab_size']) int(c, k, 'decoder');
+    checkBertText(c, 'decoder');
+    int(c, 'type_vocab_size', 'decoder');
     int(c, 'pad_token_id', 'decoder', 0);
-    divisible(c, 'hidden_size', 'num_attention_heads', 'decoder');
-    activation(c, 'hidden_act', 'decoder');
-    prob(c, 'hidden_dropout_prob', 'decoder');
-    prob(c, 'attention_probs_dropout_prob', 'decoder');
     for (const k of ['add_cross_attention', 'tie_word_embeddings']) bool(c, k, 'decoder');
     if (c.position_embedding_type !== 'absolute') {
       throw new UnsupportedConfigError(`decoder.position_embedding_type = ${JSON.stringify(c.position_embedding_type)} is not supported (supported: absolute)`);
@@ -58,14 +55,28 @@ function normalizeWith(defaults: RawConfig, modelType: 'bert' | 'roberta'): (raw
   };
 }
 
-function native(c: BertConfig): NativeBertConfig {
+/** The fields of a BERT-style text config that the native side reads, under the same keys in every family. */
+export type BertTextFields = Pick<NativeBertConfig, 'vocab_size' | 'hidden_size' | 'num_hidden_layers' | 'num_attention_heads' | 'intermediate_size'
+  | 'max_position_embeddings' | 'pad_token_id' | 'hidden_dropout_prob' | 'attention_probs_dropout_prob' | 'initializer_range' | 'layer_norm_eps' | 'hidden_act'>;
+
+/** The native text config of a BERT-style stack; `shape` says what differs per family (token types, cross-attention, head). */
+export function nativeBertText(
+  c: BertTextFields,
+  shape: Pick<NativeBertConfig, 'model_type' | 'type_vocab_size' | 'encoder_hidden_size' | 'add_cross_attention' | 'tie_word_embeddings'>,
+): NativeBertConfig {
   return {
-    model_type: c.model_type, vocab_size: c.vocab_size, hidden_size: c.hidden_size, num_hidden_layers: c.num_hidden_layers,
-    num_attention_heads: c.num_attention_heads, intermediate_size: c.intermediate_size, max_position_embeddings: c.max_position_embeddings,
-    type_vocab_size: c.type_vocab_size, pad_token_id: c.pad_token_id, encoder_hidden_size: c.hidden_size, hidden_dropout_prob: c.hidden_dropout_prob,
-    attention_probs_dropout_prob: c.attention_probs_dropout_prob, initializer_range: c.initializer_range, layer_norm_eps: c.layer_norm_eps,
-    hidden_act: c.hidden_act, add_cross_attention: c.add_cross_attention, tie_word_embeddings: c.tie_word_embeddings,
+    vocab_size: c.vocab_size, hidden_size: c.hidden_size, num_hidden_layers: c.num_hidden_layers, num_attention_heads: c.num_attention_heads,
+    intermediate_size: c.intermediate_size, max_position_embeddings: c.max_position_embeddings, pad_token_id: c.pad_token_id,
+    hidden_dropout_prob: c.hidden_dropout_prob, attention_probs_dropout_prob: c.attention_probs_dropout_prob, initializer_range: c.initializer_range,
+    layer_norm_eps: c.layer_norm_eps, hidden_act: c.hidden_act, ...shape,
   };
+}
+
+function native(c: BertConfig): NativeBertConfig {
+  return nativeBertText(c, {
+    model_type: c.model_type, type_vocab_size: c.type_vocab_size, encoder_hidden_size: c.hidden_size,
+    add_cross_attention: c.add_cross_attention, tie_word_embeddings: c.tie_word_embeddings,
+  });
 }
 
 /** Standalone keys: BertLMHeadModel/BertForMaskedLM already say bert.* and cls.*; a bare BertModel lacks the prefix; poolers and NSP heads go. */

@@ -5,7 +5,8 @@
  */
 import { FormatError, UnsupportedConfigError } from '../../errors.js';
 import type { NativeBertConfig, NativeBlipVisionConfig, NativeSpecialTokens } from '../../native.js';
-import { activation, bool, divisible, int, positive, prob, wholePatches, type RawConfig } from './common.js';
+import { activation, bool, checkBertText, divisible, int, positive, prob, wholePatches, type RawConfig } from './common.js';
+import { nativeBertText } from './bert.js';
 
 export interface BlipVisionConfig {
   model_type: 'blip_vision_model';
@@ -82,14 +83,9 @@ export function normalizeBlipConfig(raw: unknown): BlipConfig {
   positive(vision, 'layer_norm_eps', 'vision_config');
   activation(vision, 'hidden_act', 'vision_config');
   const text = { ...TEXT_DEFAULTS, ...object(r.text_config), model_type: 'blip_text_model', encoder_hidden_size: vision.hidden_size } as BlipTextConfig;
-  for (const k of ['vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'max_position_embeddings']) int(text, k, 'text_config');
+  checkBertText(text, 'text_config');
   for (const k of ['bos_token_id', 'sep_token_id', 'pad_token_id']) int(text, k, 'text_config', 0);
-  divisible(text, 'hidden_size', 'num_attention_heads', 'text_config');
-  activation(text, 'hidden_act', 'text_config');
-  prob(text, 'hidden_dropout_prob', 'text_config');
-  prob(text, 'attention_probs_dropout_prob', 'text_config');
   prob(text, 'label_smoothing', 'text_config');
-  positive(text, 'layer_norm_eps', 'text_config');
   if (text.tie_word_embeddings !== undefined) bool(text, 'tie_word_embeddings', 'text_config');
   if (text.tie_word_embeddings === false) throw new UnsupportedConfigError('text_config.tie_word_embeddings = false is not supported for BLIP (its LM head is tied to the word embeddings)');
   return { ...r, model_type: 'blip', text_config: text, vision_config: vision };
@@ -109,11 +105,5 @@ export function blipNativeVision(v: BlipVisionConfig): NativeBlipVisionConfig {
 }
 
 export function blipNativeText(t: BlipTextConfig): NativeBertConfig {
-  return {
-    model_type: 'blip_text_model', vocab_size: t.vocab_size, hidden_size: t.hidden_size, num_hidden_layers: t.num_hidden_layers,
-    num_attention_heads: t.num_attention_heads, intermediate_size: t.intermediate_size, max_position_embeddings: t.max_position_embeddings,
-    type_vocab_size: 0, pad_token_id: t.pad_token_id, encoder_hidden_size: t.encoder_hidden_size, hidden_dropout_prob: t.hidden_dropout_prob,
-    attention_probs_dropout_prob: t.attention_probs_dropout_prob, initializer_range: t.initializer_range, layer_norm_eps: t.layer_norm_eps,
-    hidden_act: t.hidden_act, add_cross_attention: true, tie_word_embeddings: true,
-  };
+  return nativeBertText(t, { model_type: 'blip_text_model', type_vocab_size: 0, encoder_hidden_size: t.encoder_hidden_size, add_cross_attention: true, tie_word_embeddings: true });
 }

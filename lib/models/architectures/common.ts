@@ -81,3 +81,16 @@ export function wholePatches(c: RawConfig, where: string): void {
   const patch = c.patch_size as number;
   if (size % patch !== 0) throw new UnsupportedConfigError(`${where}.image_size (${size}) must be a multiple of ${where}.patch_size (${patch})`);
 }
+
+/**
+ * The checks every BERT-style text stack shares (the BERT/RoBERTa decoders, GIT's text side, BLIP's
+ * text_config): positive sizes, heads dividing the width, a known activation, dropouts in [0, 1), a positive eps.
+ */
+export function checkBertText(c: RawConfig, where: string): void {
+  for (const k of ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size', 'max_position_embeddings']) int(c, k, where);
+  divisible(c, 'hidden_size', 'num_attention_heads', where);
+  activation(c, 'hidden_act', where);
+  prob(c, 'hidden_dropout_prob', where);
+  prob(c, 'attention_probs_dropout_prob', where);
+  positive(c, 'layer_norm_eps', where);
+}

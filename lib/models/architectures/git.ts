@@ -5,7 +5,8 @@
  */
 import { FormatError, UnsupportedConfigError } from '../../errors.js';
 import type { NativeBertConfig, NativeCLIPVisionConfig, NativeSpecialTokens } from '../../native.js';
-import { activation, bool, divisible, int, positive, prob, wholePatches, type RawConfig } from './common.js';
+import { activation, bool, checkBertText, divisible, int, positive, prob, wholePatches, type RawConfig } from './common.js';
+import { nativeBertText } from './bert.js';
 
 export interface GitVisionConfig {
   model_type: 'git_vision_model';
@@ -80,13 +81,8 @@ export function normalizeGitConfig(raw: unknown): GitConfig {
   if (r.model_type !== 'git') throw new UnsupportedConfigError(`model_type = ${JSON.stringify(r.model_type)}: GitForCausalLM reads model_type "git"`);
   const vision = typeof r.vision_config === 'object' && r.vision_config !== null ? (r.vision_config as RawConfig) : {};
   const c = { ...TEXT_DEFAULTS, ...r, model_type: 'git', vision_config: normalizeVision(vision) } as GitConfig;
-  for (const k of ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size', 'max_position_embeddings']) int(c, k, 'config');
+  checkBertText(c, 'config');
   for (const k of ['pad_token_id', 'bos_token_id', 'eos_token_id']) int(c, k, 'config', 0);
-  divisible(c, 'hidden_size', 'num_attention_heads', 'config');
-  activation(c, 'hidden_act', 'config');
-  prob(c, 'hidden_dropout_prob', 'config');
-  prob(c, 'attention_probs_dropout_prob', 'config');
-  positive(c, 'layer_norm_eps', 'config');
   bool(c, 'tie_word_embeddings', 'config');
   if (c.tie_word_embeddings) throw new UnsupportedConfigError('tie_word_embeddings = true is not supported for GIT (its `output` head is its own matrix in every released checkpoint)');
   if (c.position_embedding_type !== 'absolute') {
@@ -113,11 +109,5 @@ export function gitNativeVision(v: GitVisionConfig): NativeCLIPVisionConfig {
 }
 
 export function gitNativeText(c: GitConfig): NativeBertConfig {
-  return {
-    model_type: 'git', vocab_size: c.vocab_size, hidden_size: c.hidden_size, num_hidden_layers: c.num_hidden_layers,
-    num_attention_heads: c.num_attention_heads, intermediate_size: c.intermediate_size, max_position_embeddings: c.max_position_embeddings,
-    type_vocab_size: 0, pad_token_id: c.pad_token_id, encoder_hidden_size: c.hidden_size, hidden_dropout_prob: c.hidden_dropout_prob,
-    attention_probs_dropout_prob: c.attention_probs_dropout_prob, initializer_range: c.initializer_range, layer_norm_eps: c.layer_norm_eps,
-    hidden_act: c.hidden_act, add_cross_attention: false, tie_word_embeddings: false,
-  };
+  return nativeBertText(c, { model_type: 'git', type_vocab_size: 0, encoder_hidden_size: c.hidden_size, add_cross_attention: false, tie_word_embeddings: false });
 }
