@@ -22,6 +22,12 @@ export class NativeLoadError extends TorchCaptionError {}
 /** An error raised inside libtorch or the addon while running a job. */
 export class NativeError extends TorchCaptionError {}
 
+/**
+ * Data-parallel training broke: a collective failed or timed out (usually because another rank exited), or the
+ * ranks could not rendezvous. The message names the collective and this rank.
+ */
+export class DistributedError extends TorchCaptionError {}
+
 /** A config.json value that is valid for Hugging Face but not supported here (yet). */
 export class UnsupportedConfigError extends TorchCaptionError {}
 

@@ -2,7 +2,7 @@
 export { Tensor, stack, type DType, type TensorData } from './tensor.js';
 export {
   TorchCaptionError, InvalidArgumentError, FormatError, NativeLoadError, NativeError, UnsupportedConfigError, NonFiniteLossError,
-  QueueFullError, ClosedError,
+  QueueFullError, ClosedError, DistributedError,
 } from './errors.js';
 export { VisionEncoderDecoder, type Device, type ModelDType, type LoadOptions, type ForwardInputs, type ForwardOutput } from './models/vision-encoder-decoder.js';
 export { CaptioningModel, type SpecialTokenIds, type PromptTokenizer } from './models/captioning-model.js';
@@ -43,11 +43,14 @@ export {
   type Seq2SeqTrainerOptions, type Seq2SeqTrainingArgumentsInput, type CaptionFeature, type CollatedBatch, type DataCollator, type ProcessingClass,
 } from './train/index.js';
 export { SummaryWriter, TensorBoardWriter, readTensorBoardEvents, type ReadEvent, type ReadValue } from './train/index.js';
+export {
+  distributed, ProcessGroup, type DistributedBackend, type DistributedEnv, type DistributedInitOptions, type ReduceOp,
+} from './train/index.js';
 export { doctor, type DoctorReport } from './doctor.js';
 // Types the public API refers to (option, output and state types), exported so that they are nameable and in the API reference.
 export type { TypedArrayFor } from './tensor.js';
 export type { RawTensor } from './native.js';
-export type { Saveable, TrainStepOptions, TrainStepResult } from './models/vision-encoder-decoder.js';
+export type { Saveable, TrainStepOptions, TrainStepResult, TrainStepProcessGroup } from './models/vision-encoder-decoder.js';
 export type { EncoderConfig, DecoderConfig } from './models/config.js';
 export type { GradScalerState } from './optim/index.js';
 export type {

@@ -4,7 +4,7 @@
  * dlopen message.
  */
 import { createRequire } from 'node:module';
-import { FormatError, InvalidArgumentError, NativeError, NativeLoadError } from './errors.js';
+import { DistributedError, FormatError, InvalidArgumentError, NativeError, NativeLoadError } from './errors.js';
 import { binaryCandidates, explainLoadFailures, type BinaryCandidate, type PrebuildInfo } from './native-binary.js';
 import { packageRoot } from './paths.js';
 import type { DType } from './tensor.js';
@@ -30,6 +30,8 @@ export interface NativeBuildInfo {
   numThreads: number;
   numInteropThreads: number;
   parallelInfo: string;
+  /** The c10d backends this build can create ('gloo', 'nccl'). */
+  distributedBackends: string[];
 }
 
 // ---- The objects that cross the boundary. TypeScript fills every field (defaults and user-facing checks
@@ -155,6 +157,37 @@ export interface NativeTrainStepOptions {
   loss_scale: number;
   /** Reseeds libtorch's generators inside the step (dropout), or null to leave them. */
   seed: number | null;
+  /** Data-parallel: the group whose ranks sum their gradients (and token counts) in this step; null = one process. */
+  process_group: NativeProcessGroupHandle | null;
+  /** This rank asks to stop after the step; the result's `stop` is true when any rank asked. */
+  stop: boolean;
+  /** Compare a checksum of the weights across ranks after the step (a debug check). */
+  check_replicas: boolean;
+  /** Largest flat buffer of one gradient all-reduce. */
+  bucket_bytes: number;
+}
+
+/** What `new ProcessGroup(...)` of the addon takes (lib/train/distributed.ts fills it from the torchrun env). */
+export interface NativeProcessGroupOptions {
+  rank: number;
+  world_size: number;
+  master_addr: string;
+  master_port: number;
+  backend: 'gloo' | 'nccl';
+  timeout_ms: number;
+  /** 'cpu' (Gloo) or this rank's 'cuda:N' (NCCL). */
+  device: string;
+}
+
+/** A c10d process group. Every method is a job on the group's strand; collectives run in call order. */
+export interface NativeProcessGroupHandle {
+  /** TCPStore rendezvous (rank 0 hosts it) and the backend; waits up to the timeout for every rank. */
+  connect(): Promise<void>;
+  allReduce(tensor: RawTensor, op: 'sum' | 'min' | 'max'): Promise<RawTensor>;
+  broadcast(tensor: RawTensor, root: number): Promise<RawTensor>;
+  allGather(tensor: RawTensor): Promise<RawTensor[]>;
+  barrier(): Promise<void>;
+  destroy(): Promise<void>;
 }
 
 export interface NativeForwardOptions {
@@ -197,7 +230,9 @@ export interface NativeModelHandle {
   build(opts: { seed: number; device: string; init: boolean }): Promise<void>;
   forward(inputs: NativeInputs, opts: NativeForwardOptions): Promise<{ loss?: number; logits?: RawTensor; encoder_last_hidden_state: RawTensor }>;
   backward(inputs: NativeInputs, opts: NativeBackwardOptions): Promise<{ loss: number; logits?: RawTensor; encoder_last_hidden_state?: RawTensor }>;
-  trainStep(microBatches: NativeInputs[], opts: NativeTrainStepOptions): Promise<{ loss: number; grad_norm: number; skipped: boolean }>;
+  trainStep(microBatches: NativeInputs[], opts: NativeTrainStepOptions): Promise<{ loss: number; grad_norm: number; skipped: boolean; stop: boolean }>;
+  /** Rank 0's parameters and buffers copied to every rank of the group (data-parallel start). */
+  broadcastState(group: NativeProcessGroupHandle, bucketBytes: number): Promise<void>;
   generate(pixelValues: RawTensor, opts: NativeGenerateOptions): Promise<{ sequences: RawTensor; sequences_scores?: RawTensor }>;
   gradients(): Promise<Record<string, RawTensor>>;
   setGradients(grads: Record<string, RawTensor>): Promise<void>;
@@ -280,11 +315,12 @@ export interface NativeAddon extends NativeProcessing {
   manualSeed(seed: number): Promise<void>;
   Model: new (config: NativeModelConfig) => NativeModelHandle;
   AdamW: new (model: NativeModelHandle, opts: NativeAdamWOptions) => NativeOptimizerHandle;
+  ProcessGroup: new (opts: NativeProcessGroupOptions) => NativeProcessGroupHandle;
   readSafetensors(path: string): Promise<{ tensors: Record<string, RawTensor>; metadata: Record<string, string> | null }>;
   readSafetensorsHeader(path: string): Promise<{ name: string; dtype: string; shape: number[]; offsets: [number, number] }[]>;
   writeSafetensors(path: string, tensors: Record<string, RawTensor>, metadata: Record<string, string> | null): Promise<void>;
   readTorchPickle(path: string): Promise<Record<string, RawTensor>>;
-  setErrorClasses(classes: { InvalidArgumentError: ErrorClass; FormatError: ErrorClass; NativeError: ErrorClass }): void;
+  setErrorClasses(classes: { InvalidArgumentError: ErrorClass; FormatError: ErrorClass; NativeError: ErrorClass; DistributedError: ErrorClass }): void;
   testing: NativeTesting;
 }
 
@@ -317,7 +353,7 @@ export function loadAddon(): LoadedAddon {
     }
     // Native rejections and throws carry the library's classes (better-sqlite3 hands its SqliteError over
     // the same way), so `instanceof InvalidArgumentError` works whichever side found the problem.
-    addon.setErrorClasses({ InvalidArgumentError, FormatError, NativeError });
+    addon.setErrorClasses({ InvalidArgumentError, FormatError, NativeError, DistributedError });
     loaded = { addon, path: candidate.path, prebuilt: candidate.kind !== 'local', kind: candidate.kind, prebuild: candidate.info };
     return loaded;
   }

@@ -1,4 +1,4 @@
-// The two native exception kinds whose JS class is not NativeError (see addon/jobs.h for the mapping).
+// The native exception kinds whose JS class is not NativeError (see addon/jobs.h for the mapping).
 // Plain C++, no torch and no Node headers: the parsers and the fuzz targets use it too.
 #pragma once
 #include <stdexcept>
@@ -13,6 +13,11 @@ struct ArgumentError : std::invalid_argument {
 
 // A file that exists but cannot be parsed (corrupt safetensors, hostile or broken pickle): FormatError.
 struct FormatError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A collective of a process group failed or timed out (a peer rank died, the network broke): DistributedError.
+struct DistributedError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 

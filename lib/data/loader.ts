@@ -83,6 +83,12 @@ export interface BatchesOptions {
   drop_last?: boolean;
   /** Seed for caption sampling (per epoch and position). Default 0. */
   seed?: number;
+  /**
+   * This dataset is rank `rank`'s strided shard of a larger one (items rank, rank+world, ...: Dataset.shard). Caption
+   * draws then follow each item's position in the whole, so that the ranks together draw what one loader over the
+   * whole would. Default: not a shard.
+   */
+  shardOf?: { rank: number; world: number };
   /** Epoch to start at (ignored with resumeFrom). Default 0. */
   epoch?: number;
   /** A state() from an earlier loader over the same dataset: continue right after it. */
@@ -229,6 +235,7 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
   readonly #padLabel: -100 | 'eos';
   readonly #dropLast: boolean;
   readonly #seed: number;
+  readonly #shard: { rank: number; world: number };
   readonly #maxSkipRatio: number;
   readonly #onEpochEnd: BatchesOptions['onEpochEnd'];
   readonly #log: BatchesOptions['log'];
@@ -256,6 +263,11 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
       expected('a tokenizer with encode(text)', 'tokenizer', options.tokenizer);
     }
     this.#tokenizer = options.tokenizer;
+    const shard = options.shardOf ?? { rank: 0, world: 1 };
+    if (!(Number.isInteger(shard.world) && shard.world >= 1 && Number.isInteger(shard.rank) && shard.rank >= 0 && shard.rank < shard.world)) {
+      expected('{rank, world} with 0 <= rank < world', 'shardOf', shard);
+    }
+    this.#shard = { rank: shard.rank, world: shard.world };
     const sampling = options.captionSampling ?? 'random';
     if (sampling !== 'random' && sampling !== 'first' && sampling !== 'all') {
       expected("'random', 'first' or 'all'", 'captionSampling', sampling);
@@ -473,7 +485,7 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
     let chosen: string[];
     if (this.#sampling === 'all') chosen = caps;
     else if (this.#sampling === 'first' || caps.length === 1) chosen = [caps[0]!];
-    else chosen = [caps[new Rng(hashInts(toSeed(this.#seed), toSeed(epoch), pos, 0xca9)).int(caps.length)]!];
+    else chosen = [caps[new Rng(hashInts(toSeed(this.#seed), toSeed(epoch), pos * this.#shard.world + this.#shard.rank, 0xca9)).int(caps.length)]!];
     return chosen.map((text, k) => ({ pixels: out.pixels, id, captions: caps, text, first: k === 0 }));
   }
 

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError, InvalidArgumentError, TorchCaptionError } from '../errors.js';
-import { native, type NativeInputs, type NativeLoadReport, type NativeModelConfig, type NativeModelHandle, type NativeOptimizerHandle, type RawTensor } from '../native.js';
+import { native, type NativeInputs, type NativeLoadReport, type NativeModelConfig, type NativeModelHandle, type NativeOptimizerHandle, type NativeProcessGroupHandle, type RawTensor } from '../native.js';
 import { readJson } from '../json.js';
 import { Tensor } from '../tensor.js';
 import { resolveModelDir, SAFETENSORS_INDEX, weightFiles } from './hub.js';
@@ -491,7 +491,16 @@ export abstract class CaptioningModel<C extends object = object> extends NativeM
       autocast,
       loss_scale: lossScale,
       seed,
+      ...dataParallel(opts),
     });
+  }
+
+  /**
+   * Copies rank 0's parameters and buffers to every rank of `group` (what DistributedDataParallel does when it
+   * wraps a model): replicas then start identical. Every rank must call it.
+   */
+  async broadcastState(group: TrainStepProcessGroup, options: { bucket_cap_mb?: number } = {}): Promise<void> {
+    await this.handle.broadcastState(group.handle, bucketBytes(options.bucket_cap_mb));
   }
 
   /** Load one weights file (model.safetensors, a shard of it, or pytorch_model.bin) into this model. */
@@ -568,15 +577,47 @@ export interface TrainStepOptions {
   loss_scale?: number;
   /** Reseed dropout for this step (resumable runs draw the same masks). */
   seed?: number | null;
+  /**
+   * Data-parallel: sum the step's label-token count and, after the last micro-batch's backward, the gradients
+   * over the ranks of this group (distributed.init()), so that every rank applies the same update.
+   */
+  process_group?: TrainStepProcessGroup | null;
+  /** Ask every rank to stop after this step (Ctrl-C on one rank): the result's `stop` says whether any rank asked. */
+  stop?: boolean;
+  /** Debug check: compare a checksum of the weights across ranks after the step; a difference throws DistributedError. */
+  check_replicas?: boolean;
+  /** Largest gradient all-reduce buffer, in MB (HF's ddp_bucket_cap_mb; default 25). */
+  bucket_cap_mb?: number;
+}
+
+/** What trainStep needs of a process group: lib/train/distributed.ts's ProcessGroup. */
+export interface TrainStepProcessGroup {
+  /** @internal */
+  readonly handle: NativeProcessGroupHandle;
+  readonly worldSize: number;
+}
+
+function bucketBytes(mb: number | undefined): number {
+  const v = mb ?? 25;
+  if (!(typeof v === 'number' && Number.isFinite(v) && v > 0)) throw new InvalidArgumentError(`Expected a positive bucket_cap_mb but received ${JSON.stringify(mb)}`);
+  return Math.max(1, Math.round(v * 1024 * 1024));
+}
+
+function dataParallel(opts: TrainStepOptions) {
+  const group = opts.process_group ?? null;
+  if (group !== null && (typeof group !== 'object' || !group.handle)) throw new InvalidArgumentError('Expected a ProcessGroup from distributed.init() for process_group');
+  return { process_group: group ? group.handle : null, stop: opts.stop === true, check_replicas: opts.check_replicas === true, bucket_bytes: bucketBytes(opts.bucket_cap_mb) };
 }
 
 export interface TrainStepResult {
-  /** Mean loss over the micro-batches. */
+  /** Mean loss over every label token of the step (all micro-batches, all ranks). */
   loss: number;
   /** Global gradient norm before clipping. */
   grad_norm: number;
   /** True when the update was not applied (non-finite gradients). */
   skipped: boolean;
+  /** True when this or (data-parallel) any rank asked to stop after this step. */
+  stop: boolean;
 }
 
 export type AutocastDType = '' | 'bfloat16' | 'float16';

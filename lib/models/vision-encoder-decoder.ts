@@ -21,7 +21,7 @@ import { ComposedPart } from './standalone.js';
 export {
   checkAutocast, fromRaw, readWeights, resolveDevice,
   type AutocastDType, type Device, type ForwardInputs, type ForwardOutput, type LoadOptions, type ModelDType, type Saveable,
-  type TrainStepOptimizer, type TrainStepOptions, type TrainStepResult,
+  type TrainStepOptimizer, type TrainStepOptions, type TrainStepProcessGroup, type TrainStepResult,
 } from './captioning-model.js';
 
 /**

@@ -29,6 +29,8 @@ export class TrainerState {
   trial_name: string | null = null;
   trial_params: Record<string, unknown> | null = null;
   stateful_callbacks: Record<string, unknown> = {};
+  /** Data-parallel ranks of the run (a JS addition: resuming with another world size changes the data order). */
+  world_size = 1;
 
   toJSON(): Record<string, unknown> {
     return {
@@ -52,6 +54,7 @@ export class TrainerState {
       train_batch_size: this.train_batch_size,
       trial_name: this.trial_name,
       trial_params: this.trial_params,
+      world_size: this.world_size,
     };
   }
 

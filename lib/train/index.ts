@@ -19,6 +19,10 @@ export { listCheckpoints, latestCheckpoint, rotateCheckpoints, type CheckpointIn
 export { TensorBoardWriter, SummaryWriter, readTensorBoardEvents, type ReadEvent, type ReadValue, type EventValue } from './tensorboard.js';
 export { WordLevelTokenizer, loadTokenizer, type WordLevelBuildOptions, type TokenizersTokenizer, type TokenizersEncoding } from './demo-tokenizer.js';
 export { RawImageSupport } from './raw-images.js';
+export {
+  distributed, distributedEnv, isDistributedLaunch, ProcessGroup,
+  type DistributedBackend, type DistributedEnv, type DistributedInitOptions, type ReduceOp,
+} from './distributed.js';
 export { runDemo, DEMO_DEFAULTS, type DemoOptions, type DemoResult, type DemoSample } from './demo.js';
 // lib/optim's names, re-exported here as before the move.
 export { GradScaler, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler.js';

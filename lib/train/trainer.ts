@@ -23,7 +23,7 @@ import type { Dataset } from '../data/dataset.js';
 import type { Batch, BatchesOptions, DataLoader, LoaderState } from '../data/loader.js';
 import type { DataItem } from '../data/types.js';
 import { scoreCaptions } from '../metrics/score.js';
-import { checkAutocast, type CaptioningModel, type SpecialTokenIds } from '../models/captioning-model.js';
+import { checkAutocast, type CaptioningModel, type Device, type SpecialTokenIds } from '../models/captioning-model.js';
 import type { GenerateOptions } from '../models/generation.js';
 import { AdamW, HF_NO_DECAY } from '../optim/adamw.js';
 import { GradScaler, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler.js';
@@ -35,6 +35,8 @@ import {
   checkpointStep, listCheckpoints, loadOptimizerState, LOADER_STATE_NAME, readJsonFile, removeStaleTemporaries, resolveResumePath,
   RNG_STATE_NAME, rotateCheckpoints, saveOptimizerState, SCALER_NAME, SCHEDULER_NAME, TRAINER_STATE_NAME, TRAINING_ARGS_NAME, writeFolderAtomic, writeJson,
 } from './checkpoint.js';
+import { gatherPredictions, joinGroup, rescaleLoaderState, shardForRank, type RankPredictions } from './data-parallel.js';
+import { distributed, type ProcessGroup } from './distributed.js';
 import { EncoderCache, pixelHashes } from './encoder-cache.js';
 import { JsonlLogger, ProgressReporter, formatDuration } from './logging.js';
 import { imageDataUri, writeReport, type ReportSample } from './report.js';
@@ -267,7 +269,7 @@ export class Trainer {
   readonly scaler: GradScaler | null;
   readonly #processingClass: ProcessingClass | undefined;
 
-  readonly #progress: ProgressReporter;
+  #progress: ProgressReporter;
   readonly #handleSignals: boolean;
   readonly #logSink: ((line: string) => void) | undefined;
   #jsonl: JsonlLogger | null = null;
@@ -290,6 +292,11 @@ export class Trainer {
   /** cache_encoder_outputs: the cache of this fit, and whether its states were checked against the encoder. */
   #encoderCache: EncoderCache | null = null;
   #cacheChecked = false;
+  /** Data-parallel: the process group of this fit (null: one process), and whether fit() made it. */
+  #group: ProcessGroup | null = null;
+  #ownsGroup = false;
+  /** Data-parallel: a stop every rank agreed on in the last step (one rank's Ctrl-C stops all after one step). */
+  #agreedStop = false;
 
   constructor(opts: TrainerOptions) {
     if (opts === null || typeof opts !== 'object') throw new InvalidArgumentError(`Expected an options object for Trainer but received ${describe(opts)}`);
@@ -425,7 +432,17 @@ export class Trainer {
   // ------------------------------------------------------------------------------------------- logging
 
   #line(text: string): void {
-    this.#progress.line(text);
+    if (this.#isMain) this.#progress.line(text);
+  }
+
+  /** Rank 0 (or the only process): the one that logs, saves and reports. */
+  get #isMain(): boolean {
+    return this.#group === null || this.#group.rank === 0;
+  }
+
+  /** Whether the run stops now: this process's request, or when data-parallel the stop all ranks agreed on. */
+  #stopping(): boolean {
+    return this.#group ? this.#agreedStop : this.#stopRequested !== null;
   }
 
   async #emit(event: CallbackEvent, extras: CallbackExtras = {}): Promise<TrainerControl> {
@@ -475,10 +492,13 @@ export class Trainer {
     await this.#prepare();
     this.#fitting = true;
     this.#stopRequested = null;
+    this.#agreedStop = false;
     const removeSignals = this.#handleSignals ? this.#installSignalHandlers() : () => undefined;
     try {
+      await this.#joinGroup();
       return await this.#fit(opts.resume_from_checkpoint !== undefined ? opts.resume_from_checkpoint : this.args.resume_from_checkpoint);
     } finally {
+      await this.#leaveGroup();
       await this.#releaseEncoder();
       removeSignals();
       this.#progress.stop();
@@ -486,6 +506,25 @@ export class Trainer {
       this.#tb = null;
       this.#fitting = false;
     }
+  }
+
+  /** Data-parallel when launched so (or after distributed.init()): rank 0 alone logs, shows progress and saves. */
+  async #joinGroup(): Promise<void> {
+    const { group, owned } = await joinGroup(this.args, this.model);
+    this.#group = group && group.worldSize > 1 ? group : null;
+    this.#ownsGroup = owned;
+    if (group && !this.#group && owned) await group.destroy();
+    if (!this.#group) return;
+    if (this.#group.backend === 'nccl' && this.model.device !== this.#group.device) await this.model.to(this.#group.device as Device);
+    if (!this.#isMain) this.#progress = new ProgressReporter({ disabled: true, write: () => undefined });
+    this.#line(`Data-parallel: ${this.#group.worldSize} ranks (${this.#group.backend}), batch ${this.args.per_device_train_batch_size} per rank`);
+  }
+
+  async #leaveGroup(): Promise<void> {
+    const g = this.#group;
+    this.#group = null;
+    if (g && this.#ownsGroup) await g.destroy();
+    this.#ownsGroup = false;
   }
 
   #installSignalHandlers(): () => void {
@@ -535,8 +574,10 @@ export class Trainer {
     // HF shuffles the training set every epoch (RandomSampler seeded by data_seed or seed): a full permutation
     // when items can be fetched by position, else a 1000-item shuffle buffer (HF IterableDataset's default).
     const randomAccess = await this.train_dataset!.hasRandomAccess();
-    const ds = this.train_dataset!.shuffle({ seed, buffer_size: randomAccess ? Infinity : 1000 });
-    return ds.batches({ ...this.#loaderOptions('train'), ...(resumeFrom ? { resumeFrom } : { seed }) });
+    let ds = this.train_dataset!.shuffle({ seed, buffer_size: randomAccess ? Infinity : 1000 });
+    const shardOf = this.#group ? { rank: this.#group.rank, world: this.#group.worldSize } : undefined;
+    if (this.#group) ds = await shardForRank(ds, this.#group, (l) => this.#line(l));
+    return ds.batches({ ...this.#loaderOptions('train'), ...(resumeFrom ? { resumeFrom } : { seed }), ...(shardOf ? { shardOf } : {}) });
   }
 
   async #fetchGroup(it: AsyncIterator<Batch>, loader: DataLoader<DataItem>, n: number): Promise<Group> {
@@ -567,7 +608,8 @@ export class Trainer {
       `${this.model.numParameters({ trainableOnly: true }).toLocaleString('en-US')} of ${this.model.numParameters().toLocaleString('en-US')} parameters train`);
     if (!a.cache_encoder_outputs) return;
     await this.#checkRepeatablePixels();
-    const dir = join(plan.outputDir, 'encoder_cache');
+    // Data-parallel ranks see different items: one cache each.
+    const dir = join(plan.outputDir, this.#group ? `encoder_cache-rank${this.#group.rank}` : 'encoder_cache');
     this.#encoderCache = await EncoderCache.open(dir, { dtype: a.cache_encoder_dtype, note: (l) => this.#line(`Note: ${l}`) });
     this.#cacheChecked = false;
     this.#line(`cache_encoder_outputs: encoder states in ${dir} (${a.cache_encoder_dtype}; ${this.#encoderCache.size} image(s) cached so far)`);
@@ -662,7 +704,7 @@ export class Trainer {
     const startTime = Date.now();
     const run: RunCounters = { trLossSum: 0, lastLoggedStep: this.state.global_step, runLossSum: 0, runSteps: 0, runSamples: 0, lastGradNorm: 0 };
 
-    while (!this.control.should_training_stop && this.#stopRequested === null && this.state.global_step < this.state.max_steps) {
+    while (!this.control.should_training_stop && !this.#stopping() && this.state.global_step < this.state.max_steps) {
       if (plan.loader.epoch >= plan.numEpochs) break;
       await this.#epoch(plan, run);
     }
@@ -688,6 +730,14 @@ export class Trainer {
     if (resumePath) {
       const p = join(resumePath, LOADER_STATE_NAME);
       if (existsSync(p)) resumeLoader = await readJsonFile<LoaderState>(p);
+      const saved = await readJsonFile(join(resumePath, TRAINER_STATE_NAME)).catch(() => ({}) as Record<string, unknown>);
+      const fromWorld = typeof saved.world_size === 'number' ? saved.world_size : 1;
+      const toWorld = this.#group?.worldSize ?? 1;
+      if (fromWorld !== toWorld) {
+        this.#line(`Warning: ${resumePath} was saved by a run with ${fromWorld} rank(s) and this run has ${toWorld}: training continues from the same ` +
+          'number of items seen, but the data order and the global batch differ from an uninterrupted run (resume with the same world size to be exact)');
+        if (resumeLoader) resumeLoader = rescaleLoaderState(resumeLoader, fromWorld, toWorld);
+      }
     }
     const loader = await this.#trainLoader(resumeLoader);
     const accumulation = a.gradient_accumulation_steps;
@@ -739,7 +789,12 @@ export class Trainer {
     st.max_steps = plan.maxSteps;
     st.num_train_epochs = plan.numEpochs === Number.MAX_SAFE_INTEGER ? 0 : plan.numEpochs;
     st.train_batch_size = a.per_device_train_batch_size;
+    st.world_size = this.#group?.worldSize ?? 1;
+    st.is_world_process_zero = this.#isMain;
+    st.is_local_process_zero = this.#group === null || this.#group.localRank === 0;
     setStateIntervals(st, a);
+    // DDP's start: every replica takes rank 0's weights (a resumed run loaded the same checkpoint everywhere anyway).
+    if (this.#group) await this.model.broadcastState(this.#group, { bucket_cap_mb: a.ddp_bucket_cap_mb ?? undefined });
     if (plan.resumePath && !plan.resumeLoader && plan.batchesPerEpoch !== undefined && st.global_step > 0) {
       // A checkpoint without loader_state.json (e.g. from Python): start the epoch the step falls in.
       const epoch = Math.floor(st.global_step / Math.max(1, Math.ceil(plan.batchesPerEpoch / plan.accumulation)));
@@ -753,6 +808,7 @@ export class Trainer {
     const a = this.args;
     const st = this.state;
     const { outputDir, batchesPerEpoch, accumulation: G, warmup } = plan;
+    if (!this.#isMain) return;
     this.#jsonl = new JsonlLogger(join(outputDir, 'trainer_log.jsonl'));
     if (a.report_to.includes('tensorboard')) {
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
@@ -779,7 +835,9 @@ export class Trainer {
     let epochDone = false;
     try {
       for (;;) {
-        const group = await pending;
+        let group = await pending;
+        // A stream of unknown length may end on one rank first: every rank ends the epoch at the same step.
+        if (this.#group && plan.batchesPerEpoch === undefined && !(await this.#allHaveData(group))) group = EMPTY_DONE;
         if (group.batches.length === 0) {
           epochDone = true;
           break;
@@ -793,26 +851,32 @@ export class Trainer {
         this.#progress.update(st.global_step, rows, { epoch: st.epoch!, loss, learning_rate: this.optimizer!.learningRate });
         await this.#emit('on_step_end', { loss });
         await this.#maybeLogSaveEvaluate(run);
-        if (this.control.should_training_stop || this.#stopRequested !== null || this.control.should_epoch_stop) break;
+        if (this.control.should_training_stop || this.#stopping() || this.control.should_epoch_stop) break;
       }
     } finally {
       this.#inStep = false;
       await pending.catch(() => undefined);
       await it.return?.(undefined);
     }
-    if (!epochDone && this.control.should_epoch_stop && this.#stopRequested === null) {
+    if (!epochDone && this.control.should_epoch_stop && !this.#stopping()) {
       // A callback ended the epoch early: the next iteration starts the next epoch.
       loader.setEpoch(epochIndex + 1);
       epochDone = true;
     }
     if (epochDone) this.#loaderState = loader.state();
     // On a stop request the final save happens in #finish, without an epoch end in between.
-    if (this.#stopRequested !== null) return;
+    if (this.#stopping()) return;
     if (epochDone || this.control.should_training_stop) {
       if (epochDone && plan.batchesPerEpoch !== undefined) st.epoch = epochIndex + 1;
       await this.#emit('on_epoch_end');
       await this.#maybeLogSaveEvaluate(run);
     }
+  }
+
+  /** Whether every rank still has a batch for this step (one small all-reduce). */
+  async #allHaveData(group: Group): Promise<boolean> {
+    const r = await this.#group!.allReduce(Tensor.from(new Int32Array([group.batches.length ? 1 : 0]), [1]), 'min');
+    return Number(r.data[0]) === 1;
   }
 
   /**
@@ -835,17 +899,25 @@ export class Trainer {
       autocast: this.#autocast(),
       loss_scale: this.scaler?.scale ?? 1,
       seed: stepSeed(a.seed, st.global_step),
+      process_group: this.#group,
+      stop: this.#stopRequested !== null,
+      check_replicas: this.#group !== null && process.env.TORCH_CAPTION_DDP_CHECK === '1',
+      ...(a.ddp_bucket_cap_mb !== null ? { bucket_cap_mb: a.ddp_bucket_cap_mb } : {}),
     });
+    if (r.stop && this.#group) {
+      this.#agreedStop = true;
+      this.#stopRequested ??= 'a stop request on another rank';
+    }
     const { loss, grad_norm: gradNorm } = r;
     // With loss scaling, overflowing gradients (finite loss) skip the update and back the scale off.
     const overflow = this.scaler !== null && r.skipped && Number.isFinite(loss);
     if (overflow) {
-      this.#jsonl!.write({ event: 'overflow', step: st.global_step + 1, loss_scale: this.scaler!.scale, grad_norm: gradNorm });
+      this.#jsonl?.write({ event: 'overflow', step: st.global_step + 1, loss_scale: this.scaler!.scale, grad_norm: gradNorm });
     }
     this.scaler?.update(r.skipped);
     if (!overflow && (!Number.isFinite(loss) || !Number.isFinite(gradNorm))) {
       const what = !Number.isFinite(loss) ? `loss became ${loss}` : `gradient norm became ${gradNorm}`;
-      this.#jsonl!.write({ event: 'non_finite', step: st.global_step + 1, loss, grad_norm: gradNorm });
+      this.#jsonl?.write({ event: 'non_finite', step: st.global_step + 1, loss, grad_norm: gradNorm });
       throw new NonFiniteLossError(
         `Training stopped: the ${what} at step ${st.global_step + 1} (the update was skipped). ` +
           `Last good checkpoint: ${this.#lastCheckpoint ?? 'none (nothing saved yet)'}. ` +
@@ -859,7 +931,8 @@ export class Trainer {
     this.#inStep = false;
     // A checkpoint taken now must resume after the last batch of this step, not after the prefetched ones.
     this.#loaderState = group.states[group.states.length - 1]!;
-    const rows = group.batches.reduce((n, b) => n + b.labels.shape[0]!, 0);
+    // Rows of the global batch: every rank's (the ranks' batches are equal when the data splits evenly).
+    const rows = group.batches.reduce((n, b) => n + b.labels.shape[0]!, 0) * (this.#group?.worldSize ?? 1);
     st.epoch = plan.batchesPerEpoch !== undefined ? epochIndex + Math.min(1, this.#loaderState.batches / plan.batchesPerEpoch) : epochIndex;
     run.trLossSum += loss;
     run.runLossSum += loss;
@@ -897,7 +970,7 @@ export class Trainer {
   async #finish(plan: Plan, run: RunCounters, startTime: number): Promise<TrainOutput> {
     const a = this.args;
     const st = this.state;
-    const interrupted = this.#stopRequested !== null;
+    const interrupted = this.#stopping();
     if (interrupted && this.#lastSavedStep !== st.global_step) {
       await this.#saveCheckpoint();
       await this.#emit('on_save');
@@ -918,15 +991,17 @@ export class Trainer {
     };
     await this.log(metrics);
     await this.#emit('on_train_end');
-    await writeJson(join(plan.outputDir, TRAINER_STATE_NAME), this.#stateJson());
-    if (st.epoch !== null) metrics.epoch = round(st.epoch, 4);
-    try {
-      await this.writeReport(join(plan.outputDir, 'report.html'));
-    } catch (err) {
-      this.#line(`Could not write the HTML report: ${(err as Error).message}`);
+    if (this.#isMain) {
+      await writeJson(join(plan.outputDir, TRAINER_STATE_NAME), this.#stateJson());
+      try {
+        await this.writeReport(join(plan.outputDir, 'report.html'));
+      } catch (err) {
+        this.#line(`Could not write the HTML report: ${(err as Error).message}`);
+      }
     }
+    if (st.epoch !== null) metrics.epoch = round(st.epoch, 4);
     if (interrupted) {
-      this.#line(`Training stopped by ${this.#stopRequested} at step ${st.global_step}; checkpoint saved to ${this.#lastCheckpoint}. Continue with resume_from_checkpoint: true.`);
+      this.#line(`Training stopped by ${this.#stopRequested ?? 'a stop request'} at step ${st.global_step}; checkpoint saved to ${this.#lastCheckpoint}. Continue with resume_from_checkpoint: true.`);
     } else {
       if (this.scaler?.skipped_steps) {
         this.#line(`Loss scaling: ${this.scaler.skipped_steps} step(s) skipped for inf/NaN gradients (their updates were not applied); loss scale now ${this.scaler.scale}`);
@@ -976,7 +1051,18 @@ export class Trainer {
     if (this.image_processor.save && (this.model.imageProcessor as unknown) !== this.image_processor) await this.image_processor.save(dir);
   }
 
+  /** Data-parallel: rank 0 writes the checkpoint while the other ranks wait for it at a barrier. */
   async #saveCheckpoint(): Promise<string> {
+    if (!this.#group) return this.#writeCheckpoint();
+    const path = this.#isMain ? await this.#writeCheckpoint() : join(resolve(this.args.output_dir), `checkpoint-${this.state.global_step}`);
+    if (this.state.best_global_step === this.state.global_step) this.state.best_model_checkpoint = path;
+    await this.#group.barrier();
+    this.#lastCheckpoint = path;
+    this.#lastSavedStep = this.state.global_step;
+    return path;
+  }
+
+  async #writeCheckpoint(): Promise<string> {
     const a = this.args;
     const st = this.state;
     const outputDir = resolve(a.output_dir);
@@ -1060,7 +1146,9 @@ export class Trainer {
     const wasTraining = this.model.isTraining;
     this.model.eval();
     const start = Date.now();
-    const loader = dataset.batches(this.#loaderOptions('eval'));
+    // Data-parallel: each rank evaluates items rank, rank+W, ...; the rows are gathered below.
+    const group = this.#group ?? ((distributed.group()?.worldSize ?? 1) > 1 ? distributed.group() : null);
+    const loader = (group ? dataset.shard(group.rank, group.worldSize) : dataset).batches(this.#loaderOptions('eval'));
     const genOpts = this.#generateOptions();
     let lossSum = 0;
     let rows = 0;
@@ -1088,6 +1176,11 @@ export class Trainer {
       }
     } finally {
       this.model.train(wasTraining);
+    }
+    if (group) {
+      const all = await gatherPredictions(group, { ...out, lossSum, rows, steps } satisfies RankPredictions);
+      ({ lossSum, rows, steps } = all);
+      Object.assign(out, { predictions: all.predictions, references: all.references, ids: all.ids, sequences: all.sequences });
     }
     if (rows === 0) throw new InvalidArgumentError(`The ${prefix} dataset gave no usable items`);
     const m: Record<string, number> = { [`${prefix}_loss`]: lossSum / rows };

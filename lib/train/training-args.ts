@@ -89,6 +89,24 @@ export interface TrainingArguments {
   cache_encoder_outputs: boolean;
   /** Storage dtype of the encoder cache: 'float32' (exact) or 'bfloat16' (half the disk and reads). */
   cache_encoder_dtype: 'float32' | 'bfloat16';
+  /**
+   * Data-parallel (see docs/training.md): this process's rank on its node; -1 = read LOCAL_RANK from the
+   * environment. The launch itself (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) always comes from the environment.
+   */
+  local_rank: number;
+  /** 'gloo' (CPU) or 'nccl' (CUDA); null: nccl when the model is on CUDA, else gloo. */
+  ddp_backend: 'gloo' | 'nccl' | null;
+  /** Seconds the rendezvous and each collective may take before the run fails (HF's 1800). */
+  ddp_timeout: number;
+  /**
+   * Accepted for HF configs. Every trainable parameter's gradient is summed each step, and one that got no
+   * gradient on any rank is skipped by AdamW as in one process, so unused parameters need no search.
+   */
+  ddp_find_unused_parameters: boolean | null;
+  /** Largest flat buffer of one gradient all-reduce, in MB (null: 25, as PyTorch's DDP). */
+  ddp_bucket_cap_mb: number | null;
+  /** Accepted for HF configs: rank 0's buffers are copied to every rank once at the start (they do not train). */
+  ddp_broadcast_buffers: boolean | null;
 }
 
 /** What users pass: any subset (output_dir required), `evaluation_strategy` accepted as the old alias. */
@@ -155,6 +173,12 @@ export const TRAINING_ARGS_DEFAULTS: Omit<TrainingArguments, 'output_dir'> = {
   freeze_encoder: false,
   cache_encoder_outputs: false,
   cache_encoder_dtype: 'float32',
+  local_rank: -1,
+  ddp_backend: null,
+  ddp_timeout: 1800,
+  ddp_find_unused_parameters: null,
+  ddp_bucket_cap_mb: null,
+  ddp_broadcast_buffers: null,
 };
 
 /**
@@ -173,8 +197,6 @@ export const UNSUPPORTED_ARGS: Readonly<Record<string, unknown>> = Object.freeze
   group_by_length: false,
   sortish_sampler: false,
   eval_accumulation_steps: null,
-  local_rank: -1,
-  ddp_backend: null,
   tf32: null,
   use_cpu: false,
   no_cuda: false,
@@ -338,6 +360,11 @@ export function resolveTrainingArguments(input: TrainingArgumentsInput): Trainin
     'load_best_model_at_end', 'predict_with_generate', 'bf16', 'fp16', 'dataloader_drop_last', 'disable_tqdm', 'eval_on_start', 'pad_to_max_length',
     'freeze_encoder', 'cache_encoder_outputs']) bool(a[k], k);
   if (a.cache_encoder_dtype !== 'float32' && a.cache_encoder_dtype !== 'bfloat16') bad("'float32' or 'bfloat16'", 'cache_encoder_dtype', a.cache_encoder_dtype);
+  num(a.local_rank, 'local_rank', { int: true, min: -1 });
+  if (a.ddp_backend !== null && a.ddp_backend !== 'gloo' && a.ddp_backend !== 'nccl') bad("'gloo', 'nccl' or null", 'ddp_backend', a.ddp_backend);
+  num(a.ddp_timeout, 'ddp_timeout', { min: 1 });
+  for (const k of ['ddp_find_unused_parameters', 'ddp_broadcast_buffers']) if (a[k] !== null) bool(a[k], k);
+  if (a.ddp_bucket_cap_mb !== null) num(a.ddp_bucket_cap_mb, 'ddp_bucket_cap_mb', { min: 0, minExclusive: true });
   num(a.num_train_epochs, 'num_train_epochs', { min: 0 });
   num(a.max_steps, 'max_steps', { int: true, min: -1 });
   if (a.max_steps === 0) bad('a positive integer (or -1 to use num_train_epochs)', 'max_steps', a.max_steps);

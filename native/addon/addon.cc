@@ -16,6 +16,7 @@
 #include "addon/bridge.h"
 #include "addon/jobs.h"
 #include "addon/model_binding.h"
+#include "addon/process_group.h"
 #include "addon/processing_binding.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
@@ -39,6 +40,9 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   o.Set("cudaAvailable", cuda);
   o.Set("cudaDeviceCount", double(cuda ? torch::cuda::device_count() : 0));
   o.Set("cudaDeviceName", env.Null());
+  auto backends = Napi::Array::New(env);
+  for (const auto& b : ProcessGroup::available_backends()) backends.Set(backends.Length(), b);
+  o.Set("distributedBackends", backends);
   o.Set("numThreads", double(at::get_num_threads()));
   o.Set("numInteropThreads", double(at::get_num_interop_threads()));
   o.Set("parallelInfo", at::get_parallel_info());
@@ -227,6 +231,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   testing.Set("addTensors", Napi::Function::New<AddTensors>(env, "addTensors"));
   exports.Set("testing", testing);
   InitModel(env, exports, testing);
+  InitProcessGroup(env, exports);
   InitProcessing(env, exports);
   return exports;
 }

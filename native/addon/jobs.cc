@@ -166,6 +166,8 @@ class WorkerPool {
       fail(job, ErrorKind::kArgument, e.what());
     } catch (const FormatError& e) {
       fail(job, ErrorKind::kFormat, e.what());
+    } catch (const DistributedError& e) {
+      fail(job, ErrorKind::kDistributed, e.what());
     } catch (const c10::Error& e) {
       fail(job, ErrorKind::kNative, e.what_without_backtrace());
     } catch (const std::exception& e) {
@@ -193,7 +195,7 @@ class WorkerPool {
 // Per-environment state: the JS error classes and the two pools. Members are destroyed in reverse
 // order, so the pools (and their threads) go before the references they may use.
 struct Runtime {
-  Napi::FunctionReference invalid_argument, format, native;
+  Napi::FunctionReference invalid_argument, format, native, distributed;
   std::unique_ptr<Completions> done;
   std::unique_ptr<WorkerPool> torch, image;
 };
@@ -214,7 +216,14 @@ Runtime* runtime(Napi::Env env) {
 Napi::Error make_error(Napi::Env env, ErrorKind kind, const std::string& message) {
   auto* rt = env.GetInstanceData<Runtime>();
   Napi::FunctionReference* cls = nullptr;
-  if (rt) cls = kind == ErrorKind::kArgument ? &rt->invalid_argument : kind == ErrorKind::kFormat ? &rt->format : &rt->native;
+  if (rt) {
+    switch (kind) {
+      case ErrorKind::kArgument: cls = &rt->invalid_argument; break;
+      case ErrorKind::kFormat: cls = &rt->format; break;
+      case ErrorKind::kDistributed: cls = &rt->distributed; break;
+      case ErrorKind::kNative: cls = &rt->native; break;
+    }
+  }
   if (cls && !cls->IsEmpty()) return Napi::Error(env, cls->New({Napi::String::New(env, message)}));
   return kind == ErrorKind::kArgument ? Napi::TypeError::New(env, message) : Napi::Error::New(env, message);
 }
@@ -233,6 +242,7 @@ Napi::Value SetErrorClasses(const Napi::CallbackInfo& info) {
   set(rt->invalid_argument, "InvalidArgumentError");
   set(rt->format, "FormatError");
   set(rt->native, "NativeError");
+  set(rt->distributed, "DistributedError");
   return env.Undefined();
 }
 

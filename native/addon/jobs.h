@@ -8,7 +8,7 @@
 //   a time, in the order they were submitted, on whichever worker is free. Nothing on the main thread
 //   waits for a strand, so no method ever blocks the event loop behind a long job.
 // - Errors keep their class: ArgumentError rejects with the library's InvalidArgumentError, FormatError
-//   with FormatError, anything else (libtorch's c10::Error included, without its C++ backtrace) with
+//   with FormatError, DistributedError with DistributedError, anything else (libtorch's c10::Error included, without its C++ backtrace) with
 //   NativeError. The JS classes are handed over once at load (setErrorClasses).
 // - Persistent references that keep input typed arrays alive are created and deleted on the main thread.
 #pragma once
@@ -26,13 +26,13 @@
 
 namespace tc {
 
-enum class ErrorKind { kArgument, kFormat, kNative };
+enum class ErrorKind { kArgument, kFormat, kDistributed, kNative };
 
 // The JS error of `kind` (the library's class once registered, a plain Error before that).
 Napi::Error make_error(Napi::Env env, ErrorKind kind, const std::string& message);
 [[noreturn]] void throw_argument_error(Napi::Env env, const std::string& message);
 
-// setErrorClasses({InvalidArgumentError, FormatError, NativeError}): called once by lib/native.ts.
+// setErrorClasses({InvalidArgumentError, FormatError, NativeError, DistributedError}): called once by lib/native.ts.
 Napi::Value SetErrorClasses(const Napi::CallbackInfo& info);
 
 // Required fields of the typed option objects lib/native.ts builds (NativeModelConfig,

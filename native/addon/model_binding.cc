@@ -11,6 +11,7 @@
 
 #include "addon/bridge.h"
 #include "addon/jobs.h"
+#include "addon/process_group.h"
 #include "generate/generate.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
@@ -18,6 +19,7 @@
 #include "models/registry.h"
 #include "optim/adamw.h"
 #include "optim/amp.h"
+#include "optim/data_parallel.h"
 
 namespace tc {
 namespace {
@@ -219,6 +221,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Forward(const Napi::CallbackInfo& info);
   Napi::Value Backward(const Napi::CallbackInfo& info);
   Napi::Value TrainStep(const Napi::CallbackInfo& info);
+  Napi::Value BroadcastState(const Napi::CallbackInfo& info);
   Napi::Value Generate(const Napi::CallbackInfo& info);
   Napi::Value Gradients(const Napi::CallbackInfo& info);
   Napi::Value SetGradients(const Napi::CallbackInfo& info);
@@ -385,10 +388,43 @@ Napi::Value ModelWrap::Backward(const Napi::CallbackInfo& info) {
   }, {info[0]});
 }
 
-// NativeTrainStepOptions. One optimizer step in one native call: forward+backward per micro-batch
-// (losses scaled by 1/micro-batches, as the HF Trainer does), unscaling, global-norm clipping, AdamW,
-// zeroing the gradients. Dropout is reseeded first when a seed is given, inside the job, so that no other
-// job can draw from the generator in between.
+// The label tokens each micro-batch's loss averages over.
+std::vector<double> loss_tokens(CaptionModelImpl& model, const std::vector<InputTensors>& batches) {
+  std::vector<double> n;
+  for (const auto& b : batches) {
+    CaptionInputs in;
+    in.labels = b.labels;
+    in.input_ids = b.input_ids;
+    n.push_back(double(model.loss_tokens(in)));
+  }
+  return n;
+}
+
+// The data-parallel part of NativeTrainStepOptions: null process_group = one process.
+struct DataParallelOptions {
+  std::shared_ptr<ProcessGroup> group;
+  bool stop = false, check_replicas = false;
+  int64_t bucket_bytes = 0;
+};
+
+DataParallelOptions parse_data_parallel(const Napi::Object& opts) {
+  DataParallelOptions d;
+  Napi::Value g = opts.Get("process_group");
+  if (!g.IsNull() && !g.IsUndefined()) d.group = process_group_from_js(g);
+  d.stop = req_bool(opts, "stop");
+  d.check_replicas = req_bool(opts, "check_replicas");
+  d.bucket_bytes = req_int(opts, "bucket_bytes");
+  return d;
+}
+
+// NativeTrainStepOptions. One optimizer step in one native call: forward+backward per micro-batch, unscaling,
+// global-norm clipping, AdamW, zeroing the gradients. The loss is the mean over every label token of the
+// step (transformers' num_items_in_batch rule): micro-batch i's mean loss is weighted by its share of the
+// step's tokens, across ranks when data-parallel. Then n ranks with batch b train exactly like one process
+// with batch n*b, and accumulation over unequal caption lengths weighs every token alike.
+// Data-parallel (a process group): the token count and the stop request are summed first, gradients after
+// the last backward (none between micro-batches: DDP's no_sync), before clipping and AdamW. Dropout is
+// reseeded first when a seed is given, inside the job, so that no other job can draw from the generator.
 Napi::Value ModelWrap::TrainStep(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsArray()) throw_argument_error(env, "Expected (microBatches[], options) for trainStep");
@@ -405,22 +441,45 @@ Napi::Value ModelWrap::TrainStep(const Napi::CallbackInfo& info) {
   const double lr = req_number(opts, "learning_rate"), loss_scale = req_number(opts, "loss_scale");
   const auto autocast = parse_autocast_dtype(req_string(opts, "autocast"));
   const auto seed = req_int_or_null(opts, "seed");
+  DataParallelOptions dp;
+  try {
+    dp = parse_data_parallel(opts);
+  } catch (const ArgumentError& e) {
+    throw_argument_error(env, e.what());
+  }
   auto s = s_;
   return job(env, [=]() -> Finisher {
     if (autocast) check_autocast_supported(*autocast, s->device);
     if (seed) torch::manual_seed(uint64_t(*seed));
     auto& adamw = optimizer->get(*s);
-    double loss_sum = 0;
-    bool finite = true;
-    for (const auto& batch : batches) {
-      const double l = forward_backward(*s, batch, loss_scale / double(batches.size()), smoothing, autocast).loss.item<double>();
-      finite = finite && std::isfinite(l);
-      loss_sum += l;
+    const auto tokens = loss_tokens(*s->module(), batches);
+    double total = 0;
+    for (double n : tokens) total += n;
+    bool stop = dp.stop;
+    if (dp.group) {
+      const auto sums = all_reduce_sums(*dp.group, {total, stop ? 1.0 : 0.0});
+      total = sums[0];
+      stop = sums[1] > 0;
     }
+    double loss = 0;
+    bool finite = total > 0;  // no label token anywhere: nothing to learn from, reported like a NaN loss
+    for (size_t i = 0; i < batches.size() && finite; ++i) {
+      if (tokens[i] == 0) continue;
+      const double w = tokens[i] / total;
+      const double l = forward_backward(*s, batches[i], loss_scale * w, smoothing, autocast).loss.item<double>();
+      finite = finite && std::isfinite(l);
+      loss += l * w;
+    }
+    const auto params = s->trainable();
+    if (dp.group) {
+      const auto r = all_reduce_gradients(*dp.group, params, loss, finite, dp.bucket_bytes);
+      loss = r.loss_sum;
+      finite = r.finite;
+    }
+    if (total == 0) loss = std::nan("");
     double norm = 0;
     bool stepped = false;
     if (finite) {
-      const auto params = s->trainable();
       if (loss_scale != 1.0) unscale_grads(params, loss_scale);
       norm = clip_grad_norm(params, max_norm);
       adamw.set_lr(lr);
@@ -429,15 +488,35 @@ Napi::Value ModelWrap::TrainStep(const Napi::CallbackInfo& info) {
     }
     for (auto& p : s->module()->parameters()) p.mutable_grad() = torch::Tensor();
     optimizer->published();
-    const double loss = loss_sum / double(batches.size());
-    return [loss, norm, stepped](Napi::Env env) -> Napi::Value {
+    if (dp.group && dp.check_replicas) check_replicas(*dp.group, s->module()->parameters(), optimizer->step_count);
+    return [loss, norm, stepped, stop](Napi::Env env) -> Napi::Value {
       auto o = Napi::Object::New(env);
       o.Set("loss", loss);
       o.Set("grad_norm", norm);
       o.Set("skipped", !stepped);
+      o.Set("stop", stop);
       return o;
     };
   }, {info[0]});
+}
+
+// broadcastState(processGroup, bucketBytes): rank 0's parameters and buffers on every rank (DDP's start).
+Napi::Value ModelWrap::BroadcastState(const Napi::CallbackInfo& info) {
+  std::shared_ptr<ProcessGroup> group;
+  try {
+    group = process_group_from_js(info[0]);
+  } catch (const ArgumentError& e) {
+    throw_argument_error(info.Env(), e.what());
+  }
+  const int64_t bucket_bytes = info[1].As<Napi::Number>().Int64Value();
+  auto s = s_;
+  return job(info.Env(), [s, group, bucket_bytes]() -> Finisher {
+    std::vector<torch::Tensor> state;
+    for (auto& p : s->module()->parameters()) state.push_back(p);
+    for (auto& b : s->module()->buffers()) state.push_back(b);
+    broadcast_state(*group, state, bucket_bytes);
+    return finish_undefined();
+  });
 }
 
 Napi::Value ModelWrap::Generate(const Napi::CallbackInfo& info) {
@@ -676,6 +755,7 @@ void ModelWrap::Init(Napi::Env env, Napi::Object exports, Napi::Object testing) 
       InstanceMethod<&ModelWrap::Forward>("forward"),
       InstanceMethod<&ModelWrap::Backward>("backward"),
       InstanceMethod<&ModelWrap::TrainStep>("trainStep"),
+      InstanceMethod<&ModelWrap::BroadcastState>("broadcastState"),
       InstanceMethod<&ModelWrap::Generate>("generate"),
       InstanceMethod<&ModelWrap::Gradients>("gradients"),
       InstanceMethod<&ModelWrap::SetGradients>("setGradients"),

@@ -20,7 +20,7 @@ CaptionOutput BlipForConditionalGenerationImpl::forward(const CaptionInputs& in)
   out.vision_hidden = vision_hidden(in);
   auto ids = text_ids(in);
   out.logits = text_decoder->lm_logits(text_decoder->hidden(ids, out.vision_hidden, nullptr, 0, in.attention_mask));
-  if (in.labels.defined()) out.loss = loss(out.logits, in.labels, in.input_ids.defined(), in.label_smoothing);
+  if (in.labels.defined()) out.loss = loss(out.logits, in.labels, shifts_labels(in), in.label_smoothing);
   return out;
 }
 

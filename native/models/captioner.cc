@@ -103,6 +103,13 @@ torch::Tensor CaptionModelImpl::text_ids(const CaptionInputs& in) const {
   return ids;
 }
 
+int64_t CaptionModelImpl::loss_tokens(const CaptionInputs& in) const {
+  using torch::indexing::None;
+  using torch::indexing::Slice;
+  const auto& y = shifts_labels(in) ? in.labels.index({Slice(), Slice(1, None)}) : in.labels;
+  return y.ne(-100).sum().item<int64_t>();
+}
+
 torch::Tensor CaptionModelImpl::loss(const torch::Tensor& logits, const torch::Tensor& labels, bool shifted, double label_smoothing) const {
   namespace F = torch::nn::functional;
   using torch::indexing::None;

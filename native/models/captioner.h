@@ -70,6 +70,13 @@ class CaptionModelImpl : public torch::nn::Module {
   }
   torch::Device device() const { return parameters().front().device(); }
 
+  // Whether the loss of `in` is shifted (position t predicts labels[t + 1]): HF's rule for text given as
+  // input_ids to a causal model; VisionEncoderDecoder never shifts (its labels are the targets as given).
+  virtual bool shifts_labels(const CaptionInputs& in) const { return in.input_ids.defined(); }
+  // The labels the loss of `in` averages over (!= -100, after the shift): what the training step weights
+  // micro-batches and ranks by, so that the mean is over every token of the optimizer step.
+  int64_t loss_tokens(const CaptionInputs& in) const;
+
  protected:
   // in.vision_hidden when given, else the tower's forward of in.pixel_values (under no-grad when frozen).
   torch::Tensor vision_hidden(const CaptionInputs& in);

@@ -20,7 +20,7 @@ CaptionOutput VisionEncoderDecoderImpl::forward(const CaptionInputs& in) {
   out.vision_hidden = vision_hidden(in);  // the tower's output (or the cached one); enc_to_dec_proj stays in the graph
   auto ids = text_ids(in);
   out.logits = decoder->lm_logits(decoder->hidden(ids, project(out.vision_hidden), nullptr, 0));
-  if (in.labels.defined()) out.loss = loss(out.logits, in.labels, false, in.label_smoothing);
+  if (in.labels.defined()) out.loss = loss(out.logits, in.labels, shifts_labels(in), in.label_smoothing);
   return out;
 }
 

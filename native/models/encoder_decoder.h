@@ -34,6 +34,7 @@ class VisionEncoderDecoderImpl : public CaptionModelImpl {
   torch::Tensor lm_logits(const torch::Tensor& hidden) override { return decoder->lm_logits(hidden); }
   int64_t vocab_size() const override { return decoder->vocab_size(); }
   std::string vision_prefix() const override { return "encoder"; }
+  bool shifts_labels(const CaptionInputs&) const override { return false; }
   torch::Tensor vision_forward(const torch::Tensor& pixel_values) override { return encoder->forward(pixel_values); }
 
   void init_parameter(const std::string& name, torch::Tensor& cpu, at::Generator& gen) const override;

@@ -69,7 +69,7 @@ CaptionOutput GitForCausalLMImpl::forward(const CaptionInputs& in) {
   if (in.labels.defined()) {
     using torch::indexing::None;
     using torch::indexing::Slice;
-    out.loss = loss(out.logits.index({Slice(), Slice(N, None)}), in.labels, in.input_ids.defined(), in.label_smoothing);
+    out.loss = loss(out.logits.index({Slice(), Slice(N, None)}), in.labels, shifts_labels(in), in.label_smoothing);
   }
   return out;
 }

@@ -70,7 +70,7 @@ CaptionOutput StandaloneDecoderImpl::forward(const CaptionInputs& in) {
   }
   CaptionOutput out;
   out.logits = decoder->lm_logits(decoder->hidden(ids, enc, nullptr, 0));
-  if (in.labels.defined()) out.loss = loss(out.logits, in.labels, true, in.label_smoothing);
+  if (in.labels.defined()) out.loss = loss(out.logits, in.labels, shifts_labels(in), in.label_smoothing);
   return out;
 }
 

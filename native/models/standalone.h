@@ -56,6 +56,8 @@ class StandaloneDecoderImpl : public CaptionModelImpl {
     return decoder->hidden(ids, states, &cache, past);
   }
   torch::Tensor lm_logits(const torch::Tensor& hidden) override { return decoder->lm_logits(hidden); }
+  // A standalone causal LM (GPT2LMHeadModel, ...) always shifts its labels, as HF's does.
+  bool shifts_labels(const CaptionInputs&) const override { return true; }
   int64_t vocab_size() const override { return decoder->vocab_size(); }
 
   void init_parameter(const std::string& name, torch::Tensor& cpu, at::Generator& gen) const override {
