@@ -13,19 +13,19 @@ import type { TrainingArguments } from './training-args.js';
 
 /**
  * The group this fit() trains with: the one distributed.init() made, else (launched with WORLD_SIZE > 1) a new
- * one from the environment and the ddp_* arguments (`owned`: the Trainer destroys it at the end), else null.
+ * one from the environment and the ddp_* arguments, which then stays the process's group (distributed.group()),
+ * else null.
  */
-export async function joinGroup(args: TrainingArguments, model: CaptioningModel): Promise<{ group: ProcessGroup | null; owned: boolean }> {
+export async function joinGroup(args: TrainingArguments, model: CaptioningModel): Promise<ProcessGroup | null> {
   const existing = distributed.group();
-  if (existing) return { group: existing, owned: false };
-  if (!distributed.isLaunched()) return { group: null, owned: false };
+  if (existing) return existing;
+  if (!distributed.isLaunched()) return null;
   const env = distributed.env();
-  const group = await distributed.init({
+  return distributed.init({
     backend: args.ddp_backend ?? (model.device.startsWith('cuda') ? 'nccl' : 'gloo'),
     local_rank: args.local_rank >= 0 ? args.local_rank : env.local_rank,
     timeout_ms: Math.round(args.ddp_timeout * 1000),
   });
-  return { group, owned: true };
 }
 
 /**

@@ -292,9 +292,8 @@ export class Trainer {
   /** cache_encoder_outputs: the cache of this fit, and whether its states were checked against the encoder. */
   #encoderCache: EncoderCache | null = null;
   #cacheChecked = false;
-  /** Data-parallel: the process group of this fit (null: one process), and whether fit() made it. */
+  /** Data-parallel: the process group of this fit (null: one process). */
   #group: ProcessGroup | null = null;
-  #ownsGroup = false;
   /** Data-parallel: a stop every rank agreed on in the last step (one rank's Ctrl-C stops all after one step). */
   #agreedStop = false;
 
@@ -498,7 +497,7 @@ export class Trainer {
       await this.#joinGroup();
       return await this.#fit(opts.resume_from_checkpoint !== undefined ? opts.resume_from_checkpoint : this.args.resume_from_checkpoint);
     } finally {
-      await this.#leaveGroup();
+      this.#leaveGroup();
       await this.#releaseEncoder();
       removeSignals();
       this.#progress.stop();
@@ -510,21 +509,17 @@ export class Trainer {
 
   /** Data-parallel when launched so (or after distributed.init()): rank 0 alone logs, shows progress and saves. */
   async #joinGroup(): Promise<void> {
-    const { group, owned } = await joinGroup(this.args, this.model);
+    const group = await joinGroup(this.args, this.model);
     this.#group = group && group.worldSize > 1 ? group : null;
-    this.#ownsGroup = owned;
-    if (group && !this.#group && owned) await group.destroy();
     if (!this.#group) return;
     if (this.#group.backend === 'nccl' && this.model.device !== this.#group.device) await this.model.to(this.#group.device as Device);
     if (!this.#isMain) this.#progress = new ProgressReporter({ disabled: true, write: () => undefined });
     this.#line(`Data-parallel: ${this.#group.worldSize} ranks (${this.#group.backend}), batch ${this.args.per_device_train_batch_size} per rank`);
   }
 
-  async #leaveGroup(): Promise<void> {
-    const g = this.#group;
+  /** The group stays up for the process (as torch.distributed's does): evaluate()/predict() after fit() use it too. */
+  #leaveGroup(): void {
     this.#group = null;
-    if (g && this.#ownsGroup) await g.destroy();
-    this.#ownsGroup = false;
   }
 
   #installSignalHandlers(): () => void {

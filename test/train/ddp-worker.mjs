@@ -55,12 +55,11 @@ const trainer = new Trainer({
 const out = await trainer.fit();
 const result = { rank, losses, interrupted: out.interrupted, global_step: out.global_step, checkpoint: out.checkpoint };
 if (o.predict) {
-  // After fit() the Trainer has left its group: join one for the evaluation, as a custom script would.
-  const pg = distributed.isLaunched() ? await distributed.init({ timeout_ms: 60_000 }) : null;
+  // The group fit() joined stays up: predict() splits the set over the ranks too.
+  if (distributed.isLaunched() && !distributed.group()) throw new Error('fit() left no process group');
   const p = await trainer.predict(evalSet);
   result.predictions = p.predictions;
   result.ids = p.ids;
-  await pg?.destroy();
 }
 const state = await model.stateDict();
 result.weights = Object.fromEntries(Object.entries(state).map(([k, t]) => [k, Array.from(t.data)]));
