@@ -43,6 +43,7 @@ export {
   type Seq2SeqTrainerOptions, type Seq2SeqTrainingArgumentsInput, type CaptionFeature, type CollatedBatch, type DataCollator, type ProcessingClass,
 } from './train/index.js';
 export { SummaryWriter, TensorBoardWriter, readTensorBoardEvents, type ReadEvent, type ReadValue } from './train/index.js';
+export { launch, readWorkerEnv, type LaunchOptions, type WorkerEnv } from './train/index.js';
 export { doctor, type DoctorReport } from './doctor.js';
 // Types the public API refers to (option, output and state types), exported so that they are nameable and in the API reference.
 export type { TypedArrayFor } from './tensor.js';
