@@ -44,7 +44,7 @@ export {
 } from './train/index.js';
 export { SummaryWriter, TensorBoardWriter, readTensorBoardEvents, type ReadEvent, type ReadValue } from './train/index.js';
 export {
-  distributed, ProcessGroup, type DistributedBackend, type DistributedEnv, type DistributedInitOptions, type ReduceOp,
+  distributed, ProcessGroup, launch, type DistributedBackend, type DistributedEnv, type DistributedInitOptions, type ReduceOp, type LaunchOptions,
 } from './train/index.js';
 export { doctor, type DoctorReport } from './doctor.js';
 // Types the public API refers to (option, output and state types), exported so that they are nameable and in the API reference.

@@ -54,3 +54,15 @@ export function parsePositiveInt(value: string, name: string): number {
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`Expected a positive integer for ${name} but received ${JSON.stringify(value)}`);
   return n;
 }
+
+export function parseNonNegativeInt(value: string, name: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0) throw new UsageError(`Expected an integer ≥ 0 for ${name} but received ${JSON.stringify(value)}`);
+  return n;
+}
+
+export function parsePort(value: string, name: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`Expected a TCP port (1-65535) for ${name} but received ${JSON.stringify(value)}`);
+  return n;
+}

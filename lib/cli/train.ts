@@ -11,6 +11,9 @@
  *     "args": {"output_dir": "out", "num_train_epochs": 3, ...}   (Hugging Face TrainingArguments names)
  *   }
  * Relative paths resolve against the config file's folder. The trained model is saved to output_dir.
+ *
+ * `--nproc-per-node N [--nnodes M --node-rank R --master-addr A --master-port P]` launches N workers that run
+ * this same command without those flags, with torchrun's environment (lib/train/launcher.ts).
  */
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
@@ -18,10 +21,12 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Dataset } from '../data/index.js';
 import type { DataItem } from '../data/types.js';
 import { resolveResumePath } from '../train/checkpoint.js';
+import { distributedEnv, isDistributedLaunch } from '../train/distributed.js';
+import { launch } from '../train/launcher.js';
 import { datasetFromSpec, modelFromSpec } from '../train/specs.js';
 import { Trainer } from '../train/trainer.js';
 import { nearestName, resolveTrainingArguments, type TrainingArgumentsInput } from '../train/training-args.js';
-import { parsePositiveInt, printJson, UsageError } from './common.js';
+import { parseNonNegativeInt, parsePort, parsePositiveInt, printJson, UsageError } from './common.js';
 
 const CONFIG_KEYS = ['model', 'tokenizer', 'image_processor', 'dataset', 'train_dataset', 'eval_dataset', 'eval_split', 'args'];
 
@@ -32,6 +37,17 @@ interface TrainCliOptions {
   resume?: string | boolean;
   maxSteps?: number;
 }
+
+interface LauncherCliOptions {
+  nprocPerNode?: number;
+  nnodes?: number;
+  nodeRank?: number;
+  masterAddr?: string;
+  masterPort?: number;
+}
+
+/** The launcher's own flags (attribute names): they are not passed on to the workers. */
+const LAUNCHER_KEYS = new Set(['nprocPerNode', 'nnodes', 'nodeRank', 'masterAddr', 'masterPort']);
 
 async function readConfig(path: string): Promise<Record<string, unknown>> {
   let text: string;
@@ -118,11 +134,42 @@ export async function runTrain(opts: TrainCliOptions): Promise<Record<string, un
       else evalMetrics = await trainer.evaluate();
     }
     Object.assign(result, evalMetrics);
-    await trainer.saveModel(trainer.args.output_dir);
+    // Data-parallel: every rank holds the same weights; rank 0 writes them.
+    if (trainer.state.is_world_process_zero) await trainer.saveModel(trainer.args.output_dir);
   } else {
     result.checkpoint = out.checkpoint;
   }
   return result;
+}
+
+/** Checks the launcher flags together (each one is checked alone as it is parsed). */
+function checkLauncherFlags(opts: LauncherCliOptions): void {
+  if (opts.nprocPerNode === undefined) {
+    const stray = (['nnodes', 'nodeRank', 'masterAddr', 'masterPort'] as const).find((k) => opts[k] !== undefined);
+    if (stray) throw new UsageError(`--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --nproc-per-node`);
+    return;
+  }
+  const nnodes = opts.nnodes ?? 1;
+  if ((opts.nodeRank ?? 0) >= nnodes) throw new UsageError(`Expected --node-rank below --nnodes (${nnodes}) but received ${opts.nodeRank}`);
+  if (opts.masterAddr !== undefined && !opts.masterAddr.trim()) throw new UsageError('Expected a host name or address for --master-addr but received ""');
+  if (nnodes > 1 && opts.masterAddr === undefined) throw new UsageError('--nnodes > 1 needs --master-addr: the address of node 0, the same on every node');
+  // A worker that launches again would multiply the processes (and its RANK would be wrong for them).
+  const worker = isDistributedLaunch() ? distributedEnv() : null;
+  if (worker) throw new UsageError(`This process is already rank ${worker.rank} of ${worker.world_size} (RANK and WORLD_SIZE are set, e.g. by torchrun): drop --nproc-per-node, or unset RANK and WORLD_SIZE`);
+}
+
+/** The command line of one worker: this command with every flag given on the command line except the launcher's. */
+function workerArgv(command: Command): string[] {
+  const argv = [command.name()];
+  for (const o of command.options) {
+    const key = o.attributeName();
+    if (LAUNCHER_KEYS.has(key) || command.getOptionValueSource(key) !== 'cli' || !o.long) continue;
+    const v: unknown = command.getOptionValue(key);
+    // --name=value: a value that starts with '-' cannot be taken for a flag.
+    if (v === true) argv.push(o.long);
+    else if (v !== false && v !== undefined) argv.push(`${o.long}=${String(v)}`);
+  }
+  return argv;
 }
 
 export function registerTrain(program: Command): void {
@@ -134,7 +181,20 @@ export function registerTrain(program: Command): void {
     .option('--resume [checkpoint]', 'resume from the latest checkpoint in output_dir, or from the given checkpoint folder')
     .option('--max-steps <n>', 'override args.max_steps', (v) => parsePositiveInt(v, '--max-steps'))
     .option('--json', 'print the final metrics as one JSON object (last stdout line); progress goes to stderr')
-    .action(async (opts: TrainCliOptions) => {
+    .option('--nproc-per-node <n>', 'data-parallel: launch N worker processes on this node (one per GPU), as torchrun', (v) => parsePositiveInt(v, '--nproc-per-node'))
+    .option('--nnodes <n>', 'with --nproc-per-node: nodes in the job (default 1)', (v) => parsePositiveInt(v, '--nnodes'))
+    .option('--node-rank <r>', 'with --nproc-per-node: this node\'s index, 0 to nnodes-1 (default 0)', (v) => parseNonNegativeInt(v, '--node-rank'))
+    .option('--master-addr <addr>', 'with --nproc-per-node: address of node 0 (default 127.0.0.1)')
+    .option('--master-port <port>', 'with --nproc-per-node: free TCP port on node 0 (default 29500)', (v) => parsePort(v, '--master-port'))
+    .action(async (opts: TrainCliOptions & LauncherCliOptions, command: Command) => {
+      checkLauncherFlags(opts);
+      if (opts.nprocPerNode !== undefined) {
+        process.exitCode = await launch({
+          nprocPerNode: opts.nprocPerNode, nnodes: opts.nnodes, nodeRank: opts.nodeRank, masterAddr: opts.masterAddr, masterPort: opts.masterPort,
+          argv: workerArgv(command),
+        });
+        return;
+      }
       const result = await runTrain(opts);
       if (opts.json) {
         printJson(result);

@@ -42,12 +42,14 @@ export interface DistributedInitOptions {
   device?: string;
 }
 
-/** The torchrun variables, read and checked (NaN-free integers, rank < world size). */
+/** The torchrun variables of this process, read and checked. */
 export interface DistributedEnv {
   rank: number;
   world_size: number;
   local_rank: number;
   local_world_size: number;
+  /** GROUP_RANK (torchrun) or NODE_RANK: this machine's index among the nodes. */
+  node_rank: number;
   master_addr: string;
   master_port: number;
 }
@@ -62,22 +64,31 @@ function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number 
   return n;
 }
 
-/** The torchrun environment of this process (defaults: a single process). */
+/**
+ * The torchrun environment of this process, as `torch-caption train --nproc-per-node` and torchrun set it. Left out:
+ * a single process (RANK 0 of WORLD_SIZE 1); LOCAL_RANK / LOCAL_WORLD_SIZE default to RANK / WORLD_SIZE (one node),
+ * MASTER_ADDR to 127.0.0.1, MASTER_PORT to 29500. Malformed or inconsistent values throw InvalidArgumentError.
+ */
 export function distributedEnv(env: NodeJS.ProcessEnv = process.env): DistributedEnv {
+  const set = (k: string): boolean => (env[k] ?? '') !== '';
+  if (set('WORLD_SIZE') !== set('RANK')) throw new InvalidArgumentError(`Expected both RANK and WORLD_SIZE in the environment but only ${set('RANK') ? 'RANK' : 'WORLD_SIZE'} is set`);
   const rank = envInt(env, 'RANK', 0);
   const world_size = envInt(env, 'WORLD_SIZE', 1);
   const local_rank = envInt(env, 'LOCAL_RANK', rank);
   const local_world_size = envInt(env, 'LOCAL_WORLD_SIZE', world_size);
+  const node_rank = envInt(env, 'GROUP_RANK', envInt(env, 'NODE_RANK', 0));
   const master_port = envInt(env, 'MASTER_PORT', 29500);
-  if (world_size < 1) throw new InvalidArgumentError('Expected WORLD_SIZE >= 1 in the environment');
-  if (rank >= world_size) throw new InvalidArgumentError(`Expected RANK < WORLD_SIZE but the environment has RANK=${rank}, WORLD_SIZE=${world_size}`);
-  if (master_port < 1 || master_port > 65535) throw new InvalidArgumentError(`Expected MASTER_PORT in 1..65535 but received ${master_port}`);
-  return { rank, world_size, local_rank, local_world_size, master_addr: env.MASTER_ADDR || '127.0.0.1', master_port };
+  if (world_size < 1 || rank >= world_size || local_rank >= local_world_size || local_world_size > world_size || master_port < 1 || master_port > 65535) {
+    throw new InvalidArgumentError(
+      `Inconsistent distributed environment: RANK=${rank} LOCAL_RANK=${local_rank} WORLD_SIZE=${world_size} LOCAL_WORLD_SIZE=${local_world_size} MASTER_PORT=${master_port}`,
+    );
+  }
+  return { rank, world_size, local_rank, local_world_size, node_rank, master_addr: env.MASTER_ADDR || '127.0.0.1', master_port };
 }
 
-/** Whether this process was launched as one rank of several (WORLD_SIZE > 1). */
+/** Whether this process was started as one rank of a launch (RANK and WORLD_SIZE set, e.g. by torchrun). */
 export function isDistributedLaunch(env: NodeJS.ProcessEnv = process.env): boolean {
-  return envInt(env, 'WORLD_SIZE', 1) > 1;
+  return (env.RANK ?? '') !== '' || (env.WORLD_SIZE ?? '') !== '';
 }
 
 function checkInt(v: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {

@@ -1,4 +1,4 @@
-/** Training: the Trainer, its arguments, schedules, callbacks, checkpoints, logging and the demo. See docs/training.md. */
+/** Training: the Trainer, its arguments, schedules, callbacks, checkpoints, logging, the data-parallel launcher and the demo. See docs/training.md. */
 export { Trainer, type TrainerOptions, type TrainOutput, type PredictionOutput, type EvalPrediction, type ComputeMetrics } from './trainer.js';
 // HF's Seq2SeqTrainer is this Trainer (predict_with_generate, generation_max_length, generation_num_beams): one class, two names.
 export {
@@ -23,6 +23,7 @@ export {
   distributed, distributedEnv, isDistributedLaunch, ProcessGroup,
   type DistributedBackend, type DistributedEnv, type DistributedInitOptions, type ReduceOp,
 } from './distributed.js';
+export { launch, type LaunchOptions } from './launcher.js';
 export { runDemo, DEMO_DEFAULTS, type DemoOptions, type DemoResult, type DemoSample } from './demo.js';
 // lib/optim's names, re-exported here as before the move.
 export { GradScaler, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler.js';

@@ -3,7 +3,7 @@
  * library with the torchrun environment, as the launcher starts them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const worker = join(here, 'ddp-worker.mjs');
+const bin = join(here, '..', '..', 'bin', 'torch-caption.js');
 
 interface RankResult {
   rank: number;
@@ -234,5 +235,33 @@ describe('data-parallel training (2 ranks on loopback, Gloo)', () => {
     expect(r0.predictions).toEqual(r1.predictions);
     expect(r0.predictions).toHaveLength(7);
     expect(r0.predictions).toEqual(ref.predictions);
+  }, 120_000);
+
+  it('torch-caption train --nproc-per-node 2 trains one model on 2 ranks (rank 0 saves it, with eval gathered)', async () => {
+    const dir = temp();
+    const cfg = join(dir, 'train.json');
+    writeFileSync(cfg, JSON.stringify({
+      model: { config: 'tiny', imageSize: 16 },
+      dataset: { type: 'synthetic', size: 16, seed: 1, imageSize: 16, maxShapes: 1 },
+      eval_dataset: { type: 'synthetic', size: 5, seed: 2, imageSize: 16, maxShapes: 1 },
+      args: { output_dir: join(dir, 'model'), max_steps: 3, per_device_train_batch_size: 4, learning_rate: 1e-3, save_strategy: 'no', eval_strategy: 'steps', eval_steps: 3, predict_with_generate: true, generation_max_length: 8 },
+    }));
+    const port = await freePort();
+    const child = spawn(process.execPath, [bin, 'train', '--config', cfg, '--json', '--nproc-per-node', '2', '--master-port', String(port)], {
+      env: { ...process.env, OMP_NUM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code, err).toBe(0);
+    const j = JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>;
+    expect(j).toMatchObject({ global_step: 3, interrupted: false, eval_Bleu_4: expect.any(Number) });
+    const state = JSON.parse(readFileSync(join(dir, 'model', 'trainer_state.json'), 'utf8')) as { world_size: number; train_batch_size: number };
+    expect(state.world_size).toBe(2);
+    expect(existsSync(join(dir, 'model', 'model.safetensors'))).toBe(true);
+    expect(err).toMatch(/Data-parallel: 2 ranks \(gloo\), batch 4 per rank/);
   }, 120_000);
 });
