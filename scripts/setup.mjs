@@ -1,10 +1,11 @@
 // Makes a fresh Debian/Ubuntu machine ready, idempotently, and in well under 5 s when nothing is to do:
-//   1. libtorch (apt libtorch-dev, plus ccache to speed up rebuilds) when no libtorch is found,
+//   1. libtorch (apt libtorch-dev, plus ccache to speed up rebuilds) when no libtorch is found, and gloo's
+//      headers (apt libgloo-dev) that the data-parallel Gloo backend compiles against,
 //   2. npm packages when node_modules is missing or older than package-lock.json,
 //   3. the native addon when missing or older than its sources,
 //   4. the compiled TypeScript (dist/) when missing or older than lib/.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, statSync, utimesSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findTorch } from './find-torch.mjs';
@@ -63,6 +64,27 @@ if (!findTorch()) {
   }
 }
 
+// 1a. Gloo's headers: Debian's libtorch has the Gloo backend compiled in (libgloo0), but its c10d header
+//     includes gloo's own headers, which live in libgloo-dev. Without them the addon builds without the CPU
+//     data-parallel backend (distributed.init() then says so), so install them and rebuild once.
+let rebuildForGloo = false;
+const torchNow = findTorch();
+if (torchNow?.source === 'system' && !existsSync('/usr/include/gloo/context.h')) {
+  if (process.getuid?.() === 0 && spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0) {
+    log('installing libgloo-dev with apt (headers of the data-parallel Gloo backend)');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const policy = execFileSync('apt-cache', ['policy', 'libgloo-dev'], { encoding: 'utf8', env });
+    if (!/Candidate: (?!\(none\))/.test(policy)) run('apt-get', ['update', '-qq'], { env });
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'libgloo-dev'], { env });
+    // The backend is chosen with __has_include, which build tools do not track: recompile its one file.
+    const now = new Date();
+    utimesSync(join(root, 'native', 'addon', 'process_group.cc'), now, now);
+    rebuildForGloo = true;
+  } else {
+    console.warn('setup: gloo headers not found: the addon builds without data-parallel training on CPU. Install them: sudo apt-get install libgloo-dev');
+  }
+}
+
 // 1b. A fast BLAS. Debian's libtorch links libblas.so.3, which apt may satisfy with the reference
 //     (netlib) BLAS: 20x slower matrix products. OpenBLAS registers itself as the better alternative.
 const blasLink = '/etc/alternatives/libblas.so.3-x86_64-linux-gnu';
@@ -88,7 +110,7 @@ if (!existsSync(join(root, lockStamp)) || mtime('package-lock.json') > mtime(loc
 // 3. native addon
 const addon = join('build', 'Release', 'torch_caption.node');
 const nativeSources = Math.max(newest(['native'], (p) => /\.(cc|h|txt)$/.test(p)), mtime('CMakeLists.txt'));
-if (mtime(addon) < nativeSources) {
+if (mtime(addon) < nativeSources || rebuildForGloo) {
   log('building the native addon (first build: a few minutes)');
   run(process.execPath, [join(root, 'scripts', 'build-native.mjs')]);
 }
