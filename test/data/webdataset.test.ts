@@ -1,7 +1,7 @@
 /**
  * datasets.webdataset: tar shards written here with tar-stream's pack, tiny images made with sharp.
  */
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createReadStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -337,9 +337,18 @@ describe('datasets.webdataset: http(s)', () => {
   let server: Server;
   let base: string;
   const requests: string[] = [];
+  /** Bytes of /big.tar the server has read from disk (it pipes the file: reads stop when the socket is full). */
+  let bigSent = 0;
   beforeAll(async () => {
     server = createServer((req, res) => {
       requests.push(req.url ?? '');
+      if (req.url === '/big.tar') {
+        const file = createReadStream(path.join(dir, 'big.tar'));
+        file.on('data', (chunk) => { bigSent += chunk.length; });
+        file.pipe(res);
+        res.on('close', () => file.destroy());
+        return;
+      }
       const file = path.join(dir, path.basename(req.url ?? ''));
       let body: Buffer;
       try {
@@ -372,6 +381,19 @@ describe('datasets.webdataset: http(s)', () => {
     requests.length = 0;
     expect((await ds.shard(1, 2).toArray({ limit: 2 })).map((x) => x.id)).toEqual(expectedItems([1]).slice(0, 2).map((x) => x.id));
     expect(requests).toEqual(['/shard-00001.tar']); // stopping early opens no further shard
+  });
+
+  it('applies back-pressure: a consumer that holds on to a sample stops the download (memory stays bounded)', async () => {
+    const big = 48 * 1024 * 1024;
+    writeFileSync(path.join(dir, 'big.tar'), await packTar([['a.jpg', colors[0]!], ['a.txt', 'small'], ['b.jpg', Buffer.alloc(big)], ['b.txt', 'huge']]));
+    const ds = datasets.webdataset(`${base}/big.tar`, silent);
+    const iterator = ds.items();
+    const first = await iterator.next(); // yielded once b.jpg's header is seen, with b.jpg unread
+    expect(first.value?.id).toBe('big/a');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(bigSent).toBeLessThan(big / 2); // socket and stream buffers only
+    await iterator.return(undefined);
+    rmSync(path.join(dir, 'big.tar'));
   });
 
   it('an HTTP error status is a FormatError naming the URL, or a counted missing_shard', async () => {

@@ -163,6 +163,8 @@ function isWebDatasetCursor(c: StreamCursor | undefined): c is StreamCursor & We
 class WebDatasetNode implements DatasetNode<DataItem> {
   /** epoch -> position of the first item of each shard of that epoch's order, as far as streamed (sparse). */
   readonly #starts = new Map<number, (number | undefined)[]>();
+  /** The last epoch's shard order (state() asks for a cursor after every batch). */
+  #orderCache: { epoch: number; order: readonly Shard[] } | undefined;
 
   constructor(private readonly shards: readonly Shard[], private readonly cfg: Config) {}
 
@@ -211,12 +213,14 @@ class WebDatasetNode implements DatasetNode<DataItem> {
   /** This epoch's shard order: as listed, or a seeded permutation per epoch. */
   #order(epoch: number): readonly Shard[] {
     if (!this.cfg.shuffleShards) return this.shards;
+    if (this.#orderCache?.epoch === epoch) return this.#orderCache.order;
     const order = [...this.shards];
     const rng = new Rng(hashInts(toSeed(this.cfg.shardSeed), toSeed(epoch), 0x7a45));
     for (let i = order.length - 1; i > 0; i--) {
       const j = rng.int(i + 1);
       [order[i], order[j]] = [order[j]!, order[i]!];
     }
+    this.#orderCache = { epoch, order };
     return order;
   }
 
@@ -301,14 +305,7 @@ async function* shardItems(shard: Shard, cfg: Config, dry: () => boolean): Async
     yield missingShard(shard, source, dry(), cfg);
     return;
   }
-  const extract = tar.extract();
-  const input = shard.gzip ? source.pipe(createGunzip()) : source;
-  const fail = (err: Error): void => {
-    extract.destroy(err);
-  };
-  source.on('error', fail);
-  if (input !== source) input.on('error', fail);
-  input.pipe(extract); // pipe's back-pressure: the file/socket is read only as fast as members are consumed
+  const { extract, close } = tarParser(source, shard.gzip, abort);
   let member = 0;
   let where = 'before its first member';
   let current: Sample | undefined;
@@ -334,12 +331,31 @@ async function* shardItems(shard: Shard, cfg: Config, dry: () => boolean): Async
     yield corruptShard(shard, member, where, err, current?.dry ?? dry(), cfg);
     return;
   } finally {
-    abort.abort();
+    close();
+  }
+  if (current) yield toItem(current, shard, cfg);
+}
+
+/**
+ * The tar parser fed from a shard's bytes (gunzipped for .tar.gz). Piped, so the file or socket is read only
+ * as fast as members are consumed; a read error ends the parse with that error. `close` releases everything.
+ */
+function tarParser(source: Readable, gzip: boolean, abort: AbortController): { extract: tar.Extract; close: () => void } {
+  const extract = tar.extract();
+  const input = gzip ? source.pipe(createGunzip()) : source;
+  const fail = (err: Error): void => {
+    extract.destroy(err);
+  };
+  source.on('error', fail);
+  if (input !== source) input.on('error', fail);
+  input.pipe(extract);
+  const close = (): void => {
+    abort.abort(); // an http body still arriving
     source.destroy();
     if (input !== source) input.destroy();
     extract.destroy();
-  }
-  if (current) yield toItem(current, shard, cfg);
+  };
+  return { extract, close };
 }
 
 function corruptShard(shard: Shard, member: number, where: string, err: unknown, dry: boolean, cfg: Config): DataItem | null {
