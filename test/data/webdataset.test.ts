@@ -103,6 +103,10 @@ describe('datasets.webdataset: reading', () => {
     const two = [path.join(dir, 'shard-{00002,00000}.tar')];
     expect((await datasets.webdataset(two, silent).toArray()).map(simple)).toEqual(expectedItems([2, 0]));
     expect((await datasets.webdataset(`file://${shardFiles[1]}`, silent).toArray()).map(simple)).toEqual(expectedItems([1]));
+    // Past braces' default range limit of 1000 (LAION has 231k shards).
+    const many = await datasets.webdataset(path.join(dir, 'absent', '{00000..01999}.tar'), { ...silent, skipMissingShards: true }).toArray();
+    expect(many.map((x) => path.basename(x.id))).toEqual(Array.from({ length: 2000 }, (_, i) => `${String(i).padStart(5, '0')}.tar`));
+    expect(() => datasets.webdataset('{0..2000000}.tar')).toThrow(/at most 1000000 shards/);
   });
 
   it('reads txt (whole, trimmed) and json captions (default fields, lists, textField), skips incomplete samples as errors', async () => {
@@ -320,6 +324,20 @@ describe('datasets.webdataset: resume', () => {
     const { cursor: _, ...noCursor } = state;
     expect((await collect(datasets.webdataset(shardFiles, silent).map((x) => ({ ...x, captions: [...x.captions, `${x.captions[0]} again`] }))
       .batches({ ...o, resumeFrom: noCursor }))).map(batchKey)).toEqual(full.slice(3));
+  });
+
+  it("resumes a rank's share of whole files (under a map) from its cursor", async () => {
+    const files = copyShards('resume-rank');
+    const make = (): ReturnType<typeof datasets.webdataset> => datasets.webdataset(files, silent).map((x) => ({ ...x, rank: 1 })).shard(1, 2);
+    const full = (await collect(make().batches(loaderOptions()))).map(batchKey);
+    const first = make().batches(loaderOptions());
+    const it1 = first[Symbol.asyncIterator]();
+    for (let i = 0; i < 2; i++) await it1.next(); // 6 items: rank 1 reads shard 1 then shard 3
+    const state = JSON.parse(JSON.stringify(first.state())) as LoaderState;
+    await it1.return?.();
+    expect(state.cursor).toMatchObject({ shard: 1, skip: 1, url: files[3] });
+    rmSync(files[1]!);
+    expect((await collect(make().batches(loaderOptions({ resumeFrom: state })))).map(batchKey)).toEqual(full.slice(2));
   });
 
   it('refuses a cursor of another shard list', async () => {

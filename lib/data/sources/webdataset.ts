@@ -71,6 +71,8 @@ interface Shard {
 const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp'];
 const TEXT_FIELDS = ['caption', 'text', 'captions', 'sentences'];
 const DEFAULT_MAX_MEMBER_BYTES = 64 * 1024 * 1024;
+/** Largest range a brace pattern may expand to (braces' default, 1000, is below LAION's 231k shards). */
+const MAX_SHARDS = 1_000_000;
 /** Epochs whose shard start positions are kept for cursors (the current one and a few before it). */
 const RECORDED_EPOCHS = 4;
 
@@ -93,7 +95,13 @@ function expandShards(urls: string | readonly string[]): string[] {
     if (scheme !== undefined && scheme !== 'http' && scheme !== 'https' && scheme !== 'file') {
       throw new InvalidArgumentError(`Expected a local path or an http(s) URL for datasets.webdataset urls but received ${u} (${scheme}:// is not supported; use a presigned https URL or a mounted path)`);
     }
-    out.push(...braces.expand(u));
+    let expanded: string[];
+    try {
+      expanded = braces(u, { expand: true, rangeLimit: MAX_SHARDS });
+    } catch (err) {
+      throw new InvalidArgumentError(`Expected a brace pattern of at most ${MAX_SHARDS} shards for datasets.webdataset urls but ${u} does not expand: ${(err as Error).message}`);
+    }
+    for (const url of expanded) out.push(url); // no spread: lists can be long
   }
   return out;
 }
