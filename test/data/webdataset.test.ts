@@ -146,6 +146,7 @@ describe('datasets.webdataset: reading', () => {
   it('refuses bad arguments', () => {
     expect(() => datasets.webdataset([], silent)).toThrow(InvalidArgumentError);
     expect(() => datasets.webdataset('s3://bucket/x.tar', silent)).toThrow(/presigned https URL/);
+    expect(() => datasets.webdataset('pipe:curl -s http://host/x.tar', silent)).toThrow(/pipe: is not supported/);
     expect(() => datasets.webdataset(shardFiles, { imageExtensions: [] })).toThrow(InvalidArgumentError);
     expect(() => datasets.webdataset(shardFiles, { maxMemberBytes: 0 })).toThrow(InvalidArgumentError);
     expect(() => datasets.webdataset(shardFiles, { shuffleShards: 'yes' as unknown as boolean })).toThrow(InvalidArgumentError);

@@ -91,9 +91,10 @@ function expandShards(urls: string | readonly string[]): string[] {
   const out: string[] = [];
   for (const u of list as readonly unknown[]) {
     if (typeof u !== 'string' || u.length === 0) expected('a non-empty string', 'datasets.webdataset urls entry', u);
-    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(u)?.[1]?.toLowerCase();
+    // WebDataset's `pipe:cmd` would run a shell command: refused, like schemes fetch cannot read.
+    const scheme = /^(pipe):|^([a-z][a-z0-9+.-]*):\/\//i.exec(u)?.slice(1).find((x) => x !== undefined)?.toLowerCase();
     if (scheme !== undefined && scheme !== 'http' && scheme !== 'https' && scheme !== 'file') {
-      throw new InvalidArgumentError(`Expected a local path or an http(s) URL for datasets.webdataset urls but received ${u} (${scheme}:// is not supported; use a presigned https URL or a mounted path)`);
+      throw new InvalidArgumentError(`Expected a local path or an http(s) URL for datasets.webdataset urls but received ${u} (${scheme}: is not supported; use a presigned https URL or a mounted path)`);
     }
     let expanded: string[];
     try {
