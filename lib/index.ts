@@ -59,9 +59,9 @@ export type {
 } from './processing/index.js';
 export { DataLoader, SyntheticDataset } from './data/index.js';
 export type {
-  DataItem, ItemImage, DatasetNode, BatchSource, IterationContext, RandomAccess, IterateOptions, ShuffleOptions, SplitOptions,
+  DataItem, ItemImage, DatasetNode, BatchSource, IterationContext, RandomAccess, StreamCursor, CursorValue, IterateOptions, ShuffleOptions, SplitOptions,
   Batch, BatchesOptions, CaptionSampling, EpochReport, LoaderState, LoaderStats,
-  CocoOptions, KarpathyOptions, KarpathySplit, CsvOptions, ImageFolderOptions, JsonlOptions, ParquetOptions, SyntheticOptions, SyntheticItem,
+  CocoOptions, KarpathyOptions, KarpathySplit, CsvOptions, ImageFolderOptions, JsonlOptions, ParquetOptions, WebDatasetOptions, SyntheticOptions, SyntheticItem,
 } from './data/index.js';
 export { CallbackHandler, LearningRateSchedule } from './train/index.js';
 export type {

@@ -13,10 +13,10 @@ import { expected, InvalidArgumentError } from '../errors.js';
 import { hashInts, hashString, Rng, toSeed } from './random.js';
 import type { DataItem } from './types.js';
 import { DataLoader, type BatchesOptions } from './loader.js';
-import type { BatchSource, DatasetNode, IterationContext, RandomAccess } from './node.js';
+import type { BatchSource, DatasetNode, IterationContext, RandomAccess, StreamCursor } from './node.js';
 
 // The node interfaces live in node.ts (shared with loader.ts); re-exported here, their old home.
-export type { DatasetNode, IterationContext, RandomAccess } from './node.js';
+export type { DatasetNode, IterationContext, RandomAccess, StreamCursor } from './node.js';
 
 /** Streams items of a random-access view from `start`. */
 async function* streamAccess<T>(access: RandomAccess<T>, start: number): AsyncGenerator<T, void, undefined> {
@@ -26,14 +26,14 @@ async function* streamAccess<T>(access: RandomAccess<T>, start: number): AsyncGe
 /** Base for nodes whose stream comes from random access when there is some. */
 abstract class AccessNode<T> implements DatasetNode<T> {
   abstract access(ctx: IterationContext): Promise<RandomAccess<T> | null>;
-  protected abstract streamNoAccess(ctx: IterationContext, start: number): AsyncGenerator<T, void, undefined>;
+  protected abstract streamNoAccess(ctx: IterationContext, start: number, cursor?: StreamCursor): AsyncGenerator<T, void, undefined>;
   async size(ctx: IterationContext): Promise<number | undefined> {
     return (await this.access(ctx))?.length;
   }
-  async *stream(ctx: IterationContext, start: number): AsyncGenerator<T, void, undefined> {
+  async *stream(ctx: IterationContext, start: number, cursor?: StreamCursor): AsyncGenerator<T, void, undefined> {
     const acc = await this.access(ctx);
     if (acc) yield* streamAccess(acc, start);
-    else yield* this.streamNoAccess(ctx, start);
+    else yield* this.streamNoAccess(ctx, start, cursor);
   }
 }
 
@@ -115,9 +115,16 @@ class MapNode<T, U> extends AccessNode<U> {
   override async size(ctx: IterationContext): Promise<number | undefined> {
     return this.parent.size(ctx);
   }
-  protected async *streamNoAccess(ctx: IterationContext, start: number): AsyncGenerator<U, void, undefined> {
+  shard(rank: number, world: number): DatasetNode<U> | undefined {
+    const share = this.parent.shard?.(rank, world);
+    return share && new MapNode(share, this.fn);
+  }
+  cursor(ctx: IterationContext, position: number): StreamCursor | undefined {
+    return this.parent.cursor?.(ctx, position);
+  }
+  protected async *streamNoAccess(ctx: IterationContext, start: number, cursor?: StreamCursor): AsyncGenerator<U, void, undefined> {
     let i = start;
-    for await (const item of this.parent.stream(ctx, start)) yield await this.fn(item, i++);
+    for await (const item of this.parent.stream(ctx, start, cursor)) yield await this.fn(item, i++);
   }
 }
 
@@ -130,6 +137,10 @@ class MapNode<T, U> extends AccessNode<U> {
 class FilterNode<T> implements DatasetNode<T> {
   #cache: { epoch: number; parent: RandomAccess<T>; indices: Promise<Int32Array> } | undefined;
   constructor(private readonly parent: DatasetNode<T>, private readonly fn: (item: T, index: number) => boolean | Promise<boolean>) {}
+  shard(rank: number, world: number): DatasetNode<T> | undefined {
+    const share = this.parent.shard?.(rank, world);
+    return share && new FilterNode(share, this.fn);
+  }
   async access(ctx: IterationContext): Promise<RandomAccess<T> | null> {
     const acc = await this.parent.access(ctx);
     if (!acc) return null;
@@ -219,6 +230,10 @@ class ShuffleNode<T> extends AccessNode<T> {
   #rng(epoch: number): Rng {
     return new Rng(hashInts(toSeed(this.seed), toSeed(epoch), 0x5f3759df));
   }
+  shard(rank: number, world: number): DatasetNode<T> | undefined {
+    const share = this.parent.shard?.(rank, world);
+    return share && new ShuffleNode(share, this.seed, this.bufferSize);
+  }
   async access(ctx: IterationContext): Promise<RandomAccess<T> | null> {
     const acc = await this.parent.access(ctx);
     if (!acc) return null;
@@ -272,10 +287,13 @@ class TakeNode<T> extends AccessNode<T> {
     const n = await this.parent.size(ctx);
     return n === undefined ? undefined : Math.min(n, this.n);
   }
-  protected async *streamNoAccess(ctx: IterationContext, start: number): AsyncGenerator<T, void, undefined> {
+  cursor(ctx: IterationContext, position: number): StreamCursor | undefined {
+    return this.parent.cursor?.(ctx, position);
+  }
+  protected async *streamNoAccess(ctx: IterationContext, start: number, cursor?: StreamCursor): AsyncGenerator<T, void, undefined> {
     let left = this.n - start;
     if (left <= 0) return;
-    for await (const item of this.parent.stream(ctx, start)) {
+    for await (const item of this.parent.stream(ctx, start, cursor)) {
       yield item;
       if (--left <= 0) return;
     }
@@ -295,8 +313,11 @@ class SkipNode<T> extends AccessNode<T> {
     const n = await this.parent.size(ctx);
     return n === undefined ? undefined : Math.max(0, n - this.n);
   }
-  protected streamNoAccess(ctx: IterationContext, start: number): AsyncGenerator<T, void, undefined> {
-    return this.parent.stream(ctx, start + this.n);
+  cursor(ctx: IterationContext, position: number): StreamCursor | undefined {
+    return this.parent.cursor?.(ctx, position + this.n);
+  }
+  protected streamNoAccess(ctx: IterationContext, start: number, cursor?: StreamCursor): AsyncGenerator<T, void, undefined> {
+    return this.parent.stream(ctx, start + this.n, cursor);
   }
 }
 
@@ -316,9 +337,12 @@ class ShardNode<T> extends AccessNode<T> {
     const n = await this.parent.size(ctx);
     return n === undefined ? undefined : this.#count(n);
   }
-  protected async *streamNoAccess(ctx: IterationContext, start: number): AsyncGenerator<T, void, undefined> {
+  cursor(ctx: IterationContext, position: number): StreamCursor | undefined {
+    return this.parent.cursor?.(ctx, position * this.world + this.rank);
+  }
+  protected async *streamNoAccess(ctx: IterationContext, start: number, cursor?: StreamCursor): AsyncGenerator<T, void, undefined> {
     let k = 0;
-    for await (const item of this.parent.stream(ctx, start * this.world + this.rank)) {
+    for await (const item of this.parent.stream(ctx, start * this.world + this.rank, cursor)) {
       if (k++ % this.world === 0) yield item;
     }
   }
@@ -341,6 +365,10 @@ class SplitNode<T extends DataItem> extends AccessNode<T> {
   }
   #keep(item: T): boolean {
     return isTestId(String(item.id), this.seed, this.testSize) === this.wantTest;
+  }
+  shard(rank: number, world: number): DatasetNode<T> | undefined {
+    const share = this.parent.shard?.(rank, world);
+    return share && new SplitNode(share, this.seed, this.testSize, this.wantTest);
   }
   async access(ctx: IterationContext): Promise<RandomAccess<T> | null> {
     const acc = await this.parent.access(ctx);
@@ -578,13 +606,16 @@ export class Dataset<T extends DataItem = DataItem> implements AsyncIterable<T>,
   /**
    * Items i with i % worldSize === rank (in this dataset's order for the epoch). Shard after a
    * shuffle with the same seed on every rank: the ranks then cover each item exactly once.
+   * A source that can split itself more cheaply does so instead (DatasetNode.shard: a WebDataset
+   * source with at least worldSize tar files gives each rank whole files, file i to rank i % worldSize),
+   * also under map/with_transform/filter/split/shuffle; the ranks still cover each item exactly once.
    */
   shard(rank: number, worldSize: number): Dataset<T> {
     checkCount(worldSize, 'shard worldSize');
     if (worldSize < 1) expected('a positive integer', 'shard worldSize', worldSize);
     checkCount(rank, 'shard rank');
     if (rank >= worldSize) expected(`an integer in [0, ${worldSize - 1}]`, 'shard rank', rank);
-    return new Dataset<T>(new ShardNode<T>(this.node, rank, worldSize));
+    return new Dataset<T>(this.node.shard?.(rank, worldSize) ?? new ShardNode<T>(this.node, rank, worldSize));
   }
 
   /** A loader of training batches ({pixel_values, labels, ids, captions}); see BatchesOptions. */

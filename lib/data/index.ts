@@ -12,6 +12,7 @@ import { Dataset } from './dataset.js';
 import { coco, karpathy } from './sources/coco.js';
 import { csv, imageFolder, jsonl } from './sources/manifests.js';
 import { parquet } from './sources/parquet.js';
+import { webdataset } from './sources/webdataset.js';
 import { synthetic } from './synthetic.js';
 import type { DataItem } from './types.js';
 
@@ -27,13 +28,14 @@ export const datasets = Object.freeze({
   csv,
   imageFolder,
   parquet,
+  webdataset,
   synthetic,
   fromItems,
 });
 
 export { Dataset, isTestId } from './dataset.js';
 export type { IterateOptions, ShuffleOptions, SplitOptions } from './dataset.js';
-export type { BatchSource, DatasetNode, IterationContext, RandomAccess } from './node.js';
+export type { BatchSource, CursorValue, DatasetNode, IterationContext, RandomAccess, StreamCursor } from './node.js';
 export { DataLoader, DataQualityError, classifyImageError } from './loader.js';
 export type {
   Batch, BatchesOptions, CaptionSampling, EpochReport, ImagePreprocessor, LoaderState, LoaderStats,
@@ -45,6 +47,7 @@ export type { ResolvedSyntheticOptions, Scene, SceneLayout, Shape, ShapeKind, Sh
 export type { CocoOptions, KarpathyOptions, KarpathySplit } from './sources/coco.js';
 export type { CsvOptions, ImageFolderOptions, JsonlOptions } from './sources/manifests.js';
 export type { ParquetOptions } from './sources/parquet.js';
+export type { WebDatasetOptions } from './sources/webdataset.js';
 export { isRawImage } from './types.js';
 export type { DataItem, ItemImage, RawImage } from './types.js';
 export { normalizeCaption } from './text.js';

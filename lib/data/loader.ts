@@ -15,7 +15,7 @@ import sharp from 'sharp';
 import { expected, InvalidArgumentError, TorchCaptionError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { buildLabels } from '../processing/index.js';
-import type { BatchSource, IterationContext } from './node.js';
+import type { BatchSource, IterationContext, StreamCursor } from './node.js';
 import { hashInts, Rng, toSeed } from './random.js';
 import { normalizeCaption } from './text.js';
 import { isRawImage, type ImageInput, type ImagePreprocessor, type LabelTokenizer, type RawImage } from '../types.js';
@@ -54,6 +54,12 @@ export interface LoaderState {
   seed: number;
   captionSampling: CaptionSampling;
   stats: LoaderStats;
+  /**
+   * Where the dataset's stream stands at the resume position (index, or index - 1 while carry > 0), when
+   * its source can say (DatasetNode.cursor: a WebDataset source names the tar shard and the samples into
+   * it): a loader resumed from this state starts reading there instead of at the epoch's first item.
+   */
+  cursor?: StreamCursor;
 }
 
 export interface EpochReport {
@@ -247,6 +253,8 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
   #lastEpochStats: LoaderStats | null = null;
   #running = false;
   #rawMode: 'probe' | 'pass' | 'encode' = 'probe';
+  /** resumeFrom's cursor, for the first iteration only (the node checks it is for the position asked). */
+  #resumeCursor: StreamCursor | undefined;
 
   constructor(dataset: BatchSource<T>, options: BatchesOptions) {
     if (options === null || typeof options !== 'object') expected('an options object', 'batches', options);
@@ -309,6 +317,10 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
       this.#batches = checkNonNeg(r.batches, 'resumeFrom.batches');
       this.#stats = r.stats ? cloneStats({ ...emptyStats(), ...r.stats }) : emptyStats();
       if (this.#carry > 0 && this.#index === 0) expected('carry 0 at index 0', 'resumeFrom', r);
+      if (r.cursor !== undefined && (r.cursor === null || typeof r.cursor !== 'object' || Array.isArray(r.cursor))) {
+        expected('a cursor object from state()', 'resumeFrom.cursor', r.cursor);
+      }
+      this.#resumeCursor = r.cursor;
     } else {
       const seed = options.seed ?? 0;
       if (typeof seed !== 'number' || !Number.isFinite(seed)) expected('a finite number', 'seed', seed);
@@ -337,7 +349,7 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
 
   /** Position after the last batch handed out (JSON-serializable). */
   state(): LoaderState {
-    return {
+    const state: LoaderState = {
       version: 1,
       epoch: this.#epoch,
       index: this.#index,
@@ -347,6 +359,20 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
       captionSampling: this.#sampling,
       stats: cloneStats(this.#stats),
     };
+    const cursor = this.#cursorAt(this.#resumePosition());
+    if (cursor !== undefined) state.cursor = cursor;
+    return state;
+  }
+
+  /** The first position the next iteration reads: the item whose rows are still due, else the next item. */
+  #resumePosition(): number {
+    return this.#carry > 0 ? this.#index - 1 : this.#index;
+  }
+
+  /** The source's cursor for a position of the current epoch (none at 0: nothing to skip there). */
+  #cursorAt(position: number): StreamCursor | undefined {
+    if (position === 0) return undefined;
+    return this.#dataset.node.cursor?.({ epoch: this.#epoch }, position) ?? this.#resumeCursor;
   }
 
   /** Start epoch n from its beginning at the next iteration. */
@@ -357,6 +383,7 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
     this.#carry = 0;
     this.#batches = 0;
     this.#stats = emptyStats();
+    this.#resumeCursor = undefined;
     return this;
   }
 
@@ -531,8 +558,10 @@ export class DataLoader<T extends DataItem = DataItem> implements AsyncIterable<
     const epoch = this.#epoch;
     const ctx: IterationContext = { epoch };
     const carryRows = this.#carry;
-    const firstPos = carryRows > 0 ? this.#index - 1 : this.#index;
-    const source = this.#dataset.node.stream(ctx, firstPos);
+    const firstPos = this.#resumePosition();
+    const cursor = this.#resumeCursor;
+    this.#resumeCursor = undefined;
+    const source = this.#dataset.node.stream(ctx, firstPos, cursor);
     let knownSize: number | undefined;
     try {
       knownSize = this.#maxSkipRatio < 1 ? await this.#dataset.node.size(ctx) : undefined;

@@ -3,6 +3,7 @@
  *
  *   dataset: {type: 'coco', annotations, images} | {type: 'karpathy', json, images, split?}
  *          | {type: 'jsonl' | 'csv' | 'parquet', file, ...options} | {type: 'folder', dir, ...options}
+ *          | {type: 'webdataset', urls: path | URL | brace pattern | [...], ...options}
  *          | {type: 'synthetic', size?, seed?, imageSize?, maxShapes?, ...}
  *          with optional {take, skip} applied after the source;
  *   model:   {pretrained: dir} | {encoder: dir, decoder: dir} | {config: {...config.json} | 'tiny', seed?}.
@@ -23,8 +24,8 @@ import { nearestName } from './training-args.js';
 import { RawImageSupport } from './raw-images.js';
 import type { CaptionTokenizer } from '../types.js';
 
-export type DatasetType = 'coco' | 'karpathy' | 'jsonl' | 'csv' | 'folder' | 'parquet' | 'synthetic';
-const TYPES: readonly DatasetType[] = ['coco', 'karpathy', 'jsonl', 'csv', 'folder', 'parquet', 'synthetic'];
+export type DatasetType = 'coco' | 'karpathy' | 'jsonl' | 'csv' | 'folder' | 'parquet' | 'webdataset' | 'synthetic';
+const TYPES: readonly DatasetType[] = ['coco', 'karpathy', 'jsonl', 'csv', 'folder', 'parquet', 'webdataset', 'synthetic'];
 
 export type DatasetSpec = { type: DatasetType; take?: number; skip?: number } & Record<string, unknown>;
 
@@ -37,9 +38,21 @@ function pathIn(base: string, v: unknown, key: string): string {
   return isAbsolute(v) ? v : resolve(base, v);
 }
 
+const isUrl = (v: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(v);
+/** A WebDataset shard path, brace pattern or URL (what parseDataArgument reads as a webdataset). */
+const isShardPattern = (v: string): boolean => /\.(tar|tgz|tar\.gz)(\?.*)?$/i.test(v);
+
+/** WebDataset urls: local paths and brace patterns resolve against base, URLs stay as they are. */
+function shardUrlsIn(base: string, v: unknown, key: string): string[] {
+  const list = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(list) || list.length === 0) throw new InvalidArgumentError(`Expected a shard path, URL or brace pattern (or a list of them) for ${key} but received ${describe(v)}`);
+  return list.map((u: unknown, i) => (typeof u === 'string' && isUrl(u) ? u : pathIn(base, u, `${key}[${i}]`)));
+}
+
 /**
  * A dataset spec from the command line: inline JSON, a .json spec file, a manifest (.jsonl/.csv/.parquet), an
- * image folder, or 'synthetic'. Returns the spec and the folder its relative paths resolve against.
+ * image folder, WebDataset shards (a .tar path, a brace pattern such as `shards/{00000..00099}.tar`, or an
+ * http(s) URL of one), or 'synthetic'. Returns the spec and the folder its relative paths resolve against.
  */
 export function parseDataArgument(arg: string, base = process.cwd()): { spec: DatasetSpec; base: string } {
   const text = arg.trim();
@@ -52,17 +65,21 @@ export function parseDataArgument(arg: string, base = process.cwd()): { spec: Da
   };
   if (text.startsWith('{')) return { spec: parse(text, JSON.stringify(arg)), base };
   if (text === 'synthetic') return { spec: { type: 'synthetic' }, base };
+  if (isShardPattern(text) && (isUrl(text) || text.includes('{'))) {
+    return { spec: { type: 'webdataset', urls: isUrl(text) ? text : resolve(base, text) }, base };
+  }
   const p = resolve(base, text);
   if (!existsSync(p)) {
-    throw new InvalidArgumentError(`Expected a dataset spec (JSON, a .json spec file, a .jsonl/.csv/.parquet manifest, an image folder or 'synthetic') but ${p} does not exist`);
+    throw new InvalidArgumentError(`Expected a dataset spec (JSON, a .json spec file, a .jsonl/.csv/.parquet manifest, .tar shards, an image folder or 'synthetic') but ${p} does not exist`);
   }
   if (statSync(p).isDirectory()) return { spec: { type: 'folder', dir: p }, base };
   const ext = extname(p).toLowerCase();
   if (ext === '.jsonl') return { spec: { type: 'jsonl', file: p }, base };
   if (ext === '.csv' || ext === '.tsv') return { spec: { type: 'csv', file: p, ...(ext === '.tsv' ? { delimiter: '\t' } : {}) }, base };
   if (ext === '.parquet') return { spec: { type: 'parquet', file: p }, base };
+  if (isShardPattern(p)) return { spec: { type: 'webdataset', urls: p }, base };
   if (ext === '.json') return { spec: parse(readFileSync(p, 'utf8'), p), base: dirname(p) };
-  throw new InvalidArgumentError(`Cannot tell the dataset type of ${p} from its extension (use .jsonl, .csv, .parquet, a folder, or a JSON spec)`);
+  throw new InvalidArgumentError(`Cannot tell the dataset type of ${p} from its extension (use .jsonl, .csv, .parquet, .tar, a folder, or a JSON spec)`);
 }
 
 /** Build a Dataset from a spec (paths relative to `base`). */
@@ -100,6 +117,9 @@ export function datasetFromSpec(spec: unknown, base = process.cwd(), where = 'da
       break;
     case 'folder':
       ds = datasets.imageFolder(pathIn(base, rest.dir, `${where}.dir`), opt(['dir']));
+      break;
+    case 'webdataset':
+      ds = datasets.webdataset(shardUrlsIn(base, rest.urls, `${where}.urls`), opt(['urls']));
       break;
     case 'synthetic':
       ds = datasets.synthetic(rest as Parameters<typeof datasets.synthetic>[0]);
