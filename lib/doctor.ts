@@ -12,6 +12,8 @@ export interface DoctorReport {
   libtorch?: { version: string; dir: string; cxx11Abi: boolean };
   threads?: { intraOp: number; interOp: number; cpus: number; OMP_NUM_THREADS: string | null; OPENBLAS_NUM_THREADS: string | null; OPENBLAS_CORETYPE: string | null };
   cuda?: { compiled: boolean; available: boolean; devices: number };
+  /** The c10d backends of this build, for data-parallel training (gloo: CPU, nccl: CUDA). */
+  distributedBackends?: string[];
   /** The BLAS library libtorch's matrix products run on (from the process's loaded libraries). */
   blas?: string;
   /** Memory: the addon's caching CPU allocator and glibc tuning (off with TORCH_CAPTION_MALLOC=default). */
@@ -45,6 +47,7 @@ export async function doctor(): Promise<DoctorReport> {
       OPENBLAS_CORETYPE: process.env.OPENBLAS_CORETYPE ?? null,
     },
     cuda: { compiled: info.cudaCompiled, available: info.cudaAvailable, devices: info.cudaDeviceCount },
+    distributedBackends: info.distributedBackends,
     blas: loadedBlas(),
     cpuBf16: cpuBf16(),
     allocator: loaded.addon.cachingAllocator ? 'caching (large blocks reused)' : process.env.TORCH_CAPTION_MALLOC === 'default' ? 'libtorch default (TORCH_CAPTION_MALLOC=default)' : 'libtorch default',

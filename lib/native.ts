@@ -230,7 +230,7 @@ export interface NativeModelHandle {
   build(opts: { seed: number; device: string; init: boolean }): Promise<void>;
   forward(inputs: NativeInputs, opts: NativeForwardOptions): Promise<{ loss?: number; logits?: RawTensor; encoder_last_hidden_state: RawTensor }>;
   backward(inputs: NativeInputs, opts: NativeBackwardOptions): Promise<{ loss: number; logits?: RawTensor; encoder_last_hidden_state?: RawTensor }>;
-  trainStep(microBatches: NativeInputs[], opts: NativeTrainStepOptions): Promise<{ loss: number; grad_norm: number; skipped: boolean; stop: boolean }>;
+  trainStep(microBatches: NativeInputs[], opts: NativeTrainStepOptions): Promise<{ loss: number; grad_norm: number; skipped: boolean; stop: boolean; comm_ms: number; comm_bytes: number }>;
   /** Rank 0's parameters and buffers copied to every rank of the group (data-parallel start). */
   broadcastState(group: NativeProcessGroupHandle, bucketBytes: number): Promise<void>;
   generate(pixelValues: RawTensor, opts: NativeGenerateOptions): Promise<{ sequences: RawTensor; sequences_scores?: RawTensor }>;

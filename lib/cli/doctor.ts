@@ -27,6 +27,7 @@ export function registerDoctor(program: Command): void {
           lines.push(`cpu bfloat16    ${r.cpuBf16}`);
           const c = r.cuda!;
           lines.push(`cuda            ${c.available ? `available, ${c.devices} device(s)` : c.compiled ? 'compiled in but no device visible' : 'not in this libtorch build (CPU only)'}`);
+          lines.push(`distributed     ${r.distributedBackends?.length ? r.distributedBackends.join(", ") : "none (install libgloo-dev and rebuild for CPU data-parallel training)"}`);
         }
         process.stdout.write(lines.join('\n') + '\n');
       }

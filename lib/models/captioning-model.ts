@@ -618,6 +618,10 @@ export interface TrainStepResult {
   skipped: boolean;
   /** True when this or (data-parallel) any rank asked to stop after this step. */
   stop: boolean;
+  /** Data-parallel: milliseconds this rank spent in the step's collectives (waiting for slower ranks included). */
+  comm_ms: number;
+  /** Data-parallel: bytes of gradient buffers all-reduced in the step (a ring sends about 2(W-1)/W of them per rank). */
+  comm_bytes: number;
 }
 
 export type AutocastDType = '' | 'bfloat16' | 'float16';

@@ -125,8 +125,8 @@ export class ProcessGroup {
   }
 
   /** Waits until every rank has reached the same barrier. */
-  barrier(): Promise<void> {
-    return this.#live().barrier();
+  async barrier(): Promise<void> {
+    await this.#live().barrier();
   }
 
   /** Every rank's `tensor` reduced elementwise (sum, min or max); the input is not changed. */

@@ -456,11 +456,19 @@ Napi::Value ModelWrap::TrainStep(const Napi::CallbackInfo& info) {
     double total = 0;
     for (double n : tokens) total += n;
     bool stop = dp.stop;
-    if (dp.group) {
+    // Time spent in collectives (waiting for the slowest rank included): the bench's communication share.
+    double comm_ms = 0;
+    int64_t comm_bytes = 0;
+    auto timed = [&](auto&& f) {
+      const auto t0 = std::chrono::steady_clock::now();
+      f();
+      comm_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    };
+    if (dp.group) timed([&] {
       const auto sums = all_reduce_sums(*dp.group, {total, stop ? 1.0 : 0.0});
       total = sums[0];
       stop = sums[1] > 0;
-    }
+    });
     double loss = 0;
     bool finite = total > 0;  // no label token anywhere: nothing to learn from, reported like a NaN loss
     for (size_t i = 0; i < batches.size() && finite; ++i) {
@@ -471,11 +479,12 @@ Napi::Value ModelWrap::TrainStep(const Napi::CallbackInfo& info) {
       loss += l * w;
     }
     const auto params = s->trainable();
-    if (dp.group) {
+    if (dp.group) timed([&] {
       const auto r = all_reduce_gradients(*dp.group, params, loss, finite, dp.bucket_bytes);
       loss = r.loss_sum;
       finite = r.finite;
-    }
+      comm_bytes = r.bytes;
+    });
     if (total == 0) loss = std::nan("");
     double norm = 0;
     bool stepped = false;
@@ -489,12 +498,14 @@ Napi::Value ModelWrap::TrainStep(const Napi::CallbackInfo& info) {
     for (auto& p : s->module()->parameters()) p.mutable_grad() = torch::Tensor();
     optimizer->published();
     if (dp.group && dp.check_replicas) check_replicas(*dp.group, s->module()->parameters(), optimizer->step_count);
-    return [loss, norm, stepped, stop](Napi::Env env) -> Napi::Value {
+    return [loss, norm, stepped, stop, comm_ms, comm_bytes](Napi::Env env) -> Napi::Value {
       auto o = Napi::Object::New(env);
       o.Set("loss", loss);
       o.Set("grad_norm", norm);
       o.Set("skipped", !stepped);
       o.Set("stop", stop);
+      o.Set("comm_ms", comm_ms);
+      o.Set("comm_bytes", double(comm_bytes));
       return o;
     };
   }, {info[0]});

@@ -106,6 +106,7 @@ ReducedStep all_reduce_gradients(ProcessGroup& group, const std::vector<torch::T
       else slice.zero_();
     });
     group.all_reduce(flat);
+    r.bytes += flat.numel() * int64_t(flat.element_size());
     int64_t off = 0;
     for (size_t i = begin; i < end; ++i) {
       auto p = params[i];

@@ -21,6 +21,7 @@ std::vector<double> all_reduce_sums(ProcessGroup& group, const std::vector<doubl
 struct ReducedStep {
   double loss_sum = 0;  // every rank's sum of (micro-batch loss x its label tokens)
   bool finite = true;   // false when any rank's loss was not finite: every rank skips the update
+  int64_t bytes = 0;    // size of the gradient buffers all-reduced (each rank sends ~2(W-1)/W of it in a ring)
 };
 
 // Sums the gradients of `params` across ranks, in buckets of at most `bucket_bytes` (reduced-precision
