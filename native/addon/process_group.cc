@@ -3,6 +3,7 @@
 #include <torch/version.h>
 
 #include <cstdlib>
+#include <functional>
 #include <utility>
 
 // c10d is part of libtorch itself (1.13 and 2.x); its Gloo header needs gloo's own headers, which Debian
@@ -143,69 +144,45 @@ void ProcessGroup::fail(const char* collective, const std::string& why) const {
 }
 
 #ifdef TC_WITH_C10D
-namespace {
-// Waits for `work`, turning c10d's failures (a closed connection, a timeout) into DistributedError.
-template <typename Fail>
-void wait(const c10::intrusive_ptr<c10d::Work>& work, const char* collective, Fail&& fail) {
+// Issues one collective (`issue` returns its c10d Work) under the order lock and waits for it; c10d's failures
+// (a closed connection, a timeout, a bad tensor) become DistributedError naming the collective.
+template <typename Issue>
+void run_collective(std::mutex& order, const char* collective, Issue&& issue, const std::function<void(const char*, const std::string&)>& fail) {
+  std::lock_guard<std::mutex> g(order);
   try {
-    work->wait();
+    issue()->wait();
   } catch (const c10::Error& e) {
     fail(collective, e.what_without_backtrace());
   } catch (const std::exception& e) {
     fail(collective, e.what());
   }
 }
-}  // namespace
 #endif
 
 void ProcessGroup::all_reduce(torch::Tensor& tensor, ReduceOp op) {
 #ifdef TC_WITH_C10D
-  std::lock_guard<std::mutex> g(order_);
   std::vector<torch::Tensor> ts{tensor};
   c10d::AllreduceOptions opts;
   opts.reduceOp = c10d_op(op);
-  auto f = [this](const char* c, const std::string& w) { fail(c, w); };
-  try {
-    wait(backend_->group->allreduce(ts, opts), "all_reduce", f);
-  } catch (const DistributedError&) {
-    throw;
-  } catch (const std::exception& e) {
-    fail("all_reduce", e.what());
-  }
+  run_collective(order_, "all_reduce", [&] { return backend_->group->allreduce(ts, opts); }, [this](const char* c, const std::string& w) { fail(c, w); });
 #endif
 }
 
 void ProcessGroup::broadcast(torch::Tensor& tensor, int64_t root) {
 #ifdef TC_WITH_C10D
-  std::lock_guard<std::mutex> g(order_);
   std::vector<torch::Tensor> ts{tensor};
   c10d::BroadcastOptions opts;
   opts.rootRank = root;
-  auto f = [this](const char* c, const std::string& w) { fail(c, w); };
-  try {
-    wait(backend_->group->broadcast(ts, opts), "broadcast", f);
-  } catch (const DistributedError&) {
-    throw;
-  } catch (const std::exception& e) {
-    fail("broadcast", e.what());
-  }
+  run_collective(order_, "broadcast", [&] { return backend_->group->broadcast(ts, opts); }, [this](const char* c, const std::string& w) { fail(c, w); });
 #endif
 }
 
 std::vector<torch::Tensor> ProcessGroup::all_gather(const torch::Tensor& tensor) {
 #ifdef TC_WITH_C10D
-  std::lock_guard<std::mutex> g(order_);
   std::vector<torch::Tensor> in{tensor.contiguous()};
   std::vector<std::vector<torch::Tensor>> out(1);
   for (int64_t r = 0; r < world_size(); ++r) out[0].push_back(torch::empty_like(in[0]));
-  auto f = [this](const char* c, const std::string& w) { fail(c, w); };
-  try {
-    wait(backend_->group->allgather(out, in), "all_gather", f);
-  } catch (const DistributedError&) {
-    throw;
-  } catch (const std::exception& e) {
-    fail("all_gather", e.what());
-  }
+  run_collective(order_, "all_gather", [&] { return backend_->group->allgather(out, in); }, [this](const char* c, const std::string& w) { fail(c, w); });
   return out[0];
 #else
   return {tensor};
@@ -214,15 +191,7 @@ std::vector<torch::Tensor> ProcessGroup::all_gather(const torch::Tensor& tensor)
 
 void ProcessGroup::barrier() {
 #ifdef TC_WITH_C10D
-  std::lock_guard<std::mutex> g(order_);
-  auto f = [this](const char* c, const std::string& w) { fail(c, w); };
-  try {
-    wait(backend_->group->barrier(), "barrier", f);
-  } catch (const DistributedError&) {
-    throw;
-  } catch (const std::exception& e) {
-    fail("barrier", e.what());
-  }
+  run_collective(order_, "barrier", [&] { return backend_->group->barrier(); }, [this](const char* c, const std::string& w) { fail(c, w); });
 #endif
 }
 

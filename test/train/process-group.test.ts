@@ -1,11 +1,11 @@
 /** distributed.init() and the ProcessGroup collectives on their own (loopback, Gloo). */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/net.js';
 import { DistributedError, InvalidArgumentError } from '../../lib/errors.js';
 import { Tensor } from '../../lib/tensor.js';
 import { distributed, distributedEnv } from '../../lib/train/distributed.js';
@@ -13,17 +13,6 @@ import { distributed, distributedEnv } from '../../lib/train/distributed.js';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const tmp = mkdtempSync(join(tmpdir(), 'tc-pg-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('distributed.init and ProcessGroup', () => {
   it('a group of one: collectives return this rank\'s values; destroy() ends it', async () => {
