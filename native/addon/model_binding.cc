@@ -3,11 +3,17 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
 #include <unordered_map>
+
+#if __has_include(<torch/csrc/autograd/profiler_legacy.h>)
+#include <torch/csrc/autograd/profiler_legacy.h>
+#define TC_WITH_PROFILER 1
+#endif
 
 #include "addon/bridge.h"
 #include "addon/jobs.h"
@@ -449,6 +455,12 @@ Napi::Value ModelWrap::TrainStep(const Napi::CallbackInfo& info) {
   }
   auto s = s_;
   return job(env, [=]() -> Finisher {
+#ifdef TC_WITH_PROFILER
+    // TORCH_CAPTION_PROFILE=PREFIX: a Chrome trace of every op of this step in PREFIX.<step>.json (a profiling aid).
+    std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
+    if (const char* prefix = std::getenv("TORCH_CAPTION_PROFILE"); prefix && *prefix)
+      profile = std::make_unique<torch::autograd::profiler::RecordProfile>(std::string(prefix) + "." + std::to_string(optimizer->step_count + 1) + ".json");
+#endif
     if (autocast) check_autocast_supported(*autocast, s->device);
     if (seed) torch::manual_seed(uint64_t(*seed));
     auto& adamw = optimizer->get(*s);
