@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "models/layers.h"
+#include "models/matmul.h"
 
 namespace tc {
 namespace nn = torch::nn;
@@ -44,9 +45,9 @@ torch::Tensor BlipEncoderLayerImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), T = x.size(1), H = c_.num_attention_heads, d = c_.hidden_size / H;
   // [B, T, 3D] -> (T, 3, heads, d) per row -> [3, B, heads, T, d]
   auto parts = qkv(layer_norm1(x)).view({B, T, 3, H, d}).permute({2, 0, 3, 1, 4});
-  auto scores = torch::matmul(parts[0], parts[1].transpose(-1, -2)) * std::pow(double(d), -0.5);
+  auto scores = batched_matmul(parts[0], parts[1].transpose(-1, -2)) * std::pow(double(d), -0.5);
   auto w = torch::dropout(torch::softmax(scores, -1), c_.attention_dropout, is_training());
-  auto ctx = torch::matmul(w, parts[2]).permute({0, 2, 1, 3}).reshape({B, T, c_.hidden_size});
+  auto ctx = batched_matmul(w, parts[2]).permute({0, 2, 1, 3}).reshape({B, T, c_.hidden_size});
   auto h = x + projection(ctx);
   return h + fc2(activation(fc1(layer_norm2(h)), c_.hidden_act));
 }

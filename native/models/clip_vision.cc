@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "models/layers.h"
+#include "models/matmul.h"
 
 namespace tc {
 namespace nn = torch::nn;
@@ -52,11 +53,11 @@ torch::Tensor CLIPEncoderLayerImpl::forward(const torch::Tensor& x) {
   // 4.9's CLIPAttention scales the queries before the product; GIT's scales the product. Then a plain softmax.
   const double scale = std::pow(double(d), -0.5);
   auto q = c_.scale_scores ? heads(q_proj(n)) : heads(q_proj(n) * scale);
-  auto scores = torch::matmul(q, heads(k_proj(n)).transpose(-1, -2));
+  auto scores = batched_matmul(q, heads(k_proj(n)).transpose(-1, -2));
   if (c_.scale_scores) scores = scores * scale;
   auto w = torch::softmax(scores, -1);
   w = torch::dropout(w, c_.attention_dropout, is_training());
-  auto ctx = torch::matmul(w, heads(v_proj(n))).transpose(1, 2).reshape({B, T, c_.hidden_size});
+  auto ctx = batched_matmul(w, heads(v_proj(n))).transpose(1, 2).reshape({B, T, c_.hidden_size});
   auto h = x + out_proj(ctx);
   return h + fc2(activation(fc1(layer_norm2(h)), c_.hidden_act));
 }

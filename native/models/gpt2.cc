@@ -1,5 +1,6 @@
 #include "models/gpt2.h"
 #include "models/layers.h"
+#include "models/matmul.h"
 
 #include <cmath>
 
@@ -85,7 +86,7 @@ torch::Tensor GPT2AttentionImpl::forward(const torch::Tensor& x, const torch::Te
       cache->v = v;
     }
   }
-  auto w = torch::matmul(q, k.transpose(-1, -2));
+  auto w = batched_matmul(q, k.transpose(-1, -2));
   if (c_.scale_attn_weights) w = w / std::sqrt(double(v.size(-1)));
   if (c_.scale_attn_by_inverse_layer_idx) w = w / double(layer_idx_ + 1);
   const int64_t tq = q.size(2), tk = k.size(2);
@@ -97,7 +98,7 @@ torch::Tensor GPT2AttentionImpl::forward(const torch::Tensor& x, const torch::Te
   }
   w = torch::softmax(w, -1);
   w = torch::dropout(w, c_.attn_pdrop, is_training());
-  auto out = torch::matmul(w, v).permute({0, 2, 1, 3}).contiguous();
+  auto out = batched_matmul(w, v).permute({0, 2, 1, 3}).contiguous();
   out = out.view({out.size(0), out.size(1), c_.n_embd});
   return torch::dropout(c_proj(out), c_.resid_pdrop, is_training());
 }

@@ -1,4 +1,5 @@
 #include "models/layers.h"
+#include "models/matmul.h"
 #include "models/parts.h"
 
 #include <cmath>
@@ -22,12 +23,12 @@ torch::Tensor activation(const torch::Tensor& x, const std::string& name) {
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         const torch::Tensor& additive_mask, double divisor, double dropout_p, bool training) {
   // The plain path: the op order of Hugging Face's eager attention (matmul, scale, mask, softmax).
-  auto scores = torch::matmul(q, k.transpose(-1, -2));
+  auto scores = batched_matmul(q, k.transpose(-1, -2));
   scores = scores / divisor;
   if (additive_mask.defined()) scores = scores + additive_mask;
   auto probs = torch::softmax(scores, -1);
   if (training && dropout_p > 0) probs = torch::dropout(probs, dropout_p, true);
-  return torch::matmul(probs, v);
+  return batched_matmul(probs, v);
 }
 
 // Uninitialized: the captioner's init_weights (HF's rule) or a checkpoint fills it; drawing here too would cost

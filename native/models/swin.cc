@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include "models/layers.h"
+#include "models/matmul.h"
 
 namespace tc {
 
@@ -109,7 +110,7 @@ torch::Tensor SwinLayerImpl::forward(const torch::Tensor& x, int64_t height, int
 
   const int64_t nW = windows.size(0), N = w * w, d = C / heads_;
   auto heads = [&](const torch::Tensor& t) { return t.view({nW, N, heads_, d}).permute({0, 2, 1, 3}); };
-  auto scores = torch::matmul(heads(query(windows)), heads(key(windows)).transpose(-1, -2)) / std::sqrt(double(d));
+  auto scores = batched_matmul(heads(query(windows)), heads(key(windows)).transpose(-1, -2)) / std::sqrt(double(d));
   scores = scores + attention_bias().unsqueeze(0);
   if (shift > 0) {
     auto mask = shift_mask(Hp, Wp, w, shift, scores.options());  // [windows per image, N, N]
@@ -117,7 +118,7 @@ torch::Tensor SwinLayerImpl::forward(const torch::Tensor& x, int64_t height, int
     scores = (scores.view({nW / per, per, heads_, N, N}) + mask.unsqueeze(1).unsqueeze(0)).view({-1, heads_, N, N});
   }
   auto probs = torch::dropout(torch::softmax(scores, -1), c_.attention_probs_dropout_prob, is_training());
-  auto ctx = torch::matmul(probs, heads(value(windows))).permute({0, 2, 1, 3}).contiguous().view({nW, N, C});
+  auto ctx = batched_matmul(probs, heads(value(windows))).permute({0, 2, 1, 3}).contiguous().view({nW, N, C});
   ctx = torch::dropout(attn_out(ctx), c_.hidden_dropout_prob, is_training());
 
   auto merged = window_reverse(ctx.view({-1, w, w, C}), w, Hp, Wp);

@@ -24,6 +24,9 @@ void adamw_one_pass(torch::Tensor& p, const torch::Tensor& g, torch::Tensor& m, 
   float* mp = m.data_ptr<float>();
   float* vp = v.data_ptr<float>();
   at::parallel_for(0, p.numel(), 1 << 15, [&](int64_t begin, int64_t end) { adamw_update_f32(pp, gp, mp, vp, begin, end, s); });
+  // Written through raw pointers, so tell torch the tensors changed, as its in-place ops do: caches keyed on
+  // the version counter (the decoder's transposed lm_head copy) and autograd's saved-tensor checks see it.
+  for (auto* t : {&p, &m, &v}) t->unsafeGetTensorImpl()->bump_version();
 }
 
 }  // namespace

@@ -1,0 +1,127 @@
+#include "models/matmul.h"
+
+#include <ATen/autocast_mode.h>
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+namespace tc {
+namespace {
+
+// cblas_sgemm(order, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) with CBLAS's enum values.
+using SgemmFn = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
+constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
+
+// The BLAS libtorch itself loaded (nothing is loaded here: RTLD_NOLOAD). Resolved once per process, a fact about
+// the process rather than state: MKL builds, and processes without a CBLAS, get nullptr.
+SgemmFn cblas_sgemm_of_process() {
+  static const SgemmFn fn = []() -> SgemmFn {
+    if (at::hasMKL()) return nullptr;
+    for (const char* lib : {"libblas.so.3", "libopenblas.so.0", "libcblas.so.3"}) {
+      if (void* h = dlopen(lib, RTLD_NOW | RTLD_NOLOAD)) {
+        if (void* f = dlsym(h, "cblas_sgemm")) return reinterpret_cast<SgemmFn>(f);
+      }
+    }
+    return nullptr;
+  }();
+  return fn;
+}
+
+// How BLAS reads the last two dimensions of t in place: row-major (stride 1 along columns) or transposed
+// (stride 1 along rows), with its leading dimension. False when neither holds (then t is made contiguous).
+bool blas_layout(const torch::Tensor& t, bool& trans, int64_t& ld) {
+  const int64_t r = t.size(-2), c = t.size(-1), sr = t.stride(-2), sc = t.stride(-1);
+  if ((sc == 1 || c == 1) && (r == 1 || sr >= std::max<int64_t>(1, c))) {
+    trans = false;
+    ld = r == 1 ? std::max<int64_t>(1, c) : sr;
+    return true;
+  }
+  if ((sr == 1 || r == 1) && (c == 1 || sc >= std::max<int64_t>(1, r))) {
+    trans = true;
+    ld = c == 1 ? std::max<int64_t>(1, r) : sc;
+    return true;
+  }
+  return false;
+}
+
+// Element offset of each matrix of t (all dimensions but the last two), in row-major batch order.
+std::vector<int64_t> matrix_offsets(const torch::Tensor& t) {
+  const int64_t nd = t.dim() - 2;
+  std::vector<int64_t> offsets{0};
+  for (int64_t d = 0; d < nd; ++d) {
+    std::vector<int64_t> next;
+    next.reserve(offsets.size() * size_t(t.size(d)));
+    for (int64_t o : offsets)
+      for (int64_t i = 0; i < t.size(d); ++i) next.push_back(o + i * t.stride(d));
+    offsets = std::move(next);
+  }
+  return offsets;
+}
+
+bool fits_int(const torch::Tensor& t) {
+  for (int64_t s : t.sizes()) if (s > std::numeric_limits<int>::max()) return false;
+  return true;
+}
+
+// c = a @ b per matrix, into a fresh contiguous tensor; a [..., M, K], b [..., K, N] on the CPU in float32.
+torch::Tensor gemm_each(SgemmFn sgemm, torch::Tensor a, torch::Tensor b) {
+  bool ta = false, tb = false;
+  int64_t lda = 0, ldb = 0;
+  if (!blas_layout(a, ta, lda)) {
+    a = a.contiguous();
+    blas_layout(a, ta, lda);
+  }
+  if (!blas_layout(b, tb, ldb)) {
+    b = b.contiguous();
+    blas_layout(b, tb, ldb);
+  }
+  const int64_t M = a.size(-2), K = a.size(-1), N = b.size(-1);
+  auto shape = a.sizes().vec();
+  shape.back() = N;
+  auto c = torch::empty(shape, a.options());
+  if (c.numel() == 0) return c;
+  if (K == 0) return c.zero_();
+  const auto oa = matrix_offsets(a), ob = matrix_offsets(b);
+  const float* pa = a.data_ptr<float>();
+  const float* pb = b.data_ptr<float>();
+  float* pc = c.data_ptr<float>();
+  for (size_t i = 0; i < oa.size(); ++i) {
+    sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, int(M), int(N), int(K), 1.0f, pa + oa[i], int(lda), pb + ob[i], int(ldb), 0.0f,
+          pc + int64_t(i) * M * N, int(N));
+  }
+  return c;
+}
+
+// d(a @ b) = (g @ b^T, a^T @ g), each again one gemm per matrix on the operands' memory.
+struct GemmEach : public torch::autograd::Function<GemmEach> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& a, const torch::Tensor& b) {
+    ctx->save_for_backward({a, b});
+    return gemm_each(cblas_sgemm_of_process(), a, b);
+  }
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::tensor_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& a = saved[0];
+    const auto& b = saved[1];
+    const auto& g = grads[0];
+    const auto sgemm = cblas_sgemm_of_process();
+    torch::Tensor ga, gb;
+    if (ctx->needs_input_grad(0)) ga = gemm_each(sgemm, g, b.transpose(-1, -2));
+    if (ctx->needs_input_grad(1)) gb = gemm_each(sgemm, a.transpose(-1, -2), g);
+    return {ga, gb};
+  }
+};
+
+}  // namespace
+
+torch::Tensor batched_matmul(const torch::Tensor& a, const torch::Tensor& b) {
+  const bool ours = cblas_sgemm_of_process() != nullptr && a.device().is_cpu() && b.device().is_cpu() && a.scalar_type() == torch::kFloat32 &&
+                    b.scalar_type() == torch::kFloat32 && a.dim() >= 3 && a.dim() == b.dim() &&
+                    a.sizes().slice(0, a.dim() - 2) == b.sizes().slice(0, b.dim() - 2) && a.size(-1) == b.size(-2) && fits_int(a) && fits_int(b) &&
+                    !at::autocast::is_cpu_enabled();
+  if (!ours) return torch::matmul(a, b);
+  return GemmEach::apply(a, b);
+}
+
+}  // namespace tc
