@@ -14,13 +14,13 @@ import type { TrainingArguments } from './training-args.js';
 /**
  * The group this fit() trains with: the one distributed.init() made, else (launched with WORLD_SIZE > 1) a new
  * one from the environment and the ddp_* arguments, which then stays the process's group (distributed.group()),
- * else null.
+ * else null. A launch of one rank (torchrun --nproc-per-node 1) trains as one process, with no store to open.
  */
 export async function joinGroup(args: TrainingArguments, model: CaptioningModel): Promise<ProcessGroup | null> {
   const existing = distributed.group();
   if (existing) return existing;
-  if (!distributed.isLaunched()) return null;
   const env = distributed.env();
+  if (env.world_size < 2) return null;
   return distributed.init({
     backend: args.ddp_backend ?? (model.device.startsWith('cuda') ? 'nccl' : 'gloo'),
     local_rank: args.local_rank >= 0 ? args.local_rank : env.local_rank,

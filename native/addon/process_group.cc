@@ -253,30 +253,14 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
 
   // allReduce(tensor, op): a reduced copy (the input is the caller's).
   Napi::Value AllReduce(const Napi::CallbackInfo& info) {
-    auto t = tensor_from_js(info[0], "allReduce tensor");
     const ReduceOp op = parse_reduce_op(arg_string(info, 1, "allReduce op"));
-    auto s = s_;
-    return job(info.Env(), [s, t, op]() -> Finisher {
-      auto g = connected(*s);
-      auto x = t.to(g->device(), /*non_blocking=*/false, /*copy=*/true).contiguous();
-      g->all_reduce(x, op);
-      auto host = to_host(x, Ownership::kFresh);
-      return [host](Napi::Env env) -> Napi::Value { return tensor_to_js(env, host); };
-    }, {info[0]});
+    return on_copy(info, "allReduce tensor", [op](ProcessGroup& g, torch::Tensor& x) { g.all_reduce(x, op); });
   }
 
   // broadcast(tensor, root): root's tensor on every rank (the same shape everywhere).
   Napi::Value Broadcast(const Napi::CallbackInfo& info) {
-    auto t = tensor_from_js(info[0], "broadcast tensor");
     const int64_t root = info[1].As<Napi::Number>().Int64Value();
-    auto s = s_;
-    return job(info.Env(), [s, t, root]() -> Finisher {
-      auto g = connected(*s);
-      auto x = t.to(g->device(), false, true).contiguous();
-      g->broadcast(x, root);
-      auto host = to_host(x, Ownership::kFresh);
-      return [host](Napi::Env env) -> Napi::Value { return tensor_to_js(env, host); };
-    }, {info[0]});
+    return on_copy(info, "broadcast tensor", [root](ProcessGroup& g, torch::Tensor& x) { g.broadcast(x, root); });
   }
 
   // allGather(tensor): every rank's tensor, in rank order.
@@ -313,6 +297,20 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
   }
 
  private:
+  // A job running the in-place collective `op` on a copy of info[0] on the group's device; resolves with it.
+  template <typename Op>
+  Napi::Value on_copy(const Napi::CallbackInfo& info, const char* what, Op op) {
+    auto t = tensor_from_js(info[0], what);
+    auto s = s_;
+    return job(info.Env(), [s, t, op]() -> Finisher {
+      auto g = connected(*s);
+      auto x = t.to(g->device(), /*non_blocking=*/false, /*copy=*/true).contiguous();
+      op(*g, x);
+      auto host = to_host(x, Ownership::kFresh);
+      return [host](Napi::Env env) -> Napi::Value { return tensor_to_js(env, host); };
+    }, {info[0]});
+  }
+
   static std::shared_ptr<ProcessGroup> connected(const GroupState& s) {
     auto g = s.get();
     if (!g) throw ArgumentError("the process group is not connected (call connect() first) or was destroyed");

@@ -8,7 +8,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/net.js';
 import { DistributedError, InvalidArgumentError } from '../../lib/errors.js';
 import { Tensor } from '../../lib/tensor.js';
+import { joinGroup } from '../../lib/train/data-parallel.js';
 import { distributed, distributedEnv } from '../../lib/train/distributed.js';
+import { resolveTrainingArguments } from '../../lib/train/training-args.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const tmp = mkdtempSync(join(tmpdir(), 'tc-pg-'));
@@ -33,6 +35,17 @@ describe('distributed.init and ProcessGroup', () => {
     expect(distributed.group()).toBeNull();
     await expect(pg.barrier()).rejects.toThrow(DistributedError);
     await pg.destroy(); // idempotent
+  });
+
+  it('the Trainer opens no group for a launch of one rank (RANK=0, WORLD_SIZE=1)', async () => {
+    const saved = { RANK: process.env.RANK, WORLD_SIZE: process.env.WORLD_SIZE };
+    Object.assign(process.env, { RANK: '0', WORLD_SIZE: '1' });
+    try {
+      expect(await joinGroup(resolveTrainingArguments({ output_dir: tmp }), {} as never)).toBeNull();
+      expect(distributed.group()).toBeNull();
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    }
   });
 
   it('refuses bad options and backends this build lacks, with the fix', async () => {
