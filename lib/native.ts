@@ -272,6 +272,8 @@ export interface NativeTesting {
   /** A job of `ms` on the model's strand. */
   sleepOnModel(model: NativeModelHandle, ms: number): Promise<number>;
   addTensors(a: RawTensor, b: RawTensor): Promise<RawTensor>;
+  /** x [M, K] @ w [K, N] + bias through the decoding product kernel. */
+  thinGemm(x: RawTensor, w: RawTensor, bias: RawTensor | null): Promise<RawTensor>;
 }
 
 /** Options of one preprocessRgb call (copied into a C++ struct before the job starts). */
@@ -320,6 +322,8 @@ export interface NativeAddon extends NativeProcessing {
   readSafetensorsHeader(path: string): Promise<{ name: string; dtype: string; shape: number[]; offsets: [number, number] }[]>;
   writeSafetensors(path: string, tensors: Record<string, RawTensor>, metadata: Record<string, string> | null): Promise<void>;
   readTorchPickle(path: string): Promise<Record<string, RawTensor>>;
+  /** Memory copy bandwidth (GB/s, over `threads` workers) and float32 matmul rate (GFLOP/s): the bench's floor. */
+  measureMachine(): Promise<{ copyGBps: number; matmulGFLOPs: number; threads: number }>;
   setErrorClasses(classes: { InvalidArgumentError: ErrorClass; FormatError: ErrorClass; NativeError: ErrorClass; DistributedError: ErrorClass }): void;
   testing: NativeTesting;
 }

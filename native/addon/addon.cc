@@ -20,6 +20,7 @@
 #include "addon/processing_binding.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
+#include "models/matmul.h"
 
 namespace tc {
 namespace {
@@ -157,6 +158,46 @@ Napi::Value ReadTorchPickle(const Napi::CallbackInfo& info) {
   });
 }
 
+// The two rates the bench's latency floor is made of: memory copy bandwidth (bytes copied per second, a buffer far
+// larger than the caches, split over the decoding kernel's worker count) and the float32 matrix product rate at
+// the shape of a ViT-base MLP layer ([197, 768] @ [768, 3072]), each the best of several runs.
+Napi::Value MeasureMachine(const Napi::CallbackInfo& info) {
+  return run_job(info.Env(), []() -> Finisher {
+    using clock = std::chrono::steady_clock;
+    auto best_seconds = [](int reps, auto&& f) {
+      double best = 1e30;
+      for (int r = 0; r < reps; ++r) {
+        const auto t0 = clock::now();
+        f();
+        best = std::min(best, std::chrono::duration<double>(clock::now() - t0).count());
+      }
+      return best;
+    };
+    const size_t bytes = size_t(128) << 20;
+    std::vector<char> src(bytes, 1), dst(bytes, 0);
+    const int threads = blas_threads();
+    const double copy_s = best_seconds(5, [&] {
+      std::vector<std::thread> workers;
+      const size_t chunk = bytes / size_t(threads);
+      for (int t = 0; t < threads; ++t)
+        workers.emplace_back([&, t] { std::memcpy(dst.data() + t * chunk, src.data() + t * chunk, t + 1 == threads ? bytes - t * chunk : chunk); });
+      for (auto& w : workers) w.join();
+    });
+    c10::InferenceMode inference;
+    auto a = torch::randn({197, 768}), b = torch::randn({768, 3072});
+    torch::mm(a, b);
+    const double mm_s = best_seconds(10, [&] { torch::mm(a, b); });
+    const double copy_gbps = double(bytes) / copy_s / 1e9, gflops = 2.0 * 197 * 768 * 3072 / mm_s / 1e9;
+    return [copy_gbps, gflops, threads](Napi::Env env) -> Napi::Value {
+      auto o = Napi::Object::New(env);
+      o.Set("copyGBps", copy_gbps);
+      o.Set("matmulGFLOPs", gflops);
+      o.Set("threads", double(threads));
+      return o;
+    };
+  });
+}
+
 // ---- test hooks (exports.testing): prove the error and threading contract from JS ----
 
 Napi::Value TestThrow(const Napi::CallbackInfo& info) {
@@ -189,6 +230,24 @@ Napi::Value AddTensors(const Napi::CallbackInfo& info) {
     auto c = to_host(a + b, Ownership::kFresh);
     return [c](Napi::Env env) -> Napi::Value { return tensor_to_js(env, c); };
   }, nullptr, {info[0], info[1]});
+}
+
+// x @ w + bias through the decoding kernel (as generate runs it, under InferenceMode), for its tests.
+Napi::Value ThinGemm(const Napi::CallbackInfo& info) {
+  auto x = tensor_from_js(info[0], "x");
+  auto w = tensor_from_js(info[1], "w");
+  torch::Tensor bias;
+  std::vector<Napi::Value> keep{info[0], info[1]};
+  if (info.Length() > 2 && !info[2].IsNull() && !info[2].IsUndefined()) {
+    bias = tensor_from_js(info[2], "bias");
+    keep.push_back(info[2]);
+  }
+  return run_job(info.Env(), [x, w, bias]() -> Finisher {
+    c10::InferenceMode inference;
+    TORCH_CHECK(thin_gemm_applies(x, w), "thinGemm: the kernel does not apply to x ", x.sizes(), " and w ", w.sizes());
+    auto out = to_host(thin_gemm(x, w, bias), Ownership::kFresh);
+    return [out](Napi::Env env) -> Napi::Value { return tensor_to_js(env, out); };
+  }, nullptr, keep);
 }
 
 // glibc returns every allocation above its mmap threshold (at most 32 MB by default) to the OS on free,
@@ -225,10 +284,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("readSafetensors", Napi::Function::New<ReadSafetensors>(env, "readSafetensors"));
   exports.Set("writeSafetensors", Napi::Function::New<WriteSafetensors>(env, "writeSafetensors"));
   exports.Set("readTorchPickle", Napi::Function::New<ReadTorchPickle>(env, "readTorchPickle"));
+  exports.Set("measureMachine", Napi::Function::New<MeasureMachine>(env, "measureMachine"));
   auto testing = Napi::Object::New(env);
   testing.Set("throwError", Napi::Function::New<TestThrow>(env, "throwError"));
   testing.Set("sleep", Napi::Function::New<TestSleep>(env, "sleep"));
   testing.Set("addTensors", Napi::Function::New<AddTensors>(env, "addTensors"));
+  testing.Set("thinGemm", Napi::Function::New<ThinGemm>(env, "thinGemm"));
   exports.Set("testing", testing);
   InitModel(env, exports, testing);
   InitProcessGroup(env, exports);

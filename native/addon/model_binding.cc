@@ -63,6 +63,18 @@ ModelConfig parse_config(const Napi::Object& cfg) {
 }
 
 // NativeGenerateOptions
+// TORCH_CAPTION_PROFILE=PREFIX: a Chrome trace of every op of a training step (PREFIX.<step>.json) or of a
+// generate call (PREFIX.generate.<clock>.json), written when the returned scope ends (a profiling aid).
+#ifdef TC_WITH_PROFILER
+std::unique_ptr<torch::autograd::profiler::RecordProfile> profile_scope(const std::string& name) {
+  const char* prefix = std::getenv("TORCH_CAPTION_PROFILE");
+  if (!prefix || !*prefix) return nullptr;
+  return std::make_unique<torch::autograd::profiler::RecordProfile>(std::string(prefix) + "." + name + ".json");
+}
+#else
+std::nullptr_t profile_scope(const std::string&) { return nullptr; }
+#endif
+
 GenerateOptions parse_generate_options(const Napi::Object& opts) {
   GenerateOptions o;
   o.max_length = req_int(opts, "max_length");
@@ -455,12 +467,7 @@ Napi::Value ModelWrap::TrainStep(const Napi::CallbackInfo& info) {
   }
   auto s = s_;
   return job(env, [=]() -> Finisher {
-#ifdef TC_WITH_PROFILER
-    // TORCH_CAPTION_PROFILE=PREFIX: a Chrome trace of every op of this step in PREFIX.<step>.json (a profiling aid).
-    std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
-    if (const char* prefix = std::getenv("TORCH_CAPTION_PROFILE"); prefix && *prefix)
-      profile = std::make_unique<torch::autograd::profiler::RecordProfile>(std::string(prefix) + "." + std::to_string(optimizer->step_count + 1) + ".json");
-#endif
+    const auto profile = profile_scope(std::to_string(optimizer->step_count + 1));
     if (autocast) check_autocast_supported(*autocast, s->device);
     if (seed) torch::manual_seed(uint64_t(*seed));
     auto& adamw = optimizer->get(*s);
@@ -547,6 +554,7 @@ Napi::Value ModelWrap::Generate(const Napi::CallbackInfo& info) {
   const GenerateOptions o = parse_generate_options(arg_object(info, 1, "generate options"));
   auto s = s_;
   return job(info.Env(), [=]() -> Finisher {
+    const auto profile = profile_scope("generate." + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
     auto r = generate(*s->module(), s->input(px, true), o);
     auto sequences = to_host(r.sequences, Ownership::kFresh);
     std::optional<HostTensor> scores;

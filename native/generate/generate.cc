@@ -305,11 +305,10 @@ GenerateResult generate(CaptionModelImpl& model, const torch::Tensor& pixel_valu
     auto repeat = [expand](torch::Tensor& t) {
       if (t.defined()) t = t.repeat_interleave(expand, 0);
     };
+    // Cross-attention keys stay one copy per image: the decoders fold each image's beams into one query block.
     for (auto& layer : cache) {
       repeat(layer.k);
       repeat(layer.v);
-      repeat(layer.cross_k);
-      repeat(layer.cross_v);
     }
     repeat(states);
   }

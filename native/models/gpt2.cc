@@ -86,6 +86,10 @@ torch::Tensor GPT2AttentionImpl::forward(const torch::Tensor& x, const torch::Te
       cache->v = v;
     }
   }
+  // Beams of one image share its cached cross-attention keys (layers.h).
+  const int64_t group = q.size(0) / k.size(0);
+  TORCH_CHECK(group * k.size(0) == q.size(0), "GPT2Attention: ", q.size(0), " query rows for ", k.size(0), " key rows");
+  if (group > 1) q = fold_query_groups(q, group);
   auto w = batched_matmul(q, k.transpose(-1, -2));
   if (c_.scale_attn_weights) w = w / std::sqrt(double(v.size(-1)));
   if (c_.scale_attn_by_inverse_layer_idx) w = w / double(layer_idx_ + 1);
@@ -98,7 +102,9 @@ torch::Tensor GPT2AttentionImpl::forward(const torch::Tensor& x, const torch::Te
   }
   w = torch::softmax(w, -1);
   w = torch::dropout(w, c_.attn_pdrop, is_training());
-  auto out = batched_matmul(w, v).permute({0, 2, 1, 3}).contiguous();
+  auto out = batched_matmul(w, v);
+  if (group > 1) out = unfold_query_groups(out, group);
+  out = out.permute({0, 2, 1, 3}).contiguous();
   out = out.view({out.size(0), out.size(1), c_.n_embd});
   return torch::dropout(c_proj(out), c_.resid_pdrop, is_training());
 }
@@ -153,14 +159,12 @@ torch::Tensor GPT2LMHeadModelImpl::hidden(const torch::Tensor& input_ids, const 
 
 torch::Tensor GPT2LMHeadModelImpl::lm_logits(const torch::Tensor& hidden) {
   const auto& w = lm_head_weight.defined() ? lm_head_weight : wte->weight;
-  // Decoding on CPU is bound by reading the [vocab, n_embd] weight, and OpenBLAS reads a [n_embd, vocab]
-  // copy faster: one row (greedy, one image) as a column-major gemv, which OpenBLAS spreads over the
-  // cores, about 2x the row-major one; several rows (batches, beams) as a gemm, 15-25% faster. So
-  // inference keeps that copy; training (grad mode) never does.
-  if (hidden.dim() == 2 && !torch::GradMode::is_enabled() && w.device().is_cpu()) {
+  // Decoding is bound by reading the [vocab, n_embd] weight. Inference on the CPU keeps a transposed
+  // [n_embd, vocab] copy, the layout the thin kernel streams in one pass for every row (2-3x BLAS's gemv/gemm
+  // here); training (grad mode) never makes it.
+  if (hidden.dim() == 2 && !torch::GradMode::is_enabled() && w.device().is_cpu() && w.scalar_type() == torch::kFloat32) {
     const auto& wt = lm_head_transposed(w);
-    if (hidden.size(0) == 1) return torch::mv(wt.t(), hidden[0]).unsqueeze(0);
-    return torch::mm(hidden, wt);
+    return thin_gemm_applies(hidden, wt) ? thin_gemm(hidden, wt, torch::Tensor()) : torch::mm(hidden, wt);
   }
   return torch::matmul(hidden, w.t());
 }

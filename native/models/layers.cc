@@ -31,6 +31,16 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
   return batched_matmul(probs, v);
 }
 
+torch::Tensor fold_query_groups(const torch::Tensor& q, int64_t group) {
+  const int64_t B = q.size(0) / group, H = q.size(1), T = q.size(2), d = q.size(3);
+  return q.view({B, group, H, T, d}).permute({0, 2, 1, 3, 4}).reshape({B, H, group * T, d});
+}
+
+torch::Tensor unfold_query_groups(const torch::Tensor& out, int64_t group) {
+  const int64_t B = out.size(0), H = out.size(1), T = out.size(2) / group, d = out.size(3);
+  return out.view({B, H, group, T, d}).permute({0, 2, 1, 3, 4}).reshape({B * group, H, T, d});
+}
+
 // Uninitialized: the captioner's init_weights (HF's rule) or a checkpoint fills it; drawing here too would cost
 // a normal sample per weight on every load.
 Conv1DImpl::Conv1DImpl(int64_t nf, int64_t nx) {
@@ -42,13 +52,8 @@ torch::Tensor Conv1DImpl::forward(const torch::Tensor& x) {
   auto shape = x.sizes().vec();
   shape.back() = weight.size(1);
   auto rows = x.reshape({-1, x.size(-1)});
-  // Decoding feeds 1-4 rows (one token per beam): BLAS gemm on such thin operands is 4-8x slower than
-  // one gemv per row here (thread start-up and packing dominate), so inference takes the gemv path.
-  if (!torch::GradMode::is_enabled() && rows.size(0) <= 4 && rows.device().is_cpu()) {
-    std::vector<torch::Tensor> out;
-    for (int64_t r = 0; r < rows.size(0); ++r) out.push_back(torch::addmv(bias, weight.t(), rows[r]));
-    return torch::stack(out).view(shape);
-  }
+  // Decoding feeds a row per sequence: the thin kernel reads the weight once for all of them.
+  if (thin_gemm_applies(rows, weight)) return thin_gemm(rows, weight, bias).view(shape);
   return torch::addmm(bias, rows, weight).view(shape);
 }
 

@@ -24,6 +24,13 @@ inline std::shared_ptr<torch::nn::Module> container() { return std::make_shared<
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                         const torch::Tensor& additive_mask, double divisor, double dropout_p, bool training);
 
+// Cross-attention during beam search (and sampling with num_return_sequences): the `group` sequences of one image
+// share its keys and values, which the decoding cache holds once per image. Folding the group into the query rows
+// ([B*g, H, T, d] -> [B, H, g*T, d]) reads each image's keys once, in one product per head, instead of once per
+// beam from g repeated copies; unfold_query_groups turns the result back. The same sums per row.
+torch::Tensor fold_query_groups(const torch::Tensor& q, int64_t group);
+torch::Tensor unfold_query_groups(const torch::Tensor& out, int64_t group);
+
 // Stochastic depth (per sample, for [B, T, C]), as timm / HF drop_path.
 torch::Tensor drop_path(const torch::Tensor& x, double p, bool training);
 

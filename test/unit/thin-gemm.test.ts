@@ -1,0 +1,83 @@
+// The decoding product kernel (native/models/thin_gemm_kernel.h): x [M, K] @ w [K, N] + bias for the few rows of a
+// decoding step. Its contract is exact: every output element is the float32 sum over k in increasing order, each
+// product and each sum rounded on its own, then plus the bias. So the tests emulate that in JS with Math.fround and
+// compare bit for bit, and a row's bits cannot depend on the rows beside it (what keeps a dynamically batched
+// request's caption equal to the one it gets alone).
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { native, type RawTensor } from '../../lib/native.js';
+
+const f32 = (shape: number[], data: Float32Array): RawTensor => ({ dtype: 'float32', shape, data });
+
+/** Deterministic values of mixed sign and magnitude (a hash of i and the seed), exactly representable in float32. */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const h = Math.imul(i + 1, 2654435761) ^ Math.imul(seed + 7, 40503);
+    out[i] = ((h >>> 8) % 20001) / 10000 - 1; // [-1, 1]
+    if (i % 7 === 3) out[i]! *= 37;
+  }
+  return out;
+}
+
+/** The kernel's arithmetic, rounded as float32 at every operation. */
+function reference(x: Float32Array, w: Float32Array, bias: Float32Array | null, M: number, K: number, N: number): Float32Array {
+  const out = new Float32Array(M * N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let acc = 0;
+      for (let k = 0; k < K; k++) acc = Math.fround(acc + Math.fround(x[m * K + k]! * w[k * N + n]!));
+      out[m * N + n] = bias ? Math.fround(acc + bias[n]!) : acc;
+    }
+  }
+  return out;
+}
+
+async function thin(M: number, K: number, N: number, seed: number, withBias: boolean) {
+  const x = values(M * K, seed);
+  const w = values(K * N, seed + 1);
+  const bias = withBias ? values(N, seed + 2) : null;
+  const out = await native().testing.thinGemm(f32([M, K], x), f32([K, N], w), bias ? f32([N], bias) : null);
+  return { x, w, bias, out: out.data as Float32Array, shape: out.shape };
+}
+
+describe('thin gemm (decoding products)', () => {
+  it('equals the sequential float32 sum bit for bit on the decoder shapes, tails and row groups included', async () => {
+    // N = 64 is one tile; 65 and 130 leave narrow tails (as GPT-2's 50257); M = 5..9 mixes groups of four with the rest.
+    for (const [M, K, N] of [[1, 48, 64], [3, 48, 65], [4, 96, 130], [5, 17, 63], [8, 64, 192], [9, 33, 1], [32, 40, 70]] as const) {
+      for (const withBias of [true, false]) {
+        const r = await thin(M, K, N, M * 100 + N, withBias);
+        expect(r.shape).toEqual([M, N]);
+        expect(Array.from(r.out)).toEqual(Array.from(reference(r.x, r.w, r.bias, M, K, N)));
+      }
+    }
+  });
+
+  it('property: a row has the same bits whatever the other rows are and however many there are', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 32 }), fc.integer({ min: 1, max: 80 }), fc.integer({ min: 1, max: 200 }), fc.nat(1000), async (M, K, N, seed) => {
+        const all = await thin(M, K, N, seed, true);
+        const row = M - 1;
+        const alone = await native().testing.thinGemm(f32([1, K], all.x.slice(row * K, (row + 1) * K)), f32([K, N], all.w), f32([N], all.bias!));
+        expect(Array.from(alone.data as Float32Array)).toEqual(Array.from(all.out.slice(row * N, (row + 1) * N)));
+        expect(Array.from(all.out)).toEqual(Array.from(reference(all.x, all.w, all.bias, M, K, N)));
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('leaves batches of more than 32 rows to BLAS', async () => {
+    await expect(native().testing.thinGemm(f32([33, 4], new Float32Array(132)), f32([4, 8], new Float32Array(32)), null)).rejects.toThrow(
+      /kernel does not apply/,
+    );
+  });
+});
+
+describe('machine rates (the bench floor)', () => {
+  it('measures a positive copy bandwidth and matmul rate', async () => {
+    const r = await native().measureMachine();
+    expect(r.copyGBps).toBeGreaterThan(0.1);
+    expect(r.matmulGFLOPs).toBeGreaterThan(0.1);
+    expect(Number.isInteger(r.threads) && r.threads >= 1).toBe(true);
+  });
+});
