@@ -7,6 +7,8 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 #include <limits>
 #include <vector>
 
@@ -148,8 +150,17 @@ constexpr int64_t kThinRows = 32;
 
 // Decoding only (generate runs under InferenceMode): a forward pass keeps BLAS, so its logits are the bits of the
 // training forward.
+// TORCH_CAPTION_THIN_GEMM=0 keeps BLAS for decoding too (a fact of the process's environment, read once).
+bool thin_gemm_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("TORCH_CAPTION_THIN_GEMM");
+    return !(v && std::string(v) == "0");
+  }();
+  return on;
+}
+
 bool thin_gemm_applies(const torch::Tensor& x, const torch::Tensor& w) {
-  return c10::InferenceMode::is_enabled() && x.dim() == 2 && w.dim() == 2 && x.size(0) <= kThinRows && x.size(1) == w.size(0) &&
+  return thin_gemm_enabled() && c10::InferenceMode::is_enabled() && x.dim() == 2 && w.dim() == 2 && x.size(0) <= kThinRows && x.size(1) == w.size(0) &&
          x.device().is_cpu() && w.device().is_cpu() && x.scalar_type() == torch::kFloat32 && w.scalar_type() == torch::kFloat32 &&
          w.is_contiguous() && !at::autocast::is_cpu_enabled();
 }

@@ -3,6 +3,8 @@
 // product and each sum rounded on its own, then plus the bias. So the tests emulate that in JS with Math.fround and
 // compare bit for bit, and a row's bits cannot depend on the rows beside it (what keeps a dynamically batched
 // request's caption equal to the one it gets alone).
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { native, type RawTensor } from '../../lib/native.js';
@@ -70,6 +72,17 @@ describe('thin gemm (decoding products)', () => {
     await expect(native().testing.thinGemm(f32([33, 4], new Float32Array(132)), f32([4, 8], new Float32Array(32)), null)).rejects.toThrow(
       /kernel does not apply/,
     );
+  });
+
+  it('TORCH_CAPTION_THIN_GEMM=0 turns the kernel off for the process (decoding keeps BLAS)', () => {
+    const nativeJs = fileURLToPath(new URL('../../dist/lib/native.js', import.meta.url));
+    const script = `const { native } = await import(${JSON.stringify(nativeJs)});
+      const t = (shape) => ({ dtype: 'float32', shape, data: new Float32Array(shape[0] * shape[1]) });
+      await native().testing.thinGemm(t([1, 4]), t([4, 8]), null).then(() => console.log('ran'), (e) => console.log(e.message));`;
+    for (const [value, expected] of [['0', /kernel does not apply/], ['1', /^ran$/m]] as const) {
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, TORCH_CAPTION_THIN_GEMM: value }, timeout: 60_000 });
+      expect(r.stdout).toMatch(expected);
+    }
   });
 });
 
