@@ -272,7 +272,7 @@ export interface NativeTesting {
   /** A job of `ms` on the model's strand. */
   sleepOnModel(model: NativeModelHandle, ms: number): Promise<number>;
   addTensors(a: RawTensor, b: RawTensor): Promise<RawTensor>;
-  /** x [M, K] @ w [K, N] + bias through the decoding product kernel. */
+  /** x [M, K] @ w [K, N] + bias, or x @ w^T + bias for w [N, K] (N != K), through the decoding product kernels. */
   thinGemm(x: RawTensor, w: RawTensor, bias: RawTensor | null): Promise<RawTensor>;
 }
 

@@ -232,7 +232,8 @@ Napi::Value AddTensors(const Napi::CallbackInfo& info) {
   }, nullptr, {info[0], info[1]});
 }
 
-// x @ w + bias through the decoding kernel (as generate runs it, under InferenceMode), for its tests.
+// x @ w + bias (w [K, N]) or x @ w^T + bias (w [N, K], nn.Linear's layout) through the decoding kernels, as
+// generate runs them (under InferenceMode), for their tests. A square w is taken as [K, N].
 Napi::Value ThinGemm(const Napi::CallbackInfo& info) {
   auto x = tensor_from_js(info[0], "x");
   auto w = tensor_from_js(info[1], "w");
@@ -244,8 +245,11 @@ Napi::Value ThinGemm(const Napi::CallbackInfo& info) {
   }
   return run_job(info.Env(), [x, w, bias]() -> Finisher {
     c10::InferenceMode inference;
-    TORCH_CHECK(thin_gemm_applies(x, w), "thinGemm: the kernel does not apply to x ", x.sizes(), " and w ", w.sizes());
-    auto out = to_host(thin_gemm(x, w, bias), Ownership::kFresh);
+    // w [K, N] (Conv1D's layout) when its first dimension matches x's, else [N, K] (nn.Linear's).
+    const bool in_out = w.dim() == 2 && x.dim() == 2 && w.size(0) == x.size(1);
+    TORCH_CHECK(in_out ? thin_gemm_applies(x, w) : thin_linear_applies(x, w), "thinGemm: the kernel does not apply to x ", x.sizes(), " and w ",
+                w.sizes());
+    auto out = to_host(in_out ? thin_gemm(x, w, bias) : thin_linear(x, w, bias), Ownership::kFresh);
     return [out](Napi::Env env) -> Napi::Value { return tensor_to_js(env, out); };
   }, nullptr, keep);
 }

@@ -51,11 +51,11 @@ BertAttentionImpl::BertAttentionImpl(const BertConfig& c, bool is_cross) : c_(c)
   // Cross-attention keys/values read the encoder states, whose width may differ (BLIP-large: 1024 -> 768).
   const int64_t kv_in = is_cross ? c.encoder_hidden_size : h;
   auto self = register_module("self", container());
-  query = self->register_module("query", nn::Linear(h, h));
-  key = self->register_module("key", nn::Linear(kv_in, h));
-  value = self->register_module("value", nn::Linear(kv_in, h));
+  query = self->register_module("query", Linear(h, h));
+  key = self->register_module("key", Linear(kv_in, h));
+  value = self->register_module("value", Linear(kv_in, h));
   auto output = register_module("output", container());
-  dense = output->register_module("dense", nn::Linear(h, h));
+  dense = output->register_module("dense", Linear(h, h));
   layer_norm = output->register_module("LayerNorm", tc::layer_norm(c));
 }
 
@@ -109,9 +109,9 @@ torch::Tensor BertAttentionImpl::forward(const torch::Tensor& x, const torch::Te
 BertLayerImpl::BertLayerImpl(const BertConfig& c) : c_(c) {
   attention = register_module("attention", BertAttention(c, false));
   if (c.add_cross_attention) crossattention = register_module("crossattention", BertAttention(c, true));
-  intermediate = register_module("intermediate", container())->register_module("dense", nn::Linear(c.hidden_size, c.intermediate_size));
+  intermediate = register_module("intermediate", container())->register_module("dense", Linear(c.hidden_size, c.intermediate_size));
   auto out = register_module("output", container());
-  output = out->register_module("dense", nn::Linear(c.intermediate_size, c.hidden_size));
+  output = out->register_module("dense", Linear(c.intermediate_size, c.hidden_size));
   output_norm = out->register_module("LayerNorm", layer_norm(c));
 }
 
@@ -188,7 +188,7 @@ BertLMHeadModelImpl::BertLMHeadModelImpl(const BertConfig& c) : c_(c) {
   bert = register_module("bert", BertModel(c, -1));
   auto predictions = register_module("cls", container())->register_module("predictions", container());
   auto t = predictions->register_module("transform", container());
-  transform = t->register_module("dense", nn::Linear(c.hidden_size, c.hidden_size));
+  transform = t->register_module("dense", Linear(c.hidden_size, c.hidden_size));
   transform_norm = t->register_module("LayerNorm", layer_norm(c));
   bias = predictions->register_parameter("bias", torch::zeros({c.vocab_size}));
   if (!c.tie_word_embeddings)
@@ -206,7 +206,7 @@ torch::Tensor BertLMHeadModelImpl::hidden(const torch::Tensor& input_ids, const 
 torch::Tensor BertLMHeadModelImpl::lm_logits(const torch::Tensor& hidden) {
   auto h = transform_norm(activation(transform(hidden), c_.hidden_act));
   const auto& w = decoder_weight.defined() ? decoder_weight : bert->word_embedding_weight();
-  return torch::nn::functional::linear(h, w, bias);  // nn.Linear's op, as HF's decoder layer runs it
+  return linear(h, w, bias);  // nn.Linear's op (the one-pass kernel when decoding)
 }
 
 bool bert_ignored_on_load(const std::string& name, const std::string& head_decoder, bool tied) {

@@ -44,7 +44,7 @@ class BertAttentionImpl : public torch::nn::Module {
   torch::Tensor heads(const torch::Tensor& t) const;
   BertConfig c_;
   bool is_cross_;
-  torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr}, dense{nullptr};
+  Linear query{nullptr}, key{nullptr}, value{nullptr}, dense{nullptr};
   LayerNorm layer_norm{nullptr};
 };
 TORCH_MODULE(BertAttention);
@@ -57,7 +57,7 @@ class BertLayerImpl : public torch::nn::Module {
 
  private:
   BertConfig c_;
-  torch::nn::Linear intermediate{nullptr}, output{nullptr};
+  Linear intermediate{nullptr}, output{nullptr};
   LayerNorm output_norm{nullptr};
 };
 TORCH_MODULE(BertLayer);
@@ -135,7 +135,7 @@ class BertLMHeadModelImpl : public TextDecoderImpl {
  private:
   BertConfig c_;
   BertModel bert{nullptr};
-  torch::nn::Linear transform{nullptr};
+  Linear transform{nullptr};
   LayerNorm transform_norm{nullptr};
   torch::Tensor bias, decoder_weight;  // decoder_weight undefined when tied
 };

@@ -22,10 +22,10 @@ GitForCausalLMImpl::GitForCausalLMImpl(const GitConfig& c) : c_(c) {
   image_encoder = git->register_module("image_encoder", CLIPVisionModel(c.vision));
   layers = register_bert_layers(*git, c.text);
   auto proj = git->register_module("visual_projection", container())->register_module("visual_projection", container());
-  projection = proj->register_module("0", nn::Linear(c.vision.hidden_size, c.text.hidden_size));
+  projection = proj->register_module("0", Linear(c.vision.hidden_size, c.text.hidden_size));
   // The projection's LayerNorm uses the vision tower's eps.
   projection_norm = proj->register_module("1", LayerNorm(nn::LayerNormOptions({c.text.hidden_size}).eps(c.vision.layer_norm_eps)));
-  output = register_module("output", nn::Linear(c.text.hidden_size, c.text.vocab_size));
+  output = register_module("output", Linear(c.text.hidden_size, c.text.vocab_size));
 }
 
 torch::Tensor GitForCausalLMImpl::image_states(const torch::Tensor& pixel_values) {

@@ -51,7 +51,7 @@ class GitForCausalLMImpl : public CaptionModelImpl {
   BertEmbeddings embeddings{nullptr};
   CLIPVisionModel image_encoder{nullptr};
   torch::nn::ModuleList layers{nullptr};
-  torch::nn::Linear projection{nullptr}, output{nullptr};
+  Linear projection{nullptr}, output{nullptr};
   LayerNorm projection_norm{nullptr};
 };
 TORCH_MODULE(GitForCausalLM);

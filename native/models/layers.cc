@@ -57,6 +57,18 @@ torch::Tensor Conv1DImpl::forward(const torch::Tensor& x) {
   return torch::addmm(bias, rows, weight).view(shape);
 }
 
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+  if (x.dim() >= 2 && x.numel() > 0) {
+    auto rows = x.reshape({-1, x.size(-1)});
+    if (thin_linear_applies(rows, weight)) {
+      auto shape = x.sizes().vec();
+      shape.back() = weight.size(0);
+      return thin_linear(rows, weight, bias).view(shape);
+    }
+  }
+  return torch::nn::functional::linear(x, weight, bias);
+}
+
 torch::Tensor drop_path(const torch::Tensor& x, double p, bool training) {
   if (p == 0.0 || !training) return x;
   auto keep = torch::empty({x.size(0), 1, 1}, x.options()).bernoulli_(1.0 - p);

@@ -48,6 +48,16 @@ class LayerNormImpl : public torch::nn::LayerNormImpl {
 };
 TORCH_MODULE(LayerNorm);
 
+// nn.Linear, whose decoding steps (a few rows under generate) take the one-pass kernel (models/matmul.h); the
+// decoders of the BERT family (BERT, RoBERTa, GIT, BLIP) are built from it. Elsewhere it is torch's Linear.
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
+class LinearImpl : public torch::nn::LinearImpl {
+ public:
+  using torch::nn::LinearImpl::LinearImpl;
+  torch::Tensor forward(const torch::Tensor& x) { return linear(x, weight, bias); }
+};
+TORCH_MODULE(Linear);
+
 // GPT-2's Conv1D: a linear layer whose weight is stored [in, out] (transposed vs nn.Linear).
 class Conv1DImpl : public torch::nn::Module {
  public:

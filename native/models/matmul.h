@@ -24,4 +24,9 @@ int blas_threads();
 bool thin_gemm_applies(const torch::Tensor& x, const torch::Tensor& w);
 torch::Tensor thin_gemm(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias);
 
+// The same for a weight in nn.Linear's layout, w [N, K]: x @ w^T + bias, for M <= 16 (2-2.5x BLAS at M <= 8 on
+// BERT-base shapes, level at 16).
+bool thin_linear_applies(const torch::Tensor& x, const torch::Tensor& w);
+torch::Tensor thin_linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias);
+
 }  // namespace tc

@@ -14,7 +14,7 @@ RobertaConfig RobertaConfig::from(const ConfigSource& c) {
 RobertaForCausalLMImpl::RobertaForCausalLMImpl(const RobertaConfig& c) : c_(c) {
   roberta = register_module("roberta", BertModel(c, c.pad_token_id));
   auto head = register_module("lm_head", container());
-  dense = head->register_module("dense", nn::Linear(c.hidden_size, c.hidden_size));
+  dense = head->register_module("dense", Linear(c.hidden_size, c.hidden_size));
   layer_norm = head->register_module("layer_norm", LayerNorm(nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
   bias = head->register_parameter("bias", torch::zeros({c.vocab_size}));
   if (!c.tie_word_embeddings)
@@ -36,7 +36,7 @@ torch::Tensor RobertaForCausalLMImpl::lm_logits(const torch::Tensor& hidden) {
   // RobertaLMHead always uses the exact GELU, whatever hidden_act says.
   auto h = layer_norm(activation(dense(hidden), "gelu"));
   const auto& w = decoder_weight.defined() ? decoder_weight : roberta->word_embedding_weight();
-  return torch::nn::functional::linear(h, w, bias);
+  return linear(h, w, bias);
 }
 
 void RobertaForCausalLMImpl::init_parameter(const std::string& name, torch::Tensor& cpu, at::Generator& gen) const {

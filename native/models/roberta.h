@@ -32,7 +32,7 @@ class RobertaForCausalLMImpl : public TextDecoderImpl {
  private:
   RobertaConfig c_;
   BertModel roberta{nullptr};
-  torch::nn::Linear dense{nullptr};
+  Linear dense{nullptr};
   LayerNorm layer_norm{nullptr};
   torch::Tensor bias, decoder_weight;  // decoder_weight undefined when tied
 };

@@ -65,7 +65,69 @@ void columns(const float* x, int64_t ldx, int64_t M, int64_t K, const float* w, 
   }
 }
 
+// nn.Linear layout: kOutBlock weight rows (output columns) at a time against up to four rows of x, 16 lanes each,
+// so every load of x serves four weight rows and every load of w four rows of x (16 AVX-512 accumulators).
+constexpr int64_t kLanes = 16;
+constexpr int64_t kOutBlock = 4;
+
+template <int R, int C>
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void dot_block(const float* x, int64_t ldx, int64_t K, const float* w, int64_t ldw, const float* bias, float* out, int64_t ldo) {
+  float acc[R][C][kLanes] = {};
+  const int64_t full = K / kLanes * kLanes;
+  for (int64_t k = 0; k < full; k += kLanes)
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c)
+        for (int64_t j = 0; j < kLanes; ++j) acc[r][c][j] += x[r * ldx + k + j] * w[c * ldw + k + j];
+  for (int64_t k = full; k < K; ++k)
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) acc[r][c][k - full] += x[r * ldx + k] * w[c * ldw + k];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) {
+      float s = acc[r][c][0];
+      for (int64_t j = 1; j < kLanes; ++j) s += acc[r][c][j];
+      out[r * ldo + c] = bias ? s + bias[c] : s;
+    }
+}
+
+template <int R>
+void dot_rows(const float* x, int64_t ldx, int64_t K, const float* w, int64_t ldw, int64_t cols, const float* bias, float* out, int64_t ldo) {
+  switch (cols) {
+    case 1: return dot_block<R, 1>(x, ldx, K, w, ldw, bias, out, ldo);
+    case 2: return dot_block<R, 2>(x, ldx, K, w, ldw, bias, out, ldo);
+    case 3: return dot_block<R, 3>(x, ldx, K, w, ldw, bias, out, ldo);
+    default: return dot_block<R, 4>(x, ldx, K, w, ldw, bias, out, ldo);
+  }
+}
+
+// Output columns [n0, n0 + cols) (cols <= kOutBlock) for every row, four rows at a time.
+void dot_columns(const float* x, int64_t ldx, int64_t M, int64_t K, const float* w, int64_t ldw, int64_t n0, int64_t cols, const float* bias,
+                 float* out, int64_t ldo) {
+  for (int64_t m0 = 0; m0 < M; m0 += kGroup) {
+    const float* xm = x + m0 * ldx;
+    const float* wn = w + n0 * ldw;
+    const float* b = bias ? bias + n0 : nullptr;
+    float* om = out + m0 * ldo + n0;
+    switch (std::min(kGroup, M - m0)) {
+      case 1: dot_rows<1>(xm, ldx, K, wn, ldw, cols, b, om, ldo); break;
+      case 2: dot_rows<2>(xm, ldx, K, wn, ldw, cols, b, om, ldo); break;
+      case 3: dot_rows<3>(xm, ldx, K, wn, ldw, cols, b, om, ldo); break;
+      default: dot_rows<4>(xm, ldx, K, wn, ldw, cols, b, om, ldo); break;
+    }
+  }
+}
+
 }  // namespace
+
+void thin_gemm_nk_f32(const float* x, int64_t ldx, int64_t M, int64_t K, const float* w, int64_t ldw, int64_t N, const float* bias,
+                      float* out, int64_t ldo, int threads) {
+  const int64_t blocks = (N + kOutBlock - 1) / kOutBlock;
+#pragma omp parallel for num_threads(std::max(1, threads)) schedule(static) if (threads > 1 && blocks > 1)
+  for (int64_t t = 0; t < blocks; ++t) {
+    const int64_t n0 = t * kOutBlock;
+    dot_columns(x, ldx, M, K, w, ldw, n0, std::min(kOutBlock, N - n0), bias, out, ldo);
+  }
+}
 
 void thin_gemm_f32(const float* x, int64_t ldx, int64_t M, int64_t K, const float* w, int64_t ldw, int64_t N, const float* bias, float* out,
                    int64_t ldo, int threads) {

@@ -12,4 +12,11 @@ namespace tc {
 void thin_gemm_f32(const float* x, int64_t ldx, int64_t M, int64_t K, const float* w, int64_t ldw, int64_t N, const float* bias, float* out,
                    int64_t ldo, int threads);
 
+// The same product for a weight in nn.Linear's layout: w [N, K] row-major (row stride ldw), out = x @ w^T + bias.
+// Each output is a dot product of two contiguous rows, summed in 16 lanes (lane j takes k = j, j + 16, ... in
+// increasing order), the lanes then added 0 to 15, then the bias: again independent of M, the other rows, the
+// thread count and the instruction set.
+void thin_gemm_nk_f32(const float* x, int64_t ldx, int64_t M, int64_t K, const float* w, int64_t ldw, int64_t N, const float* bias,
+                      float* out, int64_t ldo, int threads);
+
 }  // namespace tc

@@ -35,6 +35,30 @@ function reference(x: Float32Array, w: Float32Array, bias: Float32Array | null, 
   return out;
 }
 
+/** The nn.Linear-layout kernel's arithmetic (w [N, K]): 16 lanes, lane j summing k = j, j + 16, ... in order, the
+ * lanes added 0 to 15, then the bias, everything rounded as float32. */
+function referenceNK(x: Float32Array, w: Float32Array, bias: Float32Array | null, M: number, K: number, N: number): Float32Array {
+  const out = new Float32Array(M * N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      const lanes = new Float32Array(16);
+      for (let k = 0; k < K; k++) lanes[k % 16] = Math.fround(lanes[k % 16]! + Math.fround(x[m * K + k]! * w[n * K + k]!));
+      let s = lanes[0]!;
+      for (let j = 1; j < 16; j++) s = Math.fround(s + lanes[j]!);
+      out[m * N + n] = bias ? Math.fround(s + bias[n]!) : s;
+    }
+  }
+  return out;
+}
+
+async function thinNK(M: number, K: number, N: number, seed: number, withBias: boolean) {
+  const x = values(M * K, seed);
+  const w = values(N * K, seed + 1);
+  const bias = withBias ? values(N, seed + 2) : null;
+  const out = await native().testing.thinGemm(f32([M, K], x), f32([N, K], w), bias ? f32([N], bias) : null);
+  return { x, w, bias, out: out.data as Float32Array, shape: out.shape };
+}
+
 async function thin(M: number, K: number, N: number, seed: number, withBias: boolean) {
   const x = values(M * K, seed);
   const w = values(K * N, seed + 1);
@@ -68,7 +92,34 @@ describe('thin gemm (decoding products)', () => {
     );
   });
 
-  it('leaves batches of more than 32 rows to BLAS', async () => {
+  it('nn.Linear layout: equals the 16-lane float32 sums bit for bit (K tails, column blocks of 1-4, row groups)', async () => {
+    for (const [M, K, N] of [[1, 48, 64], [3, 17, 5], [4, 96, 130], [5, 15, 7], [8, 64, 30], [9, 33, 1], [16, 40, 70]] as const) {
+      for (const withBias of [true, false]) {
+        const r = await thinNK(M, K, N, M * 100 + N, withBias);
+        expect(r.shape).toEqual([M, N]);
+        expect(Array.from(r.out)).toEqual(Array.from(referenceNK(r.x, r.w, r.bias, M, K, N)));
+      }
+    }
+  });
+
+  it('property (nn.Linear layout): a row has the same bits alone as in any batch', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 1, max: 80 }), fc.integer({ min: 1, max: 90 }), fc.nat(1000), async (M, K, N0, seed) => {
+        const N = N0 === K ? N0 + 1 : N0; // a square weight would be read as [K, N]
+        const all = await thinNK(M, K, N, seed, true);
+        const row = M - 1;
+        const alone = await native().testing.thinGemm(f32([1, K], all.x.slice(row * K, (row + 1) * K)), f32([N, K], all.w), f32([N], all.bias!));
+        expect(Array.from(alone.data as Float32Array)).toEqual(Array.from(all.out.slice(row * N, (row + 1) * N)));
+        expect(Array.from(all.out)).toEqual(Array.from(referenceNK(all.x, all.w, all.bias, M, K, N)));
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('leaves batches of more than 32 rows (16 in nn.Linear layout) to BLAS', async () => {
+    await expect(native().testing.thinGemm(f32([17, 4], new Float32Array(68)), f32([8, 4], new Float32Array(32)), null)).rejects.toThrow(
+      /kernel does not apply/,
+    );
     await expect(native().testing.thinGemm(f32([33, 4], new Float32Array(132)), f32([4, 8], new Float32Array(32)), null)).rejects.toThrow(
       /kernel does not apply/,
     );
