@@ -97,8 +97,7 @@ torch::Tensor BertAttentionImpl::forward(const torch::Tensor& x, const torch::Te
     if (self_mask.defined()) mask = self_mask.to(q.scalar_type());
   }
   // Beams of one image share its cached cross-attention keys (layers.h).
-  const int64_t group = q.size(0) / k.size(0);
-  TORCH_CHECK(group * k.size(0) == q.size(0), "BertAttention: ", q.size(0), " query rows for ", k.size(0), " key rows");
+  const int64_t group = query_group(q, k);
   auto ctx = attention(group > 1 ? fold_query_groups(q, group) : q, k, v, mask, std::sqrt(double(d)), c_.attention_probs_dropout_prob, is_training());
   if (group > 1) ctx = unfold_query_groups(ctx, group);
   ctx = ctx.permute({0, 2, 1, 3}).contiguous().view({B, T, c_.hidden_size});

@@ -87,8 +87,7 @@ torch::Tensor GPT2AttentionImpl::forward(const torch::Tensor& x, const torch::Te
     }
   }
   // Beams of one image share its cached cross-attention keys (layers.h).
-  const int64_t group = q.size(0) / k.size(0);
-  TORCH_CHECK(group * k.size(0) == q.size(0), "GPT2Attention: ", q.size(0), " query rows for ", k.size(0), " key rows");
+  const int64_t group = query_group(q, k);
   if (group > 1) q = fold_query_groups(q, group);
   auto w = batched_matmul(q, k.transpose(-1, -2));
   if (c_.scale_attn_weights) w = w / std::sqrt(double(v.size(-1)));

@@ -31,6 +31,12 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
   return batched_matmul(probs, v);
 }
 
+int64_t query_group(const torch::Tensor& q, const torch::Tensor& k) {
+  const int64_t group = q.size(0) / k.size(0);
+  TORCH_CHECK(group * k.size(0) == q.size(0), "attention: ", q.size(0), " query rows for ", k.size(0), " key rows");
+  return group;
+}
+
 torch::Tensor fold_query_groups(const torch::Tensor& q, int64_t group) {
   const int64_t B = q.size(0) / group, H = q.size(1), T = q.size(2), d = q.size(3);
   return q.view({B, group, H, T, d}).permute({0, 2, 1, 3, 4}).reshape({B, H, group * T, d});

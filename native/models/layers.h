@@ -28,6 +28,7 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
 // share its keys and values, which the decoding cache holds once per image. Folding the group into the query rows
 // ([B*g, H, T, d] -> [B, H, g*T, d]) reads each image's keys once, in one product per head, instead of once per
 // beam from g repeated copies; unfold_query_groups turns the result back. The same sums per row.
+int64_t query_group(const torch::Tensor& q, const torch::Tensor& k);  // q rows per k row (1 outside beams)
 torch::Tensor fold_query_groups(const torch::Tensor& q, int64_t group);
 torch::Tensor unfold_query_groups(const torch::Tensor& out, int64_t group);
 

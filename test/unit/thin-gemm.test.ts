@@ -51,70 +51,71 @@ function referenceNK(x: Float32Array, w: Float32Array, bias: Float32Array | null
   return out;
 }
 
-async function thinNK(M: number, K: number, N: number, seed: number, withBias: boolean) {
-  const x = values(M * K, seed);
-  const w = values(N * K, seed + 1);
-  const bias = withBias ? values(N, seed + 2) : null;
-  const out = await native().testing.thinGemm(f32([M, K], x), f32([N, K], w), bias ? f32([N], bias) : null);
-  return { x, w, bias, out: out.data as Float32Array, shape: out.shape };
+/** One weight layout of the kernels: how w is shaped, the arithmetic it must equal, its row limit and test shapes. */
+interface Layout {
+  name: string;
+  weightShape: (K: number, N: number) => number[];
+  reference: typeof reference;
+  maxRows: number;
+  shapes: readonly (readonly [number, number, number])[];
+  /** N for a drawn (K, N): the test hook reads a square weight as [K, N]. */
+  fixN: (K: number, N: number) => number;
 }
 
-async function thin(M: number, K: number, N: number, seed: number, withBias: boolean) {
+const layouts: Layout[] = [
+  {
+    name: 'Conv1D layout, w [K, N]: the sequential float32 sum',
+    weightShape: (K, N) => [K, N],
+    reference,
+    maxRows: 32,
+    // N = 64 is one tile; 65 and 130 leave narrow tails (as GPT-2's 50257); M = 5..9 mixes groups of four with the rest.
+    shapes: [[1, 48, 64], [3, 48, 65], [4, 96, 130], [5, 17, 63], [8, 64, 192], [9, 33, 1], [32, 40, 70]],
+    fixN: (_K, N) => N,
+  },
+  {
+    name: 'nn.Linear layout, w [N, K]: the 16-lane float32 sums (K tails, column blocks of 1-4)',
+    weightShape: (K, N) => [N, K],
+    reference: referenceNK,
+    maxRows: 16,
+    shapes: [[1, 48, 64], [3, 17, 5], [4, 96, 130], [5, 15, 7], [8, 64, 30], [9, 33, 1], [16, 40, 70]],
+    fixN: (K, N) => (N === K ? N + 1 : N),
+  },
+];
+
+async function thin(layout: Layout, M: number, K: number, N: number, seed: number, withBias: boolean) {
   const x = values(M * K, seed);
   const w = values(K * N, seed + 1);
   const bias = withBias ? values(N, seed + 2) : null;
-  const out = await native().testing.thinGemm(f32([M, K], x), f32([K, N], w), bias ? f32([N], bias) : null);
+  const out = await native().testing.thinGemm(f32([M, K], x), f32(layout.weightShape(K, N), w), bias ? f32([N], bias) : null);
   return { x, w, bias, out: out.data as Float32Array, shape: out.shape };
 }
 
 describe('thin gemm (decoding products)', () => {
-  it('equals the sequential float32 sum bit for bit on the decoder shapes, tails and row groups included', async () => {
-    // N = 64 is one tile; 65 and 130 leave narrow tails (as GPT-2's 50257); M = 5..9 mixes groups of four with the rest.
-    for (const [M, K, N] of [[1, 48, 64], [3, 48, 65], [4, 96, 130], [5, 17, 63], [8, 64, 192], [9, 33, 1], [32, 40, 70]] as const) {
-      for (const withBias of [true, false]) {
-        const r = await thin(M, K, N, M * 100 + N, withBias);
-        expect(r.shape).toEqual([M, N]);
-        expect(Array.from(r.out)).toEqual(Array.from(reference(r.x, r.w, r.bias, M, K, N)));
+  for (const layout of layouts) {
+    it(`${layout.name}: equal bit for bit, tails and row groups included`, async () => {
+      for (const [M, K, N] of layout.shapes) {
+        for (const withBias of [true, false]) {
+          const r = await thin(layout, M, K, N, M * 100 + N, withBias);
+          expect(r.shape).toEqual([M, N]);
+          expect(Array.from(r.out)).toEqual(Array.from(layout.reference(r.x, r.w, r.bias, M, K, N)));
+        }
       }
-    }
-  });
+    });
 
-  it('property: a row has the same bits whatever the other rows are and however many there are', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 32 }), fc.integer({ min: 1, max: 80 }), fc.integer({ min: 1, max: 200 }), fc.nat(1000), async (M, K, N, seed) => {
-        const all = await thin(M, K, N, seed, true);
-        const row = M - 1;
-        const alone = await native().testing.thinGemm(f32([1, K], all.x.slice(row * K, (row + 1) * K)), f32([K, N], all.w), f32([N], all.bias!));
-        expect(Array.from(alone.data as Float32Array)).toEqual(Array.from(all.out.slice(row * N, (row + 1) * N)));
-        expect(Array.from(all.out)).toEqual(Array.from(reference(all.x, all.w, all.bias, M, K, N)));
-      }),
-      { numRuns: 40 },
-    );
-  });
-
-  it('nn.Linear layout: equals the 16-lane float32 sums bit for bit (K tails, column blocks of 1-4, row groups)', async () => {
-    for (const [M, K, N] of [[1, 48, 64], [3, 17, 5], [4, 96, 130], [5, 15, 7], [8, 64, 30], [9, 33, 1], [16, 40, 70]] as const) {
-      for (const withBias of [true, false]) {
-        const r = await thinNK(M, K, N, M * 100 + N, withBias);
-        expect(r.shape).toEqual([M, N]);
-        expect(Array.from(r.out)).toEqual(Array.from(referenceNK(r.x, r.w, r.bias, M, K, N)));
-      }
-    }
-  });
-
-  it('property (nn.Linear layout): a row has the same bits alone as in any batch', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 1, max: 80 }), fc.integer({ min: 1, max: 90 }), fc.nat(1000), async (M, K, N0, seed) => {
-        const N = N0 === K ? N0 + 1 : N0; // a square weight would be read as [K, N]
-        const all = await thinNK(M, K, N, seed, true);
-        const row = M - 1;
-        const alone = await native().testing.thinGemm(f32([1, K], all.x.slice(row * K, (row + 1) * K)), f32([N, K], all.w), f32([N], all.bias!));
-        expect(Array.from(alone.data as Float32Array)).toEqual(Array.from(all.out.slice(row * N, (row + 1) * N)));
-        expect(Array.from(all.out)).toEqual(Array.from(referenceNK(all.x, all.w, all.bias, M, K, N)));
-      }),
-      { numRuns: 40 },
-    );
-  });
+    it(`property (${layout.name.split(',')[0]}): a row has the same bits whatever the other rows are and however many there are`, async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 1, max: layout.maxRows }), fc.integer({ min: 1, max: 80 }), fc.integer({ min: 1, max: 200 }), fc.nat(1000), async (M, K, N0, seed) => {
+          const N = layout.fixN(K, N0);
+          const all = await thin(layout, M, K, N, seed, true);
+          const row = M - 1;
+          const alone = await native().testing.thinGemm(f32([1, K], all.x.slice(row * K, (row + 1) * K)), f32(layout.weightShape(K, N), all.w), f32([N], all.bias!));
+          expect(Array.from(alone.data as Float32Array)).toEqual(Array.from(all.out.slice(row * N, (row + 1) * N)));
+          expect(Array.from(all.out)).toEqual(Array.from(layout.reference(all.x, all.w, all.bias, M, K, N)));
+        }),
+        { numRuns: 40 },
+      );
+    });
+  }
 
   it('leaves batches of more than 32 rows (16 in nn.Linear layout) to BLAS', async () => {
     await expect(native().testing.thinGemm(f32([17, 4], new Float32Array(68)), f32([8, 4], new Float32Array(32)), null)).rejects.toThrow(
