@@ -274,6 +274,8 @@ export interface NativeTesting {
   addTensors(a: RawTensor, b: RawTensor): Promise<RawTensor>;
   /** x [M, K] @ w [K, N] + bias, or x @ w^T + bias for w [N, K] (N != K), through the decoding product kernels. */
   thinGemm(x: RawTensor, w: RawTensor, bias: RawTensor | null): Promise<RawTensor>;
+  /** The training loss on logits [N, C] and labels [N] (int64, -100 ignored) and its gradient; F::cross_entropy's when `reference`. */
+  crossEntropy(logits: RawTensor, labels: RawTensor, labelSmoothing: number, reference: boolean): Promise<{ loss: RawTensor; grad: RawTensor }>;
 }
 
 /** Options of one preprocessRgb call (copied into a C++ struct before the job starts). */

@@ -20,6 +20,7 @@
 #include "addon/processing_binding.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
+#include "models/loss.h"
 #include "models/matmul.h"
 
 namespace tc {
@@ -254,6 +255,30 @@ Napi::Value ThinGemm(const Napi::CallbackInfo& info) {
   }, nullptr, keep);
 }
 
+// The training loss (models/loss.h) and its gradient with respect to the logits, or F::cross_entropy's when
+// `reference` is true, for the test that holds the two equal bit for bit.
+Napi::Value CrossEntropy(const Napi::CallbackInfo& info) {
+  auto logits = tensor_from_js(info[0], "logits");
+  auto labels = tensor_from_js(info[1], "labels");
+  const double smoothing = info[2].As<Napi::Number>().DoubleValue();
+  const bool reference = info[3].As<Napi::Boolean>().Value();
+  return run_job(info.Env(), [logits, labels, smoothing, reference]() -> Finisher {
+    namespace F = torch::nn::functional;
+    auto x = logits.detach().clone().requires_grad_(true);
+    auto loss = reference ? F::cross_entropy(x, labels, F::CrossEntropyFuncOptions().ignore_index(-100).label_smoothing(smoothing))
+                          : cross_entropy(x, labels, smoothing);
+    loss.backward();
+    auto l = to_host(loss.detach().reshape({1}), Ownership::kFresh);
+    auto g = to_host(x.grad(), Ownership::kFresh);
+    return [l, g](Napi::Env env) -> Napi::Value {
+      auto o = Napi::Object::New(env);
+      o.Set("loss", tensor_to_js(env, l));
+      o.Set("grad", tensor_to_js(env, g));
+      return o;
+    };
+  }, nullptr, {info[0], info[1]});
+}
+
 // glibc returns every allocation above its mmap threshold (at most 32 MB by default) to the OS on free,
 // so each training step page-faults its large activations (the [batch, tokens, 50257] logits alone are
 // tens of MB) back in: measured 45 -> 104 samples/s on the tiny model when large blocks are kept for reuse.
@@ -294,6 +319,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   testing.Set("sleep", Napi::Function::New<TestSleep>(env, "sleep"));
   testing.Set("addTensors", Napi::Function::New<AddTensors>(env, "addTensors"));
   testing.Set("thinGemm", Napi::Function::New<ThinGemm>(env, "thinGemm"));
+  testing.Set("crossEntropy", Napi::Function::New<CrossEntropy>(env, "crossEntropy"));
   exports.Set("testing", testing);
   InitModel(env, exports, testing);
   InitProcessGroup(env, exports);

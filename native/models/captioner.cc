@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "errors.h"
+#include "models/loss.h"
 
 namespace tc {
 
@@ -111,14 +112,12 @@ int64_t CaptionModelImpl::loss_tokens(const CaptionInputs& in) const {
 }
 
 torch::Tensor CaptionModelImpl::loss(const torch::Tensor& logits, const torch::Tensor& labels, bool shifted, double label_smoothing) const {
-  namespace F = torch::nn::functional;
   using torch::indexing::None;
   using torch::indexing::Slice;
   auto l = shifted ? logits.index({Slice(), Slice(None, -1)}) : logits;
   auto y = shifted ? labels.index({Slice(), Slice(1, None)}) : labels;
   const int64_t vocab = logits.size(-1);
-  return F::cross_entropy(l.reshape({-1, vocab}).to(torch::kFloat32), y.reshape({-1}),
-                          F::CrossEntropyFuncOptions().ignore_index(-100).label_smoothing(label_smoothing));
+  return cross_entropy(l.reshape({-1, vocab}).to(torch::kFloat32), y.reshape({-1}), label_smoothing);
 }
 
 }  // namespace tc

@@ -1,0 +1,97 @@
+#include "models/loss.h"
+
+#include <ATen/ThreadLocalState.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+#include <exception>
+#include <thread>
+#include <vector>
+
+#include "models/matmul.h"
+
+namespace tc {
+namespace {
+
+// Below this many elements a second thread costs more than it saves (measured: ~50 us to start and join one).
+constexpr int64_t kMinParallelElements = int64_t(1) << 20;
+
+// How many row chunks to run side by side: one unless ATen's own pool is single-threaded and the BLAS's is not
+// (with several intra-op threads ATen already splits the rows itself). TORCH_CAPTION_LOSS_SPLIT=0 keeps one.
+int64_t row_workers(const torch::Tensor& x) {
+  if (!x.device().is_cpu() || x.numel() < kMinParallelElements || at::get_num_threads() > 1) return 1;
+  if (const char* v = std::getenv("TORCH_CAPTION_LOSS_SPLIT"); v && std::string(v) == "0") return 1;
+  return std::clamp<int64_t>(blas_threads(), 1, x.size(0));
+}
+
+// f(begin, end) over [0, rows) in `workers` contiguous chunks: the first on this thread, the others on threads
+// that carry this one's grad mode, inference mode and dispatch state. Joined before returning, errors rethrown.
+template <typename F>
+void for_row_chunks(int64_t rows, int64_t workers, const F& f) {
+  if (workers <= 1) return f(0, rows);
+  const int64_t per = (rows + workers - 1) / workers;
+  const at::ThreadLocalState state;
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(workers));
+  std::vector<std::thread> threads;
+  for (int64_t w = 1; w < workers && w * per < rows; ++w) {
+    threads.emplace_back([&, w] {
+      try {
+        at::ThreadLocalStateGuard guard(state);
+        f(w * per, std::min(rows, (w + 1) * per));
+      } catch (...) {
+        errors[size_t(w)] = std::current_exception();
+      }
+    });
+  }
+  try {
+    f(0, std::min(rows, per));
+  } catch (...) {
+    errors[0] = std::current_exception();
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+struct LogSoftmaxRows : public torch::autograd::Function<LogSoftmaxRows> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& input) {
+    auto x = input.contiguous();
+    auto out = torch::empty_like(x, at::MemoryFormat::Contiguous);
+    for_row_chunks(x.size(0), row_workers(x), [&](int64_t b, int64_t e) {
+      auto o = out.narrow(0, b, e - b);
+      at::_log_softmax_out(o, x.narrow(0, b, e - b), 1, false);
+    });
+    ctx->save_for_backward({out});
+    return out;
+  }
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::tensor_list grads) {
+    const auto out = ctx->get_saved_variables()[0];
+    const auto g = grads[0].contiguous();
+    auto gi = torch::empty_like(g, at::MemoryFormat::Contiguous);
+    for_row_chunks(g.size(0), row_workers(g), [&](int64_t b, int64_t e) {
+      auto o = gi.narrow(0, b, e - b);
+      at::_log_softmax_backward_data_out(o, g.narrow(0, b, e - b), out.narrow(0, b, e - b), 1, out.scalar_type());
+    });
+    return {gi};
+  }
+};
+
+}  // namespace
+
+torch::Tensor log_softmax_rows(const torch::Tensor& x) {
+  TORCH_CHECK(x.dim() == 2, "log_softmax_rows: expected [rows, classes], got ", x.sizes());
+  // Only float32 on the CPU goes its own way; the rest is ATen's call (the same numbers, ATen's threading).
+  if (!x.device().is_cpu() || x.scalar_type() != torch::kFloat32) return torch::log_softmax(x, 1);
+  return LogSoftmaxRows::apply(x);
+}
+
+torch::Tensor cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels, double label_smoothing) {
+  namespace F = torch::nn::functional;
+  // F::cross_entropy without smoothing is nll_loss(log_softmax(x)); with smoothing it adds a term of its own,
+  // left to it.
+  if (label_smoothing != 0.0) return F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().ignore_index(-100).label_smoothing(label_smoothing));
+  return F::nll_loss(log_softmax_rows(logits), labels, F::NLLLossFuncOptions().ignore_index(-100));
+}
+
+}  // namespace tc
