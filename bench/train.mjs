@@ -6,8 +6,10 @@ import { AdamW } from '../dist/lib/optim/adamw.js';
 import { Tensor } from '../dist/lib/tensor.js';
 import { benchConfig, randomPixels } from './models.mjs';
 
-const hf = { tiny: 62.5, small: 6.97, base: 2.12 };
-const goal = { tiny: 95, small: 8.4, base: 2.35 };
+// transformers 4.9 on the same libtorch with glibc tuned as the addon tunes its allocator (best of several runs;
+// untuned it pays page faults every step: tiny 62.5, small 2.2), and the goals set against those figures.
+const hf = { tiny: 117, small: 6.92, base: 2.12 };
+const goal = { tiny: 170, small: 8.6, base: 2.35 };
 const sizes = (process.env.TRAIN_SIZES ?? 'tiny,small').split(',');
 for (const size of sizes) {
   const cfg = benchConfig(size);
