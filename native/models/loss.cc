@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <string>
 #include <exception>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -25,6 +25,15 @@ int64_t row_workers(const torch::Tensor& x) {
   return std::clamp<int64_t>(blas_threads(), 1, x.size(0));
 }
 
+// Joins its threads when it goes out of scope, also when starting one of them threw.
+struct JoinAll {
+  std::vector<std::thread> threads;
+  ~JoinAll() {
+    for (auto& t : threads)
+      if (t.joinable()) t.join();
+  }
+};
+
 // f(begin, end) over [0, rows) in `workers` contiguous chunks: the first on this thread, the others on threads
 // that carry this one's grad mode, inference mode and dispatch state. Joined before returning, errors rethrown.
 template <typename F>
@@ -33,23 +42,24 @@ void for_row_chunks(int64_t rows, int64_t workers, const F& f) {
   const int64_t per = (rows + workers - 1) / workers;
   const at::ThreadLocalState state;
   std::vector<std::exception_ptr> errors(static_cast<size_t>(workers));
-  std::vector<std::thread> threads;
-  for (int64_t w = 1; w < workers && w * per < rows; ++w) {
-    threads.emplace_back([&, w] {
-      try {
-        at::ThreadLocalStateGuard guard(state);
-        f(w * per, std::min(rows, (w + 1) * per));
-      } catch (...) {
-        errors[size_t(w)] = std::current_exception();
-      }
-    });
+  {
+    JoinAll pool;
+    for (int64_t w = 1; w < workers && w * per < rows; ++w) {
+      pool.threads.emplace_back([&, w] {
+        try {
+          at::ThreadLocalStateGuard guard(state);
+          f(w * per, std::min(rows, (w + 1) * per));
+        } catch (...) {
+          errors[size_t(w)] = std::current_exception();
+        }
+      });
+    }
+    try {
+      f(0, std::min(rows, per));
+    } catch (...) {
+      errors[0] = std::current_exception();
+    }
   }
-  try {
-    f(0, std::min(rows, per));
-  } catch (...) {
-    errors[0] = std::current_exception();
-  }
-  for (auto& t : threads) t.join();
   for (const auto& e : errors)
     if (e) std::rethrow_exception(e);
 }
