@@ -87,21 +87,28 @@ struct LogSoftmaxRows : public torch::autograd::Function<LogSoftmaxRows> {
   }
 };
 
-}  // namespace
-
+// log_softmax over the classes of x [N, C] (and its gradient), rows split as above where that applies.
 torch::Tensor log_softmax_rows(const torch::Tensor& x) {
-  TORCH_CHECK(x.dim() == 2, "log_softmax_rows: expected [rows, classes], got ", x.sizes());
   // Only float32 on the CPU goes its own way; the rest is ATen's call (the same numbers, ATen's threading).
   if (!x.device().is_cpu() || x.scalar_type() != torch::kFloat32) return torch::log_softmax(x, 1);
   return LogSoftmaxRows::apply(x);
 }
 
+}  // namespace
+
 torch::Tensor cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels, double label_smoothing) {
   namespace F = torch::nn::functional;
-  // F::cross_entropy without smoothing is nll_loss(log_softmax(x)); with smoothing it adds a term of its own,
-  // left to it.
-  if (label_smoothing != 0.0) return F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().ignore_index(-100).label_smoothing(label_smoothing));
-  return F::nll_loss(log_softmax_rows(logits), labels, F::NLLLossFuncOptions().ignore_index(-100));
+  TORCH_CHECK(logits.dim() == 2, "cross_entropy: expected logits [tokens, classes], got ", logits.sizes());
+  // F::cross_entropy's composition, op for op: nll_loss of the log-probabilities, and with smoothing the mean over
+  // kept tokens of -sum(log-probabilities), mixed as (1 - s) * nll + smooth * (s / classes).
+  auto logp = log_softmax_rows(logits);
+  auto nll = F::nll_loss(logp, labels, F::NLLLossFuncOptions().ignore_index(-100));
+  if (label_smoothing == 0.0) return nll;
+  const auto ignored = labels == -100;
+  auto smooth = -logp.sum(1);
+  smooth.masked_fill_(ignored, 0.0);
+  const auto smooth_mean = smooth.sum() / (~ignored).sum();
+  return (1 - label_smoothing) * nll + smooth_mean * (label_smoothing / double(logits.size(1)));
 }
 
 }  // namespace tc

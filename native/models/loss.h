@@ -13,7 +13,4 @@ namespace tc {
 // Mean cross-entropy of logits [N, C] against labels [N] (ignore_index -100), with optional label smoothing.
 torch::Tensor cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels, double label_smoothing);
 
-// log_softmax over the last dimension of x [N, C] (and its gradient), rows split as above.
-torch::Tensor log_softmax_rows(const torch::Tensor& x);
-
 }  // namespace tc
