@@ -10,7 +10,7 @@ export interface DoctorReport {
   /** kind: a local build, or the CPU or CUDA prebuild; builtFor: the prebuild's libtorch (its sidecar). */
   addon: { path: string; prebuilt: boolean; kind: string; builtFor: string | null; version: string } | { error: string };
   libtorch?: { version: string; dir: string; cxx11Abi: boolean };
-  threads?: { intraOp: number; interOp: number; cpus: number; OMP_NUM_THREADS: string | null; OPENBLAS_NUM_THREADS: string | null; OPENBLAS_CORETYPE: string | null };
+  threads?: { intraOp: number; interOp: number; blas: number; cpus: number; OMP_NUM_THREADS: string | null; OPENBLAS_NUM_THREADS: string | null; OPENBLAS_CORETYPE: string | null };
   cuda?: { compiled: boolean; available: boolean; devices: number };
   /** The c10d backends of this build, for data-parallel training (gloo: CPU, nccl: CUDA). */
   distributedBackends?: string[];
@@ -42,7 +42,7 @@ export async function doctor(): Promise<DoctorReport> {
     },
     libtorch: { version: info.torchVersion, dir: info.torchDir, cxx11Abi: info.cxx11Abi },
     threads: {
-      intraOp: info.numThreads, interOp: info.numInteropThreads, cpus: os.availableParallelism(),
+      intraOp: info.numThreads, interOp: info.numInteropThreads, blas: info.blasThreads, cpus: os.availableParallelism(),
       OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? null, OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? null,
       OPENBLAS_CORETYPE: process.env.OPENBLAS_CORETYPE ?? null,
     },

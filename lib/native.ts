@@ -29,6 +29,8 @@ export interface NativeBuildInfo {
   cudaDeviceName: string | null;
   numThreads: number;
   numInteropThreads: number;
+  /** The BLAS's own thread count (OpenBLAS's), libtorch's intra-op count where the BLAS does not say. */
+  blasThreads: number;
   parallelInfo: string;
   /** The c10d backends this build can create ('gloo', 'nccl'). */
   distributedBackends: string[];
@@ -276,6 +278,14 @@ export interface NativeTesting {
   thinGemm(x: RawTensor, w: RawTensor, bias: RawTensor | null): Promise<RawTensor>;
   /** The training loss on logits [N, C] and labels [N] (int64, -100 ignored) and its gradient; F::cross_entropy's when `reference`. */
   crossEntropy(logits: RawTensor, labels: RawTensor, labelSmoothing: number, reference: boolean): Promise<{ loss: RawTensor; grad: RawTensor }>;
+  /** a @ b (b^T when `transposeB`) and both operands' gradients for upstream g: through the attention products, the same one matrix at a time on single-threaded OpenBLAS, or torch::matmul. */
+  batchedMatmul(
+    a: RawTensor,
+    b: RawTensor,
+    g: RawTensor,
+    transposeB: boolean,
+    mode: 'ours' | 'single-threaded' | 'torch',
+  ): Promise<{ out: RawTensor; gradA: RawTensor; gradB: RawTensor; /** threads the forward stack was split over (1: not split) */ workers: number }>;
 }
 
 /** Options of one preprocessRgb call (copied into a C++ struct before the job starts). */
@@ -344,9 +354,19 @@ export interface LoadedAddon {
 
 let loaded: LoadedAddon | undefined;
 
+/**
+ * OpenBLAS's workers spin for about 2^28 cycles after each product before they sleep, holding a core that the
+ * addon's own threads (the training loss's rows, attention's split products, the decoding kernel) then share
+ * with a spinner: on a 2-core machine that cost the tiny model ~10% of its training speed. OpenBLAS reads the
+ * setting once, when libtorch loads it with the addon, so the default is set here, before the first load, and
+ * only where the environment does not set it (OPENBLAS_THREAD_TIMEOUT=28 restores OpenBLAS's own).
+ */
+const openblasThreadTimeout = '4';
+
 /** Load the addon once (see lib/native-binary.ts for which file); throw a NativeLoadError that says what to do when none loads. */
 export function loadAddon(): LoadedAddon {
   if (loaded) return loaded;
+  process.env.OPENBLAS_THREAD_TIMEOUT ??= openblasThreadTimeout;
   const root = packageRoot();
   const failures: { candidate: BinaryCandidate; error: unknown }[] = [];
   for (const candidate of binaryCandidates(root)) {

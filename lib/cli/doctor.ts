@@ -21,7 +21,7 @@ export function registerDoctor(program: Command): void {
           lines.push(`addon           ${r.addon.path} (${how})`);
           lines.push(`libtorch        ${r.libtorch!.version} in ${r.libtorch!.dir} (C++11 ABI: ${r.libtorch!.cxx11Abi ? 'yes' : 'no'})`);
           const t = r.threads!;
-          lines.push(`threads         torch intra-op ${t.intraOp}, inter-op ${t.interOp}; ${t.cpus} CPUs; OMP_NUM_THREADS=${t.OMP_NUM_THREADS ?? 'unset'} OPENBLAS_NUM_THREADS=${t.OPENBLAS_NUM_THREADS ?? 'unset'} OPENBLAS_CORETYPE=${t.OPENBLAS_CORETYPE ?? 'unset'}`);
+          lines.push(`threads         torch intra-op ${t.intraOp}, inter-op ${t.interOp}, BLAS ${t.blas}; ${t.cpus} CPUs; OMP_NUM_THREADS=${t.OMP_NUM_THREADS ?? 'unset'} OPENBLAS_NUM_THREADS=${t.OPENBLAS_NUM_THREADS ?? 'unset'} OPENBLAS_CORETYPE=${t.OPENBLAS_CORETYPE ?? 'unset'}`);
           lines.push(`blas            ${r.blas}`);
           lines.push(`allocator       ${r.allocator}`);
           lines.push(`cpu bfloat16    ${r.cpuBf16}`);

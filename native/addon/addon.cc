@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <algorithm>
+#include <optional>
 #include <thread>
 
 #include "addon/allocator.h"
@@ -47,6 +48,7 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   o.Set("distributedBackends", backends);
   o.Set("numThreads", double(at::get_num_threads()));
   o.Set("numInteropThreads", double(at::get_num_interop_threads()));
+  o.Set("blasThreads", double(blas_threads()));
   o.Set("parallelInfo", at::get_parallel_info());
   return o;
 }
@@ -279,6 +281,45 @@ Napi::Value CrossEntropy(const Napi::CallbackInfo& info) {
   }, nullptr, {info[0], info[1]});
 }
 
+// a @ b (b^T when transposeB: b holds [..., N, K], as attention's k), with the gradients of both operands for the
+// upstream gradient g, three ways for the test that holds them together: "ours" (models/matmul.h as the models
+// call it), "single-threaded" (the same one matrix at a time with OpenBLAS on one thread, whose bits the split
+// must reproduce) and "torch" (torch::matmul).
+Napi::Value BatchedMatmul(const Napi::CallbackInfo& info) {
+  auto a = tensor_from_js(info[0], "a");
+  auto b = tensor_from_js(info[1], "b");
+  auto g = tensor_from_js(info[2], "g");
+  const bool transpose_b = info[3].As<Napi::Boolean>().Value();
+  const std::string mode = info[4].As<Napi::String>().Utf8Value();
+  if (mode != "ours" && mode != "single-threaded" && mode != "torch")
+    throw_argument_error(info.Env(), "batchedMatmul: mode must be 'ours', 'single-threaded' or 'torch'");
+  return run_job(info.Env(), [a, b, g, transpose_b, mode]() -> Finisher {
+    auto x = a.detach().clone().requires_grad_(true);
+    auto y = b.detach().clone().requires_grad_(true);
+    const auto rhs = transpose_b ? y.transpose(-1, -2) : y;
+    std::optional<SingleThreadedBlas> single;
+    if (mode == "single-threaded") {
+      TORCH_CHECK(SingleThreadedBlas::available(), "batchedMatmul: the BLAS is not OpenBLAS");
+      single.emplace();
+    }
+    const double workers = double(mode == "ours" ? batched_matmul_workers(x, rhs) : 1);
+    auto out = mode == "torch" ? torch::matmul(x, rhs) : batched_matmul(x, rhs, mode == "ours" ? 0 : 1);
+    out.backward(g);
+    single.reset();
+    auto o = to_host(out.detach(), Ownership::kFresh);
+    auto ga = to_host(x.grad(), Ownership::kFresh);
+    auto gb = to_host(y.grad(), Ownership::kFresh);
+    return [o, ga, gb, workers](Napi::Env env) -> Napi::Value {
+      auto r = Napi::Object::New(env);
+      r.Set("workers", workers);
+      r.Set("out", tensor_to_js(env, o));
+      r.Set("gradA", tensor_to_js(env, ga));
+      r.Set("gradB", tensor_to_js(env, gb));
+      return r;
+    };
+  }, nullptr, {info[0], info[1], info[2]});
+}
+
 // glibc returns every allocation above its mmap threshold (at most 32 MB by default) to the OS on free,
 // so each training step page-faults its large activations (the [batch, tokens, 50257] logits alone are
 // tens of MB) back in: measured 45 -> 104 samples/s on the tiny model when large blocks are kept for reuse.
@@ -320,6 +361,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   testing.Set("addTensors", Napi::Function::New<AddTensors>(env, "addTensors"));
   testing.Set("thinGemm", Napi::Function::New<ThinGemm>(env, "thinGemm"));
   testing.Set("crossEntropy", Napi::Function::New<CrossEntropy>(env, "crossEntropy"));
+  testing.Set("batchedMatmul", Napi::Function::New<BatchedMatmul>(env, "batchedMatmul"));
   exports.Set("testing", testing);
   InitModel(env, exports, testing);
   InitProcessGroup(env, exports);

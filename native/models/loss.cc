@@ -1,15 +1,11 @@
 #include "models/loss.h"
 
-#include <ATen/ThreadLocalState.h>
-
 #include <algorithm>
 #include <cstdlib>
-#include <exception>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "models/matmul.h"
+#include "models/parallel.h"
 
 namespace tc {
 namespace {
@@ -25,50 +21,11 @@ int64_t row_workers(const torch::Tensor& x) {
   return std::clamp<int64_t>(blas_threads(), 1, x.size(0));
 }
 
-// Joins its threads when it goes out of scope, also when starting one of them threw.
-struct JoinAll {
-  std::vector<std::thread> threads;
-  ~JoinAll() {
-    for (auto& t : threads)
-      if (t.joinable()) t.join();
-  }
-};
-
-// f(begin, end) over [0, rows) in `workers` contiguous chunks: the first on this thread, the others on threads
-// that carry this one's grad mode, inference mode and dispatch state. Joined before returning, errors rethrown.
-template <typename F>
-void for_row_chunks(int64_t rows, int64_t workers, const F& f) {
-  if (workers <= 1) return f(0, rows);
-  const int64_t per = (rows + workers - 1) / workers;
-  const at::ThreadLocalState state;
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(workers));
-  {
-    JoinAll pool;
-    for (int64_t w = 1; w < workers && w * per < rows; ++w) {
-      pool.threads.emplace_back([&, w] {
-        try {
-          at::ThreadLocalStateGuard guard(state);
-          f(w * per, std::min(rows, (w + 1) * per));
-        } catch (...) {
-          errors[size_t(w)] = std::current_exception();
-        }
-      });
-    }
-    try {
-      f(0, std::min(rows, per));
-    } catch (...) {
-      errors[0] = std::current_exception();
-    }
-  }
-  for (const auto& e : errors)
-    if (e) std::rethrow_exception(e);
-}
-
 struct LogSoftmaxRows : public torch::autograd::Function<LogSoftmaxRows> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& input) {
     auto x = input.contiguous();
     auto out = torch::empty_like(x, at::MemoryFormat::Contiguous);
-    for_row_chunks(x.size(0), row_workers(x), [&](int64_t b, int64_t e) {
+    for_chunks(x.size(0), row_workers(x), [&](int64_t b, int64_t e) {
       auto o = out.narrow(0, b, e - b);
       at::_log_softmax_out(o, x.narrow(0, b, e - b), 1, false);
     });
@@ -79,7 +36,7 @@ struct LogSoftmaxRows : public torch::autograd::Function<LogSoftmaxRows> {
     const auto out = ctx->get_saved_variables()[0];
     const auto g = grads[0].contiguous();
     auto gi = torch::empty_like(g, at::MemoryFormat::Contiguous);
-    for_row_chunks(g.size(0), row_workers(g), [&](int64_t b, int64_t e) {
+    for_chunks(g.size(0), row_workers(g), [&](int64_t b, int64_t e) {
       auto o = gi.narrow(0, b, e - b);
       at::_log_softmax_backward_data_out(o, g.narrow(0, b, e - b), out.narrow(0, b, e - b), 1, out.scalar_type());
     });

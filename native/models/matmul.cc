@@ -1,5 +1,6 @@
 #include "models/matmul.h"
 
+#include "models/parallel.h"
 #include "models/thin_gemm_kernel.h"
 
 #include <ATen/autocast_mode.h>
@@ -10,6 +11,7 @@
 #include <cstdlib>
 #include <string>
 #include <limits>
+#include <mutex>
 #include <vector>
 
 namespace tc {
@@ -70,8 +72,61 @@ bool fits_int(const torch::Tensor& t) {
   return true;
 }
 
+using SetThreadsFn = void (*)(int);
+using GetThreadsFn = int (*)();
+
+// OpenBLAS's thread-count functions in this process, where the BLAS is OpenBLAS (else nullptr).
+template <typename Fn>
+Fn openblas_function(const char* name) {
+  for (const char* lib : {"libopenblas.so.0", "libblas.so.3"}) {
+    if (void* h = dlopen(lib, RTLD_NOW | RTLD_NOLOAD)) {
+      if (void* f = dlsym(h, name)) return reinterpret_cast<Fn>(f);
+    }
+  }
+  return nullptr;
+}
+
+SetThreadsFn openblas_set_threads() {
+  static const SetThreadsFn fn = openblas_function<SetThreadsFn>("openblas_set_num_threads");
+  return fn;
+}
+
+// Mirrors OpenBLAS's process-wide thread count, which is why it is process-wide too: how many SingleThreadedBlas
+// scopes are open, and the count to restore when the last one closes.
+struct SingleThreadedScopes {
+  std::mutex mutex;
+  int active = 0;
+  int saved = 1;
+};
+
+SingleThreadedScopes& single_threaded_scopes() {
+  static SingleThreadedScopes s;
+  return s;
+}
+
+// OpenBLAS runs a product of at most this many multiply-adds (m * n * k) on the calling thread alone.
+constexpr int64_t kBlasSingleThreadedWork = int64_t(1) << 18;
+// Above this a product is large enough for OpenBLAS's own threads (its hand-off is small next to the work); at
+// attention's shapes (197x64x197 per head: 2.5M) each 2-thread call spent about as long handing off as working,
+// ~60 GFLOP/s against ~140 with the stack's matrices split over our threads instead.
+constexpr int64_t kMaxSplitMatrixWork = int64_t(1) << 24;
+// Below this much work in the whole stack, starting a thread (~50 us) costs more than it saves.
+constexpr int64_t kMinSplitWork = int64_t(1) << 21;
+
+// How many threads share a stack of `count` products of m * n * k multiply-adds each: the BLAS's thread count
+// when the products are small and many, else one (then each is one call on BLAS's own threads); at most
+// max_workers when that is positive. TORCH_CAPTION_BMM_SPLIT=0 keeps one.
+int64_t matrix_workers(int64_t count, int64_t m, int64_t n, int64_t k, int64_t max_workers) {
+  const int64_t work = m * n * k;
+  if (max_workers == 1 || count < 2 || work > kMaxSplitMatrixWork || count * work < kMinSplitWork) return 1;
+  if (work > kBlasSingleThreadedWork && !SingleThreadedBlas::available()) return 1;
+  if (const char* v = std::getenv("TORCH_CAPTION_BMM_SPLIT"); v && std::string(v) == "0") return 1;
+  return std::min<int64_t>({blas_threads(), count, max_workers > 0 ? max_workers : count});
+}
+
 // c = a @ b per matrix, into a fresh contiguous tensor; a [..., M, K], b [..., K, N] on the CPU in float32.
-torch::Tensor gemm_each(SgemmFn sgemm, torch::Tensor a, torch::Tensor b) {
+torch::Tensor gemm_each(SgemmFn sgemm, torch::Tensor a, torch::Tensor b, int64_t max_workers) {
+  RECORD_FUNCTION("tc::gemm_each", std::vector<c10::IValue>());
   bool ta = false, tb = false;
   int64_t lda = 0, ldb = 0;
   if (!blas_layout(a, ta, lda)) {
@@ -92,19 +147,32 @@ torch::Tensor gemm_each(SgemmFn sgemm, torch::Tensor a, torch::Tensor b) {
   const float* pa = a.data_ptr<float>();
   const float* pb = b.data_ptr<float>();
   float* pc = c.data_ptr<float>();
-  for (size_t i = 0; i < oa.size(); ++i) {
-    sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, int(M), int(N), int(K), 1.0f, pa + oa[i], int(lda), pb + ob[i], int(ldb), 0.0f,
-          pc + int64_t(i) * M * N, int(N));
+  const auto products = [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, int(M), int(N), int(K), 1.0f, pa + oa[size_t(i)], int(lda),
+            pb + ob[size_t(i)], int(ldb), 0.0f, pc + i * M * N, int(N));
+    }
+  };
+  const auto count = int64_t(oa.size());
+  const int64_t workers = matrix_workers(count, M, N, K, max_workers);
+  if (workers <= 1) {
+    products(0, count);
+  } else if (M * N * K <= kBlasSingleThreadedWork) {
+    for_chunks(count, workers, products);
+  } else {
+    SingleThreadedBlas single;
+    for_chunks(count, workers, products);
   }
   return c;
 }
 
 // d(a @ b) = (g @ b^T, a^T @ g), each again one gemm per matrix on the operands' memory.
 struct GemmEach : public torch::autograd::Function<GemmEach> {
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& a, const torch::Tensor& b) {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& a, const torch::Tensor& b, int64_t max_workers) {
     RECORD_FUNCTION("tc::batched_matmul", std::vector<c10::IValue>());
     ctx->save_for_backward({a, b});
-    return gemm_each(cblas_sgemm_of_process(), a, b);
+    ctx->saved_data["max_workers"] = max_workers;
+    return gemm_each(cblas_sgemm_of_process(), a, b, max_workers);
   }
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::tensor_list grads) {
     const auto saved = ctx->get_saved_variables();
@@ -112,35 +180,55 @@ struct GemmEach : public torch::autograd::Function<GemmEach> {
     const auto& b = saved[1];
     const auto& g = grads[0];
     const auto sgemm = cblas_sgemm_of_process();
+    const int64_t max_workers = ctx->saved_data["max_workers"].toInt();
     torch::Tensor ga, gb;
-    if (ctx->needs_input_grad(0)) ga = gemm_each(sgemm, g, b.transpose(-1, -2));
-    if (ctx->needs_input_grad(1)) gb = gemm_each(sgemm, a.transpose(-1, -2), g);
-    return {ga, gb};
+    if (ctx->needs_input_grad(0)) ga = gemm_each(sgemm, g, b.transpose(-1, -2), max_workers);
+    if (ctx->needs_input_grad(1)) gb = gemm_each(sgemm, a.transpose(-1, -2), g, max_workers);
+    return {ga, gb, torch::Tensor()};
   }
 };
 
 }  // namespace
 
-torch::Tensor batched_matmul(const torch::Tensor& a, const torch::Tensor& b) {
+torch::Tensor batched_matmul(const torch::Tensor& a, const torch::Tensor& b, int64_t max_workers) {
   const bool ours = cblas_sgemm_of_process() != nullptr && a.device().is_cpu() && b.device().is_cpu() && a.scalar_type() == torch::kFloat32 &&
                     b.scalar_type() == torch::kFloat32 && a.dim() >= 3 && a.dim() == b.dim() &&
                     a.sizes().slice(0, a.dim() - 2) == b.sizes().slice(0, b.dim() - 2) && a.size(-1) == b.size(-2) && fits_int(a) && fits_int(b) &&
                     !at::autocast::is_cpu_enabled();
   if (!ours) return torch::matmul(a, b);
-  return GemmEach::apply(a, b);
+  return GemmEach::apply(a, b, max_workers);
 }
 
-// A product moved off the BLAS keeps the parallelism it had.
+int64_t batched_matmul_workers(const torch::Tensor& a, const torch::Tensor& b) {
+  if (a.dim() < 3) return 1;
+  return matrix_workers(a.numel() / std::max<int64_t>(1, a.size(-2) * a.size(-1)), a.size(-2), b.size(-1), a.size(-1), 0);
+}
+
+bool SingleThreadedBlas::available() { return openblas_set_threads() != nullptr; }
+
+SingleThreadedBlas::SingleThreadedBlas() {
+  auto& s = single_threaded_scopes();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (s.active++ == 0) {
+    static const GetThreadsFn get = openblas_function<GetThreadsFn>("openblas_get_num_threads");
+    s.saved = std::max(1, get ? get() : 1);
+    openblas_set_threads()(1);
+  }
+}
+
+SingleThreadedBlas::~SingleThreadedBlas() {
+  auto& s = single_threaded_scopes();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (--s.active == 0) openblas_set_threads()(s.saved);
+}
+
+// A product moved off the BLAS keeps the parallelism it had. The configured count: while SingleThreadedBlas
+// scopes are open OpenBLAS reports the one they set, so the count they will restore is the answer.
 int blas_threads() {
-  using GetThreadsFn = int (*)();
-  static const GetThreadsFn fn = []() -> GetThreadsFn {
-    for (const char* lib : {"libopenblas.so.0", "libblas.so.3"}) {
-      if (void* h = dlopen(lib, RTLD_NOW | RTLD_NOLOAD)) {
-        if (void* f = dlsym(h, "openblas_get_num_threads")) return reinterpret_cast<GetThreadsFn>(f);
-      }
-    }
-    return nullptr;
-  }();
+  static const GetThreadsFn fn = openblas_function<GetThreadsFn>("openblas_get_num_threads");
+  auto& s = single_threaded_scopes();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (s.active > 0) return s.saved;
   return std::max(1, fn ? fn() : at::get_num_threads());
 }
 

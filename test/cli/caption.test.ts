@@ -19,6 +19,7 @@ describe('torch-caption CLI', () => {
     expect(report.addon.path).toMatch(/torch_caption\.node$/);
     expect(typeof report.cuda.available).toBe('boolean');
     expect(report.blas).toBeTruthy();
+    expect(Number.isInteger(report.threads.blas) && report.threads.blas >= 1).toBe(true);
     let flags = '';
     try {
       flags = readFileSync('/proc/cpuinfo', 'utf8');
@@ -28,6 +29,7 @@ describe('torch-caption CLI', () => {
     expect(report.cpuBf16).toMatch(!flags ? /^unknown$/ : /\b(avx512_bf16|amx_bf16)\b/.test(flags) ? /^native \(/ : /^emulated:/);
     const text = cli('doctor');
     expect(text.stdout).toMatch(/libtorch\s+\d/);
+    expect(text.stdout).toMatch(/BLAS \d+;/);
   });
 
   it('bad usage exits 2 with one readable line on stderr', () => {

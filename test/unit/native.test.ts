@@ -1,5 +1,8 @@
 // The async, threading and error contract of the addon (docs/architecture.md "The boundary").
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { native, loadAddon } from '../../lib/native.js';
 import { FormatError, InvalidArgumentError, NativeError } from '../../lib/errors.js';
 import { VisionEncoderDecoder } from '../../lib/models/vision-encoder-decoder.js';
@@ -22,6 +25,21 @@ describe('native addon', () => {
     expect(typeof info.numThreads).toBe('number');
     const pkg = (await import('../../package.json', { with: { type: 'json' } })).default as { version: string };
     expect(info.addonVersion).toBe(pkg.version); // compiled in from package.json, not written twice
+  });
+
+  it('sets OPENBLAS_THREAD_TIMEOUT=4 before OpenBLAS loads, and keeps a value the environment sets', () => {
+    // A fresh process each: OpenBLAS reads the variable once, when the addon first loads libtorch.
+    const dist = join(__dirname, '..', '..', 'dist', 'lib', 'native.js');
+    const script = `import(${JSON.stringify(pathToFileURL(dist).href)}).then((m) => { m.native(); console.log(process.env.OPENBLAS_THREAD_TIMEOUT); })`;
+    const run = (extra: Record<string, string>) => {
+      const env = { ...process.env, ...extra };
+      if (!('OPENBLAS_THREAD_TIMEOUT' in extra)) delete env.OPENBLAS_THREAD_TIMEOUT;
+      const r = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8', timeout: 60_000 });
+      expect(r.status, r.stderr).toBe(0);
+      return r.stdout.trim();
+    };
+    expect(run({})).toBe('4');
+    expect(run({ OPENBLAS_THREAD_TIMEOUT: '28' })).toBe('28');
   });
 
   it('keeps the event loop ticking while a 1-second native job runs', async () => {
