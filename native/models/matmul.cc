@@ -104,11 +104,9 @@ SingleThreadedScopes& single_threaded_scopes() {
   return s;
 }
 
-// OpenBLAS runs a product of at most this many multiply-adds (m * n * k) on the calling thread alone.
-constexpr int64_t kBlasSingleThreadedWork = int64_t(1) << 18;
 // Above this a product is large enough for OpenBLAS's own threads (its hand-off is small next to the work); at
 // attention's shapes (197x64x197 per head: 2.5M) each 2-thread call spent about as long handing off as working,
-// ~60 GFLOP/s against ~140 with the stack's matrices split over our threads instead.
+// ~60 GFLOP/s against ~140 with the stack's matrices split over our threads instead (measured on such a stack alone).
 constexpr int64_t kMaxSplitMatrixWork = int64_t(1) << 24;
 // Below this much work in the whole stack, starting a thread (~50 us) costs more than it saves.
 constexpr int64_t kMinSplitWork = int64_t(1) << 21;
@@ -119,7 +117,7 @@ constexpr int64_t kMinSplitWork = int64_t(1) << 21;
 int64_t matrix_workers(int64_t count, int64_t m, int64_t n, int64_t k, int64_t max_workers) {
   const int64_t work = m * n * k;
   if (max_workers == 1 || count < 2 || work > kMaxSplitMatrixWork || count * work < kMinSplitWork) return 1;
-  if (work > kBlasSingleThreadedWork && !SingleThreadedBlas::available()) return 1;
+  if (!SingleThreadedBlas::available()) return 1;
   if (const char* v = std::getenv("TORCH_CAPTION_BMM_SPLIT"); v && std::string(v) == "0") return 1;
   return std::min<int64_t>({blas_threads(), count, max_workers > 0 ? max_workers : count});
 }
@@ -157,9 +155,8 @@ torch::Tensor gemm_each(SgemmFn sgemm, torch::Tensor a, torch::Tensor b, int64_t
   const int64_t workers = matrix_workers(count, M, N, K, max_workers);
   if (workers <= 1) {
     products(0, count);
-  } else if (M * N * K <= kBlasSingleThreadedWork) {
-    for_chunks(count, workers, products);
   } else {
+    // Also for matrices OpenBLAS would run on one thread anyway: then no build's threshold can differ from ours.
     SingleThreadedBlas single;
     for_chunks(count, workers, products);
   }
