@@ -21,18 +21,22 @@ namespace {
 using SgemmFn = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
 constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
 
-// The BLAS libtorch itself loaded (nothing is loaded here: RTLD_NOLOAD). Resolved once per process, a fact about
-// the process rather than state: MKL builds, and processes without a CBLAS, get nullptr.
-SgemmFn cblas_sgemm_of_process() {
-  static const SgemmFn fn = []() -> SgemmFn {
-    if (at::hasMKL()) return nullptr;
-    for (const char* lib : {"libblas.so.3", "libopenblas.so.0", "libcblas.so.3"}) {
-      if (void* h = dlopen(lib, RTLD_NOW | RTLD_NOLOAD)) {
-        if (void* f = dlsym(h, "cblas_sgemm")) return reinterpret_cast<SgemmFn>(f);
-      }
+// A function of the BLAS libtorch itself loaded (nothing is loaded here: RTLD_NOLOAD; dlsym on a library's handle
+// also searches what it depends on, so Debian's libblas.so.3 finds OpenBLAS's own functions), else nullptr.
+template <typename Fn>
+Fn loaded_blas_function(const char* name) {
+  for (const char* lib : {"libblas.so.3", "libopenblas.so.0", "libcblas.so.3"}) {
+    if (void* h = dlopen(lib, RTLD_NOW | RTLD_NOLOAD)) {
+      if (void* f = dlsym(h, name)) return reinterpret_cast<Fn>(f);
     }
-    return nullptr;
-  }();
+  }
+  return nullptr;
+}
+
+// Resolved once per process, a fact about the process rather than state: MKL builds, and processes without a
+// CBLAS, get nullptr.
+SgemmFn cblas_sgemm_of_process() {
+  static const SgemmFn fn = at::hasMKL() ? nullptr : loaded_blas_function<SgemmFn>("cblas_sgemm");
   return fn;
 }
 
@@ -75,19 +79,14 @@ bool fits_int(const torch::Tensor& t) {
 using SetThreadsFn = void (*)(int);
 using GetThreadsFn = int (*)();
 
-// OpenBLAS's thread-count functions in this process, where the BLAS is OpenBLAS (else nullptr).
-template <typename Fn>
-Fn openblas_function(const char* name) {
-  for (const char* lib : {"libopenblas.so.0", "libblas.so.3"}) {
-    if (void* h = dlopen(lib, RTLD_NOW | RTLD_NOLOAD)) {
-      if (void* f = dlsym(h, name)) return reinterpret_cast<Fn>(f);
-    }
-  }
-  return nullptr;
+// OpenBLAS's thread-count functions, where the BLAS is OpenBLAS (else nullptr).
+SetThreadsFn openblas_set_threads() {
+  static const SetThreadsFn fn = loaded_blas_function<SetThreadsFn>("openblas_set_num_threads");
+  return fn;
 }
 
-SetThreadsFn openblas_set_threads() {
-  static const SetThreadsFn fn = openblas_function<SetThreadsFn>("openblas_set_num_threads");
+GetThreadsFn openblas_get_threads() {
+  static const GetThreadsFn fn = loaded_blas_function<GetThreadsFn>("openblas_get_num_threads");
   return fn;
 }
 
@@ -207,7 +206,7 @@ SingleThreadedBlas::SingleThreadedBlas() {
   auto& s = single_threaded_scopes();
   std::lock_guard<std::mutex> lock(s.mutex);
   if (s.active++ == 0) {
-    static const GetThreadsFn get = openblas_function<GetThreadsFn>("openblas_get_num_threads");
+    const auto get = openblas_get_threads();
     s.saved = std::max(1, get ? get() : 1);
     openblas_set_threads()(1);
   }
@@ -222,7 +221,7 @@ SingleThreadedBlas::~SingleThreadedBlas() {
 // A product moved off the BLAS keeps the parallelism it had. The configured count: while SingleThreadedBlas
 // scopes are open OpenBLAS reports the one they set, so the count they will restore is the answer.
 int blas_threads() {
-  static const GetThreadsFn fn = openblas_function<GetThreadsFn>("openblas_get_num_threads");
+  const auto fn = openblas_get_threads();
   auto& s = single_threaded_scopes();
   std::lock_guard<std::mutex> lock(s.mutex);
   if (s.active > 0) return s.saved;

@@ -9,19 +9,10 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { native, type RawTensor } from '../../lib/native.js';
+import { floatBits, hashedValues } from '../helpers/values.js';
 
-/** Deterministic values of mixed sign (a hash of i and the seed). */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const h = Math.imul(i + 1, 2654435761) ^ Math.imul(seed + 3, 40503);
-    out[i] = ((h >>> 8) % 20001) / 10000 - 1; // [-1, 1]
-  }
-  return out;
-}
-
-const tensor = (shape: number[], seed: number): RawTensor => ({ dtype: 'float32', shape, data: values(shape.reduce((a, b) => a * b, 1), seed) });
-const bits = (t: RawTensor) => new Uint32Array((t.data as Float32Array).buffer, (t.data as Float32Array).byteOffset, (t.data as Float32Array).length);
+const tensor = (shape: number[], seed: number): RawTensor => ({ dtype: 'float32', shape, data: hashedValues(shape.reduce((a, b) => a * b, 1), seed, -1, 1) });
+const bits = floatBits;
 
 interface Case {
   batch: number[];

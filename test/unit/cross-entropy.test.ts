@@ -5,16 +5,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { native, type RawTensor } from '../../lib/native.js';
+import { floatBits, hashedValues } from '../helpers/values.js';
 
-/** Deterministic logits of mixed sign and magnitude (a hash of i and the seed). */
-function logits(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const h = Math.imul(i + 1, 2654435761) ^ Math.imul(seed + 7, 40503);
-    out[i] = ((h >>> 8) % 20001) / 2000 - 5; // [-5, 5]
-  }
-  return out;
-}
+/** Deterministic logits in [-5, 5]. */
+const logits = (n: number, seed: number): Float32Array => hashedValues(n, seed, -5, 5);
 
 function labels(rows: number, classes: number, seed: number, ignoreEvery: number): BigInt64Array {
   return BigInt64Array.from({ length: rows }, (_, r) => (ignoreEvery > 0 && r % ignoreEvery === 1 ? -100n : BigInt((r * 7919 + seed * 31) % classes)));
@@ -51,7 +45,7 @@ async function both(rows: number, classes: number, seed: number, ignoreEvery: nu
   return { x, y, ours, reference };
 }
 
-const bits = (t: RawTensor) => new Uint32Array((t.data as Float32Array).buffer, (t.data as Float32Array).byteOffset, (t.data as Float32Array).length);
+const bits = floatBits;
 
 describe('training loss (cross-entropy)', () => {
   for (const [name, rows, classes] of [
